@@ -1,0 +1,222 @@
+"""Settings: the one place that reads the environment and the `.env` file.
+
+`load_settings()` parses and validates every variable once, at start-up, into a frozen
+`Settings`. A bad value raises `ConfigError` naming the variable, so start-up stops with
+one clear line instead of failing later in the middle of a request.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from typing import TypeVar
+from urllib.parse import urlsplit
+
+from dotenv import dotenv_values
+
+LANGUAGES = ("en", "zh-cn", "zh-hant", "ja", "es", "fr", "ru", "de")
+
+DEFAULT_CF_API_BASE = "https://api.cloudflare.com/client/v4"
+DEFAULT_MODEL = "@cf/black-forest-labs/flux-1-schnell"
+DEFAULT_MODELS = (
+    DEFAULT_MODEL,
+    "@cf/black-forest-labs/flux-2-klein-4b",
+    "@cf/black-forest-labs/flux-2-klein-9b",
+)
+DEFAULT_STEPS = 4
+DEFAULT_IMAGE_EXPIRATION = 1800
+DEFAULT_PORT = 8000
+DEFAULT_UPSTREAM_TIMEOUT = 120.0
+DEFAULT_OPTIMIZER_TIMEOUT = 30.0
+DEFAULT_MAX_BODY_BYTES = 1024 * 1024
+DEFAULT_IMAGE_STORE_MAX_BYTES = 256 * 1024 * 1024
+
+_TRUE = {"1", "true", "yes", "on"}
+_FALSE = {"0", "false", "no", "off"}
+
+T = TypeVar("T")
+
+
+class ConfigError(ValueError):
+    """A setting is missing or malformed; the message names the variable."""
+
+
+@dataclass(frozen=True)
+class Settings:
+    """Everything the service is configured with, parsed and checked."""
+
+    cf_account_id: str
+    cf_api_token: str = field(repr=False)
+    api_keys: tuple[str, ...] = field(default=(), repr=False)
+    cf_api_base: str = DEFAULT_CF_API_BASE
+    flux_model: str = DEFAULT_MODEL
+    models: tuple[str, ...] = DEFAULT_MODELS
+    flux_num_steps: int = DEFAULT_STEPS
+    image_expiration: int = DEFAULT_IMAGE_EXPIRATION
+    prompt_optimization: bool = False
+    external_api_base: str = ""
+    external_model: str = ""
+    external_api_key: str = field(default="", repr=False)
+    system_message: str = ""
+    response_language: str = "en"
+    public_base_url: str = ""
+    port: int = DEFAULT_PORT
+    upstream_timeout: float = DEFAULT_UPSTREAM_TIMEOUT
+    optimizer_timeout: float = DEFAULT_OPTIMIZER_TIMEOUT
+    max_body_bytes: int = DEFAULT_MAX_BODY_BYTES
+    image_store_max_bytes: int = DEFAULT_IMAGE_STORE_MAX_BYTES
+    demo_mode: bool = False
+
+
+def read_environment(
+    environ: Mapping[str, str] | None = None, env_file: str | None = ".env"
+) -> dict[str, str]:
+    """`environ` (default: the process environment) over the variables in `env_file`."""
+    values: dict[str, str] = {}
+    if env_file and os.path.exists(env_file):
+        values.update({k: v for k, v in dotenv_values(env_file).items() if v is not None})
+    values.update(os.environ if environ is None else environ)
+    return values
+
+
+def load_settings(
+    environ: Mapping[str, str] | None = None, env_file: str | None = ".env"
+) -> Settings:
+    """Read and check every setting from `environ` over `env_file`."""
+    env = {name: value.strip() for name, value in read_environment(environ, env_file).items()}
+
+    def get(name: str, default: str = "") -> str:
+        return env.get(name) or default
+
+    flux_model = _parse("FLUX_MODEL", get("FLUX_MODEL", DEFAULT_MODEL), _model_id)
+    models = _parse("MODELS", get("MODELS", ",".join(DEFAULT_MODELS)), _model_ids)
+    if flux_model not in models:
+        models = (flux_model, *models)
+    optimization = _parse(
+        "PROMPT_OPTIMIZATION", get("PROMPT_OPTIMIZATION", get("CF_IS_TRANSLATE", "false")), _bool
+    )
+    settings = Settings(
+        api_keys=tuple(key.strip() for key in get("API_KEY").split(",") if key.strip()),
+        cf_account_id=_required("CF_ACCOUNT_ID", get("CF_ACCOUNT_ID")),
+        cf_api_token=_required("CF_API_TOKEN", get("CF_API_TOKEN")),
+        cf_api_base=_parse("CF_API_BASE", get("CF_API_BASE", DEFAULT_CF_API_BASE), _url),
+        flux_model=flux_model,
+        models=models,
+        flux_num_steps=_parse("FLUX_NUM_STEPS", get("FLUX_NUM_STEPS", "4"), _int_between(1, 100)),
+        image_expiration=_parse(
+            "IMAGE_EXPIRATION", get("IMAGE_EXPIRATION", "1800"), _int_between(1, 7 * 86400)
+        ),
+        prompt_optimization=optimization,
+        external_api_base=_parse("EXTERNAL_API_BASE", get("EXTERNAL_API_BASE"), _optional_url),
+        external_model=get("EXTERNAL_MODEL"),
+        external_api_key=get("EXTERNAL_API_KEY"),
+        system_message=get("SYSTEM_MESSAGE"),
+        response_language=_parse("RESPONSE_LANGUAGE", get("RESPONSE_LANGUAGE", "en"), _language),
+        public_base_url=_parse("PUBLIC_BASE_URL", get("PUBLIC_BASE_URL"), _optional_url),
+        port=_parse("PORT", get("PORT", str(DEFAULT_PORT)), _int_between(1, 65535)),
+        upstream_timeout=_parse(
+            "UPSTREAM_TIMEOUT", get("UPSTREAM_TIMEOUT", "120"), _float_between(0.1, 3600)
+        ),
+        optimizer_timeout=_parse(
+            "OPTIMIZER_TIMEOUT", get("OPTIMIZER_TIMEOUT", "30"), _float_between(0.1, 600)
+        ),
+        max_body_bytes=_parse(
+            "MAX_BODY_BYTES",
+            get("MAX_BODY_BYTES", str(DEFAULT_MAX_BODY_BYTES)),
+            _int_between(1024, 64 * 1024 * 1024),
+        ),
+        image_store_max_bytes=_parse(
+            "IMAGE_STORE_MAX_BYTES",
+            get("IMAGE_STORE_MAX_BYTES", str(DEFAULT_IMAGE_STORE_MAX_BYTES)),
+            _int_between(1024 * 1024, 1 << 40),
+        ),
+        demo_mode=_parse("DEMO_MODE", get("DEMO_MODE", "false"), _bool),
+    )
+    if settings.prompt_optimization:
+        _required("EXTERNAL_API_BASE", settings.external_api_base, "when PROMPT_OPTIMIZATION=true")
+        _required("EXTERNAL_MODEL", settings.external_model, "when PROMPT_OPTIMIZATION=true")
+    return settings
+
+
+def _required(name: str, value: str, when: str = "") -> str:
+    if not value:
+        raise ConfigError(f"{name} is required{' ' + when if when else ''}")
+    return value
+
+
+def _parse(name: str, raw: str, parser: Callable[[str], T]) -> T:
+    try:
+        return parser(raw)
+    except ValueError as error:
+        raise ConfigError(f"{name}={raw!r} is invalid: {error}") from None
+
+
+def _bool(raw: str) -> bool:
+    lowered = raw.lower()
+    if lowered in _TRUE:
+        return True
+    if lowered in _FALSE:
+        return False
+    raise ValueError("expected true or false")
+
+
+def _int_between(low: int, high: int) -> Callable[[str], int]:
+    def parse(raw: str) -> int:
+        try:
+            value = int(raw)
+        except ValueError:
+            raise ValueError("expected a whole number") from None
+        if not low <= value <= high:
+            raise ValueError(f"expected {low} to {high}")
+        return value
+
+    return parse
+
+
+def _float_between(low: float, high: float) -> Callable[[str], float]:
+    def parse(raw: str) -> float:
+        try:
+            value = float(raw)
+        except ValueError:
+            raise ValueError("expected a number of seconds") from None
+        if not low <= value <= high:
+            raise ValueError(f"expected {low:g} to {high:g}")
+        return value
+
+    return parse
+
+
+def _url(raw: str) -> str:
+    parts = urlsplit(raw)
+    if parts.scheme not in ("http", "https") or not parts.netloc:
+        raise ValueError("expected an http:// or https:// URL")
+    return raw.rstrip("/")
+
+
+def _optional_url(raw: str) -> str:
+    return _url(raw) if raw else ""
+
+
+def _model_id(raw: str) -> str:
+    # Imported here: the flux_service package imports this module first.
+    from flux_service.catalog import lookup
+
+    model = lookup(raw)
+    if model is None:
+        raise ValueError("not a Workers AI text-to-image model this service knows (see README)")
+    return model.id
+
+
+def _model_ids(raw: str) -> tuple[str, ...]:
+    ids = [_model_id(name) for name in raw.split(",") if name.strip()]
+    if not ids:
+        raise ValueError("expected at least one model id")
+    return tuple(dict.fromkeys(ids))
+
+
+def _language(raw: str) -> str:
+    code = raw.lower().replace("_", "-")
+    if code not in LANGUAGES:
+        raise ValueError(f"expected one of {', '.join(LANGUAGES)}")
+    return code
