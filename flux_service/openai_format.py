@@ -1,0 +1,195 @@
+"""The OpenAI wire format: read request bodies, build answer bodies. Pure functions.
+
+Reading is liberal (unknown fields are ignored, content may be a string or a list of
+parts); what we build carries every field the official SDKs and chat apps read.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import secrets
+from dataclasses import dataclass
+from typing import Any
+
+from .errors import InvalidRequestError
+
+
+@dataclass(frozen=True)
+class ChatRequest:
+    """What we take from a chat completions body."""
+
+    prompt: str
+    model: str | None = None
+    stream: bool = False
+    include_usage: bool = False
+    seed: int | None = None
+
+
+def decode_json(data: bytes) -> Any:
+    """The JSON value in a request body; InvalidRequestError says what is wrong with it."""
+    if not data.strip():
+        raise InvalidRequestError("The request body is empty: send a JSON object.")
+    try:
+        return json.loads(data.decode("utf-8-sig"))
+    except UnicodeDecodeError:
+        raise InvalidRequestError("The request body is not valid UTF-8.") from None
+    except RecursionError:
+        raise InvalidRequestError("The request body is nested too deeply.") from None
+    except json.JSONDecodeError as error:
+        raise InvalidRequestError(
+            f"The request body is not valid JSON: {error.msg} "
+            f"(line {error.lineno}, column {error.colno})."
+        ) from None
+
+
+def parse_chat_request(body: Any) -> ChatRequest:
+    """Read a `/v1/chat/completions` body; raise InvalidRequestError naming the bad field."""
+    if not isinstance(body, dict):
+        raise InvalidRequestError("The request body must be a JSON object.")
+    messages = body.get("messages")
+    if not isinstance(messages, list) or not messages:
+        raise InvalidRequestError("`messages` must be a non-empty list.", param="messages")
+    users = [
+        index
+        for index, message in enumerate(messages)
+        if isinstance(message, dict) and message.get("role") == "user"
+    ]
+    if not users:
+        raise InvalidRequestError(
+            "`messages` must contain at least one message with role `user`.", param="messages"
+        )
+    index = users[-1]
+    stream = _optional(body, "stream", bool, False)
+    options = body.get("stream_options") if stream else None
+    include_usage = isinstance(options, dict) and options.get("include_usage") is True
+    return ChatRequest(
+        prompt=message_text(messages[index].get("content"), f"messages[{index}].content"),
+        model=_optional(body, "model", str, None),
+        stream=stream,
+        include_usage=include_usage,
+        seed=_optional(body, "seed", int, None),
+    )
+
+
+def message_text(content: Any, param: str) -> str:
+    """The text of a message: a string, or the `text` parts of a content list, joined."""
+    if isinstance(content, str):
+        return content
+    if isinstance(content, list):
+        texts = [
+            part["text"]
+            for part in content
+            if isinstance(part, dict)
+            and part.get("type") == "text"
+            and isinstance(part.get("text"), str)
+        ]
+        if texts:
+            return " ".join(texts)
+        raise InvalidRequestError("The last user message has no text part.", param=param)
+    raise InvalidRequestError(
+        "The content of the last user message must be a string or a list of content parts.",
+        param=param,
+    )
+
+
+def _optional(body: dict, name: str, kind: type, default: Any) -> Any:
+    value = body.get(name)
+    if value is None:
+        return default
+    # bool is an int in Python, but `"seed": true` is not a seed.
+    if not isinstance(value, kind) or (kind is int and isinstance(value, bool)):
+        raise InvalidRequestError(f"`{name}` must be a {_KIND_NAMES[kind]}.", param=name)
+    return value
+
+
+_KIND_NAMES = {bool: "boolean", str: "string", int: "whole number"}
+
+
+def new_completion_id() -> str:
+    """A fresh id for a chat completion."""
+    return "chatcmpl-" + secrets.token_hex(12)
+
+
+def estimate_tokens(text: str) -> int:
+    """A rough token count (about four bytes a token); there is no tokenizer behind FLUX."""
+    return math.ceil(len(text.encode()) / 4)
+
+
+def usage(prompt: str, content: str) -> dict[str, int]:
+    """The `usage` object for a prompt and the answer to it."""
+    prompt_tokens, completion_tokens = estimate_tokens(prompt), estimate_tokens(content)
+    return {
+        "prompt_tokens": prompt_tokens,
+        "completion_tokens": completion_tokens,
+        "total_tokens": prompt_tokens + completion_tokens,
+    }
+
+
+def completion_body(
+    completion_id: str, created: int, model: str, content: str, usage: dict[str, int]
+) -> dict:
+    """A non-streaming `chat.completion`."""
+    return {
+        "id": completion_id,
+        "object": "chat.completion",
+        "created": created,
+        "model": model,
+        "choices": [
+            {
+                "index": 0,
+                "message": {"role": "assistant", "content": content, "refusal": None},
+                "logprobs": None,
+                "finish_reason": "stop",
+            }
+        ],
+        "usage": usage,
+        "system_fingerprint": None,
+    }
+
+
+def chunk_body(
+    completion_id: str,
+    created: int,
+    model: str,
+    delta: dict[str, str],
+    finish_reason: str | None = None,
+) -> dict:
+    """One `chat.completion.chunk` carrying `delta`."""
+    return {
+        "id": completion_id,
+        "object": "chat.completion.chunk",
+        "created": created,
+        "model": model,
+        "choices": [{"index": 0, "delta": delta, "logprobs": None, "finish_reason": finish_reason}],
+        "system_fingerprint": None,
+    }
+
+
+def usage_chunk_body(completion_id: str, created: int, model: str, usage: dict) -> dict:
+    """The last chunk when `stream_options.include_usage` is set: no choices, only usage."""
+    return {
+        "id": completion_id,
+        "object": "chat.completion.chunk",
+        "created": created,
+        "model": model,
+        "choices": [],
+        "usage": usage,
+        "system_fingerprint": None,
+    }
+
+
+def model_entry(model_id: str, created: int, owned_by: str) -> dict:
+    """One entry of `/v1/models`."""
+    return {"id": model_id, "object": "model", "created": created, "owned_by": owned_by}
+
+
+def model_list_body(entries: list[dict]) -> dict:
+    """The `/v1/models` list."""
+    return {"object": "list", "data": entries}
+
+
+def sse_event(payload: dict | str) -> str:
+    """One Server-Sent Event: `data: <json>` and a blank line, never an `event:` line."""
+    data = payload if isinstance(payload, str) else json.dumps(payload, ensure_ascii=False)
+    return f"data: {data}\n\n"
