@@ -1,0 +1,91 @@
+"""Prompt parsing: clean the user's text and read the size asked for at its end.
+
+A prompt may end in a ratio token from `RATIO_SIZES` ("a fox in the snow 16:9") or an
+explicit size ("a fox in the snow 1280x720"). The token picks the size and is removed.
+Anything that only looks like one ("at 10:30 in the morning", "a 2x4 brick") stays text.
+"""
+
+from __future__ import annotations
+
+import math
+import re
+import unicodedata
+from dataclasses import dataclass
+
+RATIO_SIZES: dict[str, tuple[int, int]] = {
+    "1:1": (1024, 1024),
+    "1:2": (512, 1024),
+    "3:2": (768, 512),
+    "3:4": (768, 1024),
+    "16:9": (1024, 576),
+    "9:16": (576, 1024),
+}
+DEFAULT_RATIO = "1:1"
+MIN_SIDE = 64
+MAX_SIDE = 8192
+
+_MARKERS = re.compile(r"\s*---n?tl\b", re.IGNORECASE)
+# The token must be the last word; full-width colons and multiplication signs are common in
+# Chinese and Japanese input.
+_RATIO_AT_END = re.compile(r"(?:^|[\s,，])(\d{1,2})\s*[:：]\s*(\d{1,2})\s*$")
+_SIZE_AT_END = re.compile(r"(?:^|[\s,，])(\d{2,5})\s*[xX×*]\s*(\d{2,5})\s*$")
+_TRAILING_SEPARATORS = " \t\n,，"
+
+
+@dataclass(frozen=True)
+class PromptSpec:
+    """A cleaned prompt and the picture size it asks for."""
+
+    text: str
+    width: int
+    height: int
+    explicit_size: bool = False
+
+    @property
+    def ratio(self) -> str:
+        """The size as a reduced ratio, e.g. "16:9"."""
+        return ratio_label(self.width, self.height)
+
+
+def clean_prompt(text: str) -> str:
+    """Trim, drop the `---ntl` / `---tl` markers, control characters and lone surrogates."""
+    text = _MARKERS.sub("", text)
+    # Lone surrogates (legal in JSON escapes) cannot be encoded as UTF-8 later on.
+    text = "".join(
+        char for char in text if char.isspace() or unicodedata.category(char) not in ("Cc", "Cs")
+    )
+    return " ".join(text.split())
+
+
+def parse_prompt(text: str) -> PromptSpec:
+    """Clean `text` and take the size token off its end, if it has one."""
+    text = clean_prompt(text)
+    match = _RATIO_AT_END.search(text)
+    if match and f"{int(match[1])}:{int(match[2])}" in RATIO_SIZES:
+        width, height = RATIO_SIZES[f"{int(match[1])}:{int(match[2])}"]
+        return PromptSpec(_before(text, match), width, height)
+    match = _SIZE_AT_END.search(text)
+    if match and all(MIN_SIDE <= int(side) <= MAX_SIDE for side in match.groups()):
+        return PromptSpec(_before(text, match), int(match[1]), int(match[2]), explicit_size=True)
+    width, height = RATIO_SIZES[DEFAULT_RATIO]
+    return PromptSpec(text, width, height)
+
+
+def ratio_label(width: int, height: int) -> str:
+    """`width:height` reduced to lowest terms."""
+    divisor = math.gcd(width, height)
+    return f"{width // divisor}:{height // divisor}"
+
+
+def _before(text: str, match: re.Match[str]) -> str:
+    return text[: match.start()].rstrip(_TRAILING_SEPARATORS)
+
+
+def shorten(text: str, limit: int) -> str:
+    """`text` cut to at most `limit` characters, at a word boundary where there is one."""
+    if len(text) <= limit:
+        return text
+    head = text[:limit]
+    if not text[limit].isspace() and " " in head:
+        head = head.rsplit(" ", 1)[0]  # drop the word the limit cuts through
+    return head.rstrip(" ,;:")
