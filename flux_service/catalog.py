@@ -1,0 +1,226 @@
+"""The Workers AI text-to-image models we can call, and how each one wants to be called.
+
+Facts per model (fields, ranges, body and answer format, prompt limits, prices) come from
+Cloudflare's published model schemas and changelogs. Sizes are data, not branches: a model
+either takes width/height (`SizeRule`) or always draws `native_size`, in which case the
+picture is cropped and resized afterwards.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import UTC, datetime
+
+
+@dataclass(frozen=True)
+class Range:
+    """An inclusive numeric range a field must stay in."""
+
+    low: float
+    high: float
+
+    def clamp(self, value: float) -> float:
+        return min(max(value, self.low), self.high)
+
+
+@dataclass(frozen=True)
+class SizeRule:
+    """The width and height a model accepts: a range per side, rounded to a multiple."""
+
+    low: int
+    high: int
+    multiple: int
+
+
+@dataclass(frozen=True)
+class ModelSpec:
+    """How to call one Workers AI text-to-image model."""
+
+    id: str
+    short_name: str
+    owned_by: str
+    released: str  # YYYY-MM-DD the model entered the Workers AI catalogue
+    body: str  # "json" or "multipart"
+    output: str  # "base64": JSON envelope with result.image; "binary": raw image bytes
+    steps_field: str | None  # None: the model runs a fixed number of steps
+    steps: Range | None
+    default_steps: int | None
+    size: SizeRule | None  # None: the model takes no size and draws native_size
+    native_size: tuple[int, int] | None = None
+    seed: bool = False
+    guidance: Range | None = None
+    negative_prompt: bool = False
+    prompt_limit: int | None = None
+    price: str = ""
+
+    @property
+    def created(self) -> int:
+        """`released` as Unix seconds, for `/v1/models`."""
+        day = datetime.strptime(self.released, "%Y-%m-%d").replace(tzinfo=UTC)
+        return int(day.timestamp())
+
+    @property
+    def max_side(self) -> int:
+        """The longest side a picture from this model can have without upscaling."""
+        if self.size is not None:
+            return self.size.high
+        assert self.native_size is not None
+        return max(self.native_size)
+
+
+_SD_SIZE = SizeRule(256, 2048, 8)
+_FLUX2_SIZE = SizeRule(256, 1920, 16)
+
+MODELS: tuple[ModelSpec, ...] = (
+    ModelSpec(
+        id="@cf/black-forest-labs/flux-1-schnell",
+        short_name="flux-1-schnell",
+        owned_by="black-forest-labs",
+        released="2024-08-29",
+        body="json",
+        output="base64",
+        steps_field="steps",
+        steps=Range(1, 8),
+        default_steps=4,
+        size=None,
+        native_size=(1024, 1024),
+        prompt_limit=2048,
+        price="$0.0000528 per 512x512 tile + $0.0001056 per step (~$0.0006 at 1024x1024, 4 steps)",
+    ),
+    ModelSpec(
+        id="@cf/black-forest-labs/flux-2-klein-4b",
+        short_name="flux-2-klein-4b",
+        owned_by="black-forest-labs",
+        released="2026-01-14",
+        body="multipart",
+        output="base64",
+        steps_field=None,
+        steps=None,
+        default_steps=None,
+        size=_FLUX2_SIZE,
+        seed=True,
+        guidance=Range(0, 20),
+        price="$0.000287 per output 512x512 tile (about $0.0011 at 1024x1024)",
+    ),
+    ModelSpec(
+        id="@cf/black-forest-labs/flux-2-klein-9b",
+        short_name="flux-2-klein-9b",
+        owned_by="black-forest-labs",
+        released="2026-01-14",
+        body="multipart",
+        output="base64",
+        steps_field=None,
+        steps=None,
+        default_steps=None,
+        size=_FLUX2_SIZE,
+        seed=True,
+        guidance=Range(0, 20),
+        price="$0.015 for the first megapixel + $0.002 per extra megapixel",
+    ),
+    ModelSpec(
+        id="@cf/black-forest-labs/flux-2-dev",
+        short_name="flux-2-dev",
+        owned_by="black-forest-labs",
+        released="2025-11-24",
+        body="multipart",
+        output="base64",
+        steps_field="steps",
+        steps=Range(1, 50),
+        default_steps=25,
+        size=_FLUX2_SIZE,
+        seed=True,
+        guidance=Range(0, 20),
+        price="$0.00041 per output 512x512 tile per step (about $0.041 at 1024x1024, 25 steps)",
+    ),
+    ModelSpec(
+        id="@cf/leonardo/lucid-origin",
+        short_name="lucid-origin",
+        owned_by="leonardo",
+        released="2025-08-25",
+        body="json",
+        output="base64",
+        steps_field="num_steps",
+        steps=Range(1, 40),
+        default_steps=20,
+        size=SizeRule(256, 2500, 8),
+        seed=True,
+        guidance=Range(0, 10),
+        price="$0.006996 per 512x512 tile + $0.000132 per step (about $0.031 at 1024x1024)",
+    ),
+    ModelSpec(
+        id="@cf/leonardo/phoenix-1.0",
+        short_name="phoenix-1.0",
+        owned_by="leonardo",
+        released="2025-08-25",
+        body="json",
+        output="binary",
+        steps_field="num_steps",
+        steps=Range(1, 50),
+        default_steps=25,
+        size=SizeRule(256, 2048, 8),
+        seed=True,
+        guidance=Range(2, 10),
+        negative_prompt=True,
+        price="$0.00583 per 512x512 tile + $0.00011 per step (about $0.026 at 1024x1024)",
+    ),
+    ModelSpec(
+        id="@cf/stabilityai/stable-diffusion-xl-base-1.0",
+        short_name="sdxl-base",
+        owned_by="stabilityai",
+        released="2023-11-21",
+        body="json",
+        output="binary",
+        steps_field="num_steps",
+        steps=Range(1, 20),
+        default_steps=20,
+        size=_SD_SIZE,
+        seed=True,
+        guidance=Range(0, 30),
+        negative_prompt=True,
+        price="no published price (beta)",
+    ),
+    ModelSpec(
+        id="@cf/bytedance/stable-diffusion-xl-lightning",
+        short_name="sdxl-lightning",
+        owned_by="bytedance",
+        released="2024-02-27",
+        body="json",
+        output="binary",
+        steps_field="num_steps",
+        steps=Range(1, 20),
+        default_steps=8,
+        size=_SD_SIZE,
+        seed=True,
+        guidance=Range(0, 30),
+        negative_prompt=True,
+        price="no published price (beta)",
+    ),
+    ModelSpec(
+        id="@cf/lykon/dreamshaper-8-lcm",
+        short_name="dreamshaper-8-lcm",
+        owned_by="lykon",
+        released="2024-02-27",
+        body="json",
+        output="binary",
+        steps_field="num_steps",
+        steps=Range(1, 20),
+        default_steps=8,
+        size=_SD_SIZE,
+        seed=True,
+        guidance=Range(0, 30),
+        negative_prompt=True,
+        price="no published price (beta)",
+    ),
+)
+
+CATALOG: dict[str, ModelSpec] = {model.id: model for model in MODELS}
+
+
+def lookup(name: str) -> ModelSpec | None:
+    """The model called `name`: a full id, an id without `@cf/`, or a short name."""
+    wanted = name.strip().lower()
+    for model in MODELS:
+        names = (model.id.lower(), model.id.lower().removeprefix("@cf/"), model.short_name)
+        if wanted in names:
+            return model
+    return None

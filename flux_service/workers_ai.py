@@ -1,0 +1,275 @@
+"""The Workers AI client: one `requests.Session`, each model called its own way.
+
+`model_inputs` decides which fields a model gets; `WorkersAIClient.run` sends them as JSON or
+multipart, reads the JSON envelope or the raw bytes, and turns every failure into our error
+family through `upstream_error`, a table with one row per documented Workers AI answer.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import re
+import threading
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+
+import requests
+
+from config import Settings
+
+from .catalog import ModelSpec
+from .errors import (
+    FluxError,
+    InvalidRequestError,
+    RateLimitError,
+    UpstreamBusyError,
+    UpstreamError,
+    UpstreamTimeoutError,
+)
+
+CONNECT_TIMEOUT = 10.0
+BUSY_RETRY_AFTER = 10
+MINUTE_LIMIT_RETRY_AFTER = 60
+_REJECTED_FIELD = re.compile(r"'/(\w+)'[^']*not allowed")
+
+
+def model_inputs(
+    model: ModelSpec,
+    prompt: str,
+    width: int,
+    height: int,
+    steps: int | None = None,
+    seed: int | None = None,
+    guidance: float | None = None,
+    negative_prompt: str | None = None,
+) -> dict[str, str | int | float]:
+    """Exactly the fields `model` accepts, clamped to its ranges."""
+    inputs: dict[str, str | int | float] = {"prompt": prompt}
+    if model.steps_field and model.steps:
+        inputs[model.steps_field] = int(model.steps.clamp(steps or model.default_steps or 1))
+    if model.size:
+        inputs["width"], inputs["height"] = request_size(model, width, height)
+    if model.seed and seed is not None:
+        inputs["seed"] = seed
+    if model.guidance and guidance is not None:
+        inputs["guidance"] = model.guidance.clamp(guidance)
+    if model.negative_prompt and negative_prompt:
+        inputs["negative_prompt"] = negative_prompt
+    return inputs
+
+
+def request_size(model: ModelSpec, width: int, height: int) -> tuple[int, int]:
+    """The size to ask `model` for: each side rounded up to its multiple, kept in range.
+
+    Rounding up means the picture is never smaller than asked, so fitting only shrinks it.
+    """
+    assert model.size is not None
+    rule = model.size
+
+    def side(value: int) -> int:
+        rounded = -(-value // rule.multiple) * rule.multiple
+        return max(rule.low, min(rule.high, rounded))
+
+    return side(width), side(height)
+
+
+@dataclass(frozen=True)
+class Drawing:
+    """What Workers AI drew, and the inputs it finally accepted."""
+
+    data: bytes
+    inputs: dict[str, str | int | float]
+
+
+class WorkersAIClient:
+    """Calls `POST {CF_API_BASE}/accounts/{id}/ai/run/{model}`."""
+
+    def __init__(self, settings: Settings, session: requests.Session | None = None) -> None:
+        self._session = session or requests.Session()
+        self._run_url = f"{settings.cf_api_base}/accounts/{settings.cf_account_id}/ai/run/"
+        self._headers = {"Authorization": f"Bearer {settings.cf_api_token}"}
+        self._timeout = (CONNECT_TIMEOUT, settings.upstream_timeout)
+        # Optional fields a model refused, remembered so each costs one failed call at most.
+        self._refused: dict[str, set[str]] = {}
+        self._lock = threading.Lock()
+
+    def run(self, model: ModelSpec, inputs: dict[str, str | int | float]) -> Drawing:
+        """Have `model` draw from `inputs`; retry once without a field it refuses."""
+        with self._lock:
+            refused = set(self._refused.get(model.id, ()))
+        inputs = {name: value for name, value in inputs.items() if name not in refused}
+        try:
+            return Drawing(self._post(model, inputs), inputs)
+        except InvalidRequestError as error:
+            field = _refused_field(error.message)
+            if field is None or field == "prompt" or field not in inputs:
+                raise
+            with self._lock:
+                self._refused.setdefault(model.id, set()).add(field)
+            inputs = {name: value for name, value in inputs.items() if name != field}
+            return Drawing(self._post(model, inputs), inputs)
+
+    def _post(self, model: ModelSpec, inputs: dict[str, str | int | float]) -> bytes:
+        if model.body == "multipart":
+            # requests writes the multipart boundary itself; (None, value) is a plain field.
+            body = {"files": {name: (None, str(value)) for name, value in inputs.items()}}
+        else:
+            body = {"json": inputs}
+        try:
+            response = self._session.post(
+                self._run_url + model.id, headers=self._headers, timeout=self._timeout, **body
+            )
+        except requests.Timeout:
+            raise UpstreamTimeoutError(
+                f"Workers AI did not answer within {self._timeout[1]:g} s."
+            ) from None
+        except requests.RequestException:
+            raise UpstreamError("Could not reach Workers AI.") from None
+        return _read_image(response, model)
+
+
+def _read_image(response: requests.Response, model: ModelSpec) -> bytes:
+    content_type = response.headers.get("Content-Type", "")
+    if response.ok and content_type.startswith("image/"):
+        return response.content
+    try:
+        envelope = response.json()
+    except ValueError:
+        envelope = None
+    if not isinstance(envelope, dict):
+        if response.ok and model.output == "binary":
+            return response.content  # untyped bytes: the picture check decides
+        raise upstream_error(response.status_code, None, "", model.id)
+    if response.ok and envelope.get("success") is True:
+        result = envelope.get("result")
+        image = result.get("image") if isinstance(result, dict) else None
+        if not isinstance(image, str) or not image:
+            raise UpstreamError("Workers AI answered without a picture.")
+        try:
+            return base64.b64decode(image, validate=True)
+        except (binascii.Error, ValueError):
+            raise UpstreamError("Workers AI sent a picture that is not valid base64.") from None
+    code, reason = _first_error(envelope)
+    status = response.status_code if not response.ok else 200
+    raise upstream_error(status, code, reason, model.id)
+
+
+def _first_error(envelope: dict) -> tuple[int | None, str]:
+    errors = envelope.get("errors")
+    if isinstance(errors, list) and errors and isinstance(errors[0], dict):
+        code = errors[0].get("code")
+        message = errors[0].get("message")
+        return (
+            code if isinstance(code, int) else None,
+            _printable(message) if isinstance(message, str) else "",
+        )
+    return None, ""
+
+
+def _printable(text: str, limit: int = 300) -> str:
+    text = "".join(char for char in text if char.isprintable())
+    return text if len(text) <= limit else text[: limit - 1] + "…"
+
+
+def _refused_field(message: str) -> str | None:
+    match = _REJECTED_FIELD.search(message)
+    return match[1] if match else None
+
+
+def _seconds_to_utc_midnight(now: datetime | None = None) -> int:
+    now = now or datetime.now(UTC)
+    midnight = (now + timedelta(days=1)).replace(hour=0, minute=0, second=0, microsecond=0)
+    return max(1, int((midnight - now).total_seconds()))
+
+
+_ErrorFactory = Callable[[int, int | None, str, str], FluxError]
+
+
+def _invalid(status: int, code: int | None, reason: str, model: str) -> FluxError:
+    return InvalidRequestError(
+        f"Workers AI rejected the request: {reason or f'HTTP {status}'}",
+        param="prompt",
+        code="upstream_invalid_input",
+    )
+
+
+def _unknown_model(status: int, code: int | None, reason: str, model: str) -> FluxError:
+    return UpstreamError(
+        f"Workers AI does not serve the model {model} ({_where(status, code)}); "
+        "the operator must check MODELS and FLUX_MODEL."
+    )
+
+
+def _credentials(status: int, code: int | None, reason: str, model: str) -> FluxError:
+    return UpstreamError(
+        f"Workers AI refused this server's Cloudflare credentials (HTTP {status}). "
+        "The operator must check CF_ACCOUNT_ID and CF_API_TOKEN."
+    )
+
+
+def _account(status: int, code: int | None, reason: str, model: str) -> FluxError:
+    return UpstreamError(
+        f"This server's Cloudflare account may not use {model} ({_where(status, code)}): {reason}"
+    )
+
+
+def _timeout(status: int, code: int | None, reason: str, model: str) -> FluxError:
+    return UpstreamTimeoutError(f"Workers AI timed out while drawing ({_where(status, code)}).")
+
+
+def _daily_allocation(status: int, code: int | None, reason: str, model: str) -> FluxError:
+    return RateLimitError(
+        "This server's daily free Workers AI allocation is used up; it resets at 00:00 UTC.",
+        code="insufficient_quota",
+        retry_after=_seconds_to_utc_midnight(),
+    )
+
+
+def _busy(status: int, code: int | None, reason: str, model: str) -> FluxError:
+    return UpstreamBusyError(
+        "Workers AI is out of capacity right now; try again shortly.",
+        retry_after=BUSY_RETRY_AFTER,
+    )
+
+
+def _minute_limit(status: int, code: int | None, reason: str, model: str) -> FluxError:
+    return RateLimitError(
+        "This server reached its per-minute Workers AI rate limit.",
+        retry_after=MINUTE_LIMIT_RETRY_AFTER,
+    )
+
+
+def _failed(status: int, code: int | None, reason: str, model: str) -> FluxError:
+    return UpstreamError(f"Workers AI failed ({_where(status, code)}).")
+
+
+def _where(status: int, code: int | None) -> str:
+    where = "HTTP 200 with success: false" if status == 200 else f"HTTP {status}"
+    return f"{where}, code {code}" if code is not None else where
+
+
+# First match wins: (Workers AI error codes, HTTP statuses, factory). None matches anything.
+ERROR_TABLE: tuple[tuple[frozenset[int] | None, frozenset[int] | None, _ErrorFactory], ...] = (
+    (frozenset({5007, 3042, 7003}), None, _unknown_model),
+    (frozenset({10000}), None, _credentials),
+    (frozenset({5016, 5018, 3041, 3023, 5035}), None, _account),
+    (frozenset({3036}), None, _daily_allocation),
+    (frozenset({3040}), None, _busy),
+    (frozenset({3007, 3008}), None, _timeout),
+    (None, frozenset({400, 413}), _invalid),
+    (None, frozenset({401, 403}), _credentials),
+    (None, frozenset({404}), _unknown_model),
+    (None, frozenset({408}), _timeout),
+    (None, frozenset({429}), _minute_limit),
+    (None, None, _failed),
+)
+
+
+def upstream_error(status: int, code: int | None, reason: str, model: str) -> FluxError:
+    """Our error for a failed Workers AI answer, from the first matching row of ERROR_TABLE."""
+    for codes, statuses, factory in ERROR_TABLE:
+        if (codes is None or code in codes) and (statuses is None or status in statuses):
+            return factory(status, code, reason, model)
+    raise AssertionError("the last row of ERROR_TABLE matches everything")
