@@ -1,0 +1,98 @@
+"""The prompt optimizer: an OpenAI-compatible chat model that rewrites a description
+into a good English prompt for an image model.
+
+`PromptOptimizer.optimize` raises `OptimizerError` for every kind of failure; the pipeline
+then draws from the original prompt, so a broken optimizer never costs the user a picture.
+"""
+
+from __future__ import annotations
+
+import re
+
+import requests
+
+from config import Settings
+
+DEFAULT_SYSTEM_MESSAGE = """\
+You write prompts for a text-to-image model of the FLUX family.
+You receive a picture description, in any language, and the aspect ratio of the picture.
+Answer with one prompt in English and nothing else: no title, no quotes, no explanation.
+
+A good prompt:
+- names the main subject first and describes it concretely: who or what, its look, pose, action;
+- then sets the scene: place, time of day, weather, light and its direction;
+- then the style: photograph (lens, depth of field), painting, illustration, 3D render, and so on;
+- names the colours and the mood;
+- frames the shot for the aspect ratio: wide scenes for landscape, a standing subject for portrait;
+- keeps every detail of the description, and quotes any text that must appear in the picture;
+- stays under 120 words, in plain sentences, without lists or weights."""
+
+CONNECT_TIMEOUT = 10.0
+
+# Reasoning models put their thinking in the answer; code fences and quotes are noise.
+_THINKING = re.compile(r"<think>.*?</think>", re.DOTALL | re.IGNORECASE)
+_FENCE = re.compile(r"^```\w*\s*|\s*```$")
+_VERSION_SEGMENT = re.compile(r"/v\d+\w*$")
+
+
+class OptimizerError(Exception):
+    """The optimizer could not be reached or answered something unusable."""
+
+
+def chat_completions_url(base: str) -> str:
+    """`base` + the chat completions path, whether or not `base` already ends in /v1."""
+    base = base.rstrip("/")
+    return (
+        f"{base}/chat/completions"
+        if _VERSION_SEGMENT.search(base)
+        else f"{base}/v1/chat/completions"
+    )
+
+
+def clean_answer(text: str) -> str:
+    """The prompt inside an optimizer's answer: no thinking, fences, quotes or extra space."""
+    text = _FENCE.sub("", _THINKING.sub("", text).strip()).strip()
+    if len(text) >= 2 and text[0] == text[-1] and text[0] in "\"'“”`":
+        text = text[1:-1]
+    return " ".join(text.split())
+
+
+class PromptOptimizer:
+    """Asks `EXTERNAL_MODEL` at `EXTERNAL_API_BASE` to rewrite prompts."""
+
+    def __init__(self, settings: Settings, session: requests.Session | None = None) -> None:
+        self.model = settings.external_model
+        self._session = session or requests.Session()
+        self._url = chat_completions_url(settings.external_api_base)
+        self._system_message = settings.system_message or DEFAULT_SYSTEM_MESSAGE
+        self._headers = (
+            {"Authorization": f"Bearer {settings.external_api_key}"}
+            if settings.external_api_key
+            else {}
+        )
+        self._timeout = (CONNECT_TIMEOUT, settings.optimizer_timeout)
+
+    def optimize(self, description: str, ratio: str, size: str) -> str:
+        """A rewritten prompt for `description`; raises OptimizerError on any failure."""
+        body = {
+            "model": self.model,
+            "messages": [
+                {"role": "system", "content": self._system_message},
+                {
+                    "role": "user",
+                    "content": f"Aspect ratio: {ratio} ({size} pixels)\nDescription: {description}",
+                },
+            ],
+            "stream": False,
+        }
+        try:
+            response = self._session.post(
+                self._url, json=body, headers=self._headers, timeout=self._timeout
+            )
+            response.raise_for_status()
+            content = response.json()["choices"][0]["message"]["content"]
+        except (requests.RequestException, ValueError, KeyError, IndexError, TypeError) as error:
+            raise OptimizerError(type(error).__name__) from None
+        if not isinstance(content, str) or not clean_answer(content):
+            raise OptimizerError("empty answer")
+        return clean_answer(content)
