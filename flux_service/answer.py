@@ -1,0 +1,76 @@
+"""The markdown answer a chat client shows, built stage by stage in RESPONSE_LANGUAGE.
+
+A streamed answer sends each part as soon as its stage is done; a plain answer joins the
+same parts, so both say exactly the same thing.
+"""
+
+from __future__ import annotations
+
+import re
+
+from .pipeline import Job, PromptChoice, Stored
+from .prompt import ratio_label
+from .translations import text
+
+_MARKDOWN_SPECIAL = re.compile(r"([\\`*_\[\]<>#|~])")
+ALT_TEXT_LIMIT = 100
+
+
+def markdown_text(value: str) -> str:
+    """`value` on one line with markdown's special characters escaped, to show as written."""
+    return _MARKDOWN_SPECIAL.sub(r"\\\1", " ".join(value.split()))
+
+
+def intro(language: str, job: Job) -> str:
+    """What is known before any upstream call: the prompt, the model and the size."""
+    size = f"{job.width}x{job.height} ({ratio_label(job.width, job.height)})"
+    if job.scaled:
+        note = text(
+            language,
+            "scaled",
+            requested=f"{job.prompt.width}x{job.prompt.height}",
+            model=job.model.short_name,
+            max_side=job.model.max_side,
+        )
+        size = f"{size}, {note}"
+    return (
+        f"- 🎨 {text(language, 'original')}: {markdown_text(job.prompt.text)}\n"
+        f"- 🤖 {text(language, 'model')}: {job.model.short_name}\n"
+        f"- 📐 {text(language, 'size')}: {size}\n"
+    )
+
+
+def prompt_part(language: str, choice: PromptChoice) -> str:
+    """Who wrote the prompt, and the prompt the model got."""
+    if choice.optimized:
+        by = choice.optimizer or ""
+    elif choice.optimizer:
+        by = text(language, "optimizer_failed", model=choice.optimizer)
+    else:
+        by = text(language, "no_optimizer")
+    sent = markdown_text(choice.text)
+    if choice.shortened_to:
+        sent = f"{sent} ({text(language, 'shortened', limit=choice.shortened_to)})"
+    return (
+        f"- 💬 {text(language, 'optimizer')}: {markdown_text(by)}\n"
+        f"- 🌐 {text(language, 'sent')}: {sent}\n"
+    )
+
+
+def result_part(language: str, job: Job, stored: Stored) -> str:
+    """The seed, the success line and the picture itself."""
+    seed = f"- 🎲 {text(language, 'seed')}: {stored.seed}\n" if stored.seed is not None else ""
+    alt = markdown_text(job.prompt.text[:ALT_TEXT_LIMIT])
+    return f"{seed}\n🌟 {text(language, 'success')}\n\n![{alt}]({stored.url})"
+
+
+def failure_part(language: str, message: str) -> str:
+    """The line a chat client shows when generation fails mid-stream."""
+    return f"\n❌ {text(language, 'failed', message=message)}"
+
+
+def stage_part(language: str, job: Job, stage: PromptChoice | Stored) -> str:
+    """The part of the answer that `stage` completes."""
+    if isinstance(stage, PromptChoice):
+        return prompt_part(language, stage)
+    return result_part(language, job, stage)

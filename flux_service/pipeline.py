@@ -1,0 +1,164 @@
+"""The one generation path, for chat and the Images API.
+
+`Pipeline.plan` decides everything that can be decided without the network (prompt, model,
+size, steps, seed) and rejects bad input before any answer has started. `Pipeline.run` then
+yields each stage as it completes, so a stream can show it at once:
+
+    plan ─> PromptChoice (original or optimized) ─> Stored (drawn, fitted, stored)
+"""
+
+from __future__ import annotations
+
+import logging
+import secrets
+from collections.abc import Iterator, Mapping
+from dataclasses import dataclass
+
+from config import Settings
+
+from .catalog import ModelSpec, lookup
+from .errors import InvalidRequestError, UpstreamError
+from .images import ImageError, Picture, fit_picture, read_picture
+from .optimizer import OptimizerError, PromptOptimizer
+from .prompt import PromptSpec, parse_prompt, ratio_label, shorten
+from .store import ImageStore
+from .workers_ai import WorkersAIClient, model_inputs
+
+log = logging.getLogger(__name__)
+
+MAX_SEED = 2**32 - 1
+
+
+@dataclass(frozen=True)
+class Job:
+    """A generation decided in full before any upstream call."""
+
+    prompt: PromptSpec  # the cleaned prompt and the size it asked for
+    model: ModelSpec
+    width: int  # the size we will deliver: the one asked for, or scaled down to fit
+    height: int
+    steps: int | None
+    seed: int | None
+    mime: str | None = None  # a picture type asked for, else the model's own
+
+    @property
+    def scaled(self) -> bool:
+        return (self.width, self.height) != (self.prompt.width, self.prompt.height)
+
+
+@dataclass(frozen=True)
+class PromptChoice:
+    """The prompt sent to the model, and who wrote it."""
+
+    text: str
+    optimizer: str | None  # the configured optimizer model, None when optimization is off
+    optimized: bool  # False: the optimizer is off or failed, and `text` is the user's own
+    shortened_to: int | None = None
+
+
+@dataclass(frozen=True)
+class Stored:
+    """The finished picture and where to fetch it."""
+
+    picture: Picture
+    url: str
+    seed: int | None  # the seed the model really got
+
+
+class Pipeline:
+    """Plans and runs generations against Workers AI, the optimizer and the store."""
+
+    def __init__(
+        self,
+        settings: Settings,
+        models: Mapping[str, ModelSpec],
+        workers_ai: WorkersAIClient,
+        optimizer: PromptOptimizer | None,
+        store: ImageStore,
+    ) -> None:
+        self.settings = settings
+        self.models = models
+        self.store = store
+        self._workers_ai = workers_ai
+        self._optimizer = optimizer
+
+    def model_for(self, name: str | None) -> ModelSpec:
+        """The served model called `name`; unknown or missing names get FLUX_MODEL."""
+        model = lookup(name) if name else None
+        return model if model and model.id in self.models else self.models[self.settings.flux_model]
+
+    def plan(
+        self,
+        text: str,
+        model: str | None = None,
+        seed: int | None = None,
+        size: tuple[int, int] | None = None,
+        mime: str | None = None,
+        param: str = "messages",
+    ) -> Job:
+        """Decide the whole generation; raise InvalidRequestError for unusable input."""
+        spec = parse_prompt(text)
+        if size is not None:
+            spec = PromptSpec(spec.text, *size, explicit_size=True)
+        if not spec.text:
+            raise InvalidRequestError("The prompt is empty: describe the picture.", param=param)
+        chosen = self.model_for(model)
+        if chosen.prompt_limit and len(spec.text) > chosen.prompt_limit:
+            raise InvalidRequestError(
+                f"The prompt has {len(spec.text)} characters; "
+                f"{chosen.short_name} takes at most {chosen.prompt_limit}.",
+                param=param,
+            )
+        if seed is not None and not 0 <= seed <= MAX_SEED:
+            raise InvalidRequestError(f"`seed` must be between 0 and {MAX_SEED}.", param="seed")
+        width, height = fit_within(spec.width, spec.height, chosen.max_side)
+        if chosen.seed and seed is None:
+            seed = secrets.randbelow(MAX_SEED + 1)
+        steps = (
+            self.settings.flux_num_steps
+            if chosen.id == self.settings.flux_model
+            else chosen.default_steps
+        )
+        return Job(spec, chosen, width, height, steps, seed if chosen.seed else None, mime)
+
+    def run(self, job: Job, image_base_url: str) -> Iterator[PromptChoice | Stored]:
+        """Optimize, draw, fit and store, yielding each stage when it is done."""
+        choice = self._choose_prompt(job)
+        yield choice
+        inputs = model_inputs(
+            job.model, choice.text, job.width, job.height, steps=job.steps, seed=job.seed
+        )
+        drawing = self._workers_ai.run(job.model, inputs)
+        try:
+            picture = fit_picture(read_picture(drawing.data), job.width, job.height, job.mime)
+        except ImageError as error:
+            raise UpstreamError(f"Workers AI answered with an unusable picture: {error}.") from None
+        key = self.store.put(picture.data, picture.mime)
+        seed = drawing.inputs.get("seed")
+        yield Stored(
+            picture, f"{image_base_url}/image/{key}", seed if isinstance(seed, int) else None
+        )
+
+    def _choose_prompt(self, job: Job) -> PromptChoice:
+        original = job.prompt.text
+        if self._optimizer is None:
+            return PromptChoice(original, None, False)
+        try:
+            text = self._optimizer.optimize(
+                original, ratio_label(job.width, job.height), f"{job.width}x{job.height}"
+            )
+        except OptimizerError as error:
+            log.warning("prompt optimizer failed (%s); drawing from the original prompt", error)
+            return PromptChoice(original, self._optimizer.model, False)
+        limit = job.model.prompt_limit
+        if limit and len(text) > limit:
+            return PromptChoice(shorten(text, limit), self._optimizer.model, True, limit)
+        return PromptChoice(text, self._optimizer.model, True)
+
+
+def fit_within(width: int, height: int, max_side: int) -> tuple[int, int]:
+    """(width, height) scaled down, keeping the ratio, so neither side exceeds `max_side`."""
+    longest = max(width, height)
+    if longest <= max_side:
+        return width, height
+    return max(1, round(width * max_side / longest)), max(1, round(height * max_side / longest))
