@@ -1,0 +1,53 @@
+"""Client authentication: a bearer key checked against API_KEY in constant time."""
+
+from __future__ import annotations
+
+import hmac
+from collections.abc import Callable, Mapping
+from functools import wraps
+from typing import TypeVar
+
+from flask import current_app, request
+
+from .errors import AuthenticationError
+
+F = TypeVar("F", bound=Callable)
+
+
+def presented_key(headers: Mapping[str, str]) -> str | None:
+    """The key a client sent: `Authorization: Bearer <key>`, or `X-Api-Key` (Cherry Studio)."""
+    scheme, _, token = headers.get("Authorization", "").partition(" ")
+    if scheme.lower() == "bearer" and token.strip():
+        return token.strip()
+    return headers.get("X-Api-Key", "").strip() or None
+
+
+def check_api_key(key: str | None, allowed: tuple[str, ...]) -> None:
+    """Raise AuthenticationError unless `key` is one of `allowed`."""
+    if not allowed:
+        raise AuthenticationError(
+            "This server has no API_KEY configured, so it generates for no one. "
+            "Its operator must set API_KEY."
+        )
+    if key is None:
+        raise AuthenticationError(
+            "Missing API key: send it as `Authorization: Bearer <key>`.", code="missing_api_key"
+        )
+    # Compare with every key, without stopping early, so timing tells nothing.
+    matched = False
+    for candidate in allowed:
+        matched |= hmac.compare_digest(key.encode(), candidate.encode())
+    if not matched:
+        raise AuthenticationError("Incorrect API key provided.")
+
+
+def require_api_key(view: F) -> F:
+    """Decorate a view so it runs only for a client with a valid key."""
+
+    @wraps(view)
+    def guarded(*args: object, **kwargs: object) -> object:
+        settings = current_app.extensions["flux"].settings
+        check_api_key(presented_key(request.headers), settings.api_keys)
+        return view(*args, **kwargs)
+
+    return guarded  # type: ignore[return-value]

@@ -1,0 +1,95 @@
+"""The application factory: builds the store, the clients and the pipeline, and wires the
+blueprint, the error handlers and CORS around them."""
+
+from __future__ import annotations
+
+import logging
+
+import requests
+from flask import Flask, Response, request
+from flask_cors import CORS
+from werkzeug.middleware.proxy_fix import ProxyFix
+
+from config import Settings, load_settings
+
+from .catalog import CATALOG
+from .errors import register_error_handlers
+from .optimizer import PromptOptimizer
+from .pipeline import Pipeline
+from .routes import bp
+from .store import MemoryStore
+from .workers_ai import WorkersAIClient
+
+log = logging.getLogger(__name__)
+
+# Headers a browser may read from our answers (the SDKs' retry logic uses them).
+EXPOSED_HEADERS = ["Retry-After", "x-should-retry", "Content-Disposition"]
+PREFLIGHT_MAX_AGE = 86400
+UPSTREAM_POOL_SIZE = 1000
+
+
+def create_app(settings: Settings | None = None) -> Flask:
+    """Build the service from `settings` (default: the environment and `.env`)."""
+    settings = settings or load_settings()
+    _configure_logging()
+    app = Flask(__name__)
+    app.config["MAX_CONTENT_LENGTH"] = settings.max_body_bytes
+    app.json.ensure_ascii = False  # type: ignore[attr-defined]
+    # Behind Heroku, Render or nginx, image URLs must use the scheme and host clients see.
+    app.wsgi_app = ProxyFix(app.wsgi_app, x_proto=1, x_host=1, x_port=1, x_prefix=1)  # type: ignore[method-assign]
+
+    optimizer = PromptOptimizer(settings) if settings.prompt_optimization else None
+    models = {model_id: CATALOG[model_id] for model_id in settings.models}
+    store = MemoryStore(settings.image_expiration, settings.image_store_max_bytes)
+    app.extensions["flux"] = Pipeline(settings, models, WorkersAIClient(settings), optimizer, store)
+
+    # A preflight needs no key and no route of its own: answer it before routing.
+    app.before_request(_answer_preflight)
+    app.after_request(_harden)
+    CORS(
+        app,
+        origins="*",
+        send_wildcard=True,
+        allow_headers="*",  # echoes Access-Control-Request-Headers, Authorization included
+        expose_headers=EXPOSED_HEADERS,
+        methods=["GET", "POST", "OPTIONS"],
+        max_age=PREFLIGHT_MAX_AGE,
+        supports_credentials=False,
+    )
+    app.register_blueprint(bp)
+    register_error_handlers(app)
+    if settings.demo_mode:
+        log.warning("DEMO MODE: pictures come from the local Workers AI stand-in, not Cloudflare")
+    if not settings.api_keys:
+        log.warning("API_KEY is not set: every generation request will be refused")
+    return app
+
+
+def _http_session() -> requests.Session:
+    """One connection pool for all upstream calls, as wide as the generations we run at once."""
+    session = requests.Session()
+    adapter = requests.adapters.HTTPAdapter(pool_connections=4, pool_maxsize=UPSTREAM_POOL_SIZE)
+    session.mount("http://", adapter)
+    session.mount("https://", adapter)
+    return session
+
+
+def _answer_preflight() -> Response | None:
+    if request.method == "OPTIONS":
+        return Response(status=204)
+    return None
+
+
+def _harden(response: Response) -> Response:
+    response.headers.setdefault("X-Content-Type-Options", "nosniff")
+    return response
+
+
+def _configure_logging() -> None:
+    package_log = logging.getLogger("flux_service")
+    if not package_log.handlers:
+        handler = logging.StreamHandler()
+        handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
+        package_log.addHandler(handler)
+        package_log.setLevel(logging.INFO)
+        package_log.propagate = False
