@@ -1,0 +1,238 @@
+"""A Workers AI look-alike for demo mode and the tests.
+
+It speaks the real REST wire format: the same URL, bearer token, JSON or multipart bodies
+validated against each model's published schema, the JSON envelope with base64 pictures or
+raw picture bytes, and Cloudflare's error envelope and codes. It also plays an
+OpenAI-compatible chat model for the prompt optimizer. Tests steer it over HTTP:
+
+    POST /_standin/faults   {"target": "workers_ai" | "optimizer", "faults": [{...}, ...]}
+    POST /_standin/config   {"latency": seconds}
+    GET  /_standin/requests what it received, oldest first
+    POST /_standin/reset    forget faults and requests
+
+Each queued fault is used up by the next request to its target; see `faults.py`.
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import threading
+import time
+from collections import deque
+from dataclasses import dataclass, field
+
+from flask import Flask, Response, jsonify, request
+
+from .drawing import draw
+from .faults import Fault, cf_error, optimizer_fault_response, workers_ai_fault_response
+from .schemas import SCHEMAS, Schema, coerce_form, validate
+
+RECORD_LIMIT = 1000
+
+
+@dataclass
+class StandinState:
+    """What the stand-in was told and what it has seen."""
+
+    token: str
+    account: str
+    optimizer_key: str
+    gateway_token: str
+    latency: float
+    faults: dict[str, deque[Fault]] = field(
+        default_factory=lambda: {"workers_ai": deque(), "optimizer": deque()}
+    )
+    requests: deque[dict] = field(default_factory=lambda: deque(maxlen=RECORD_LIMIT))
+    lock: threading.Lock = field(default_factory=threading.Lock)
+
+    def next_fault(self, target: str) -> Fault | None:
+        with self.lock:
+            return self.faults[target].popleft() if self.faults[target] else None
+
+    def record(self, entry: dict) -> None:
+        with self.lock:
+            self.requests.append(entry)
+
+
+def create_app(
+    token: str = "standin-token",
+    account: str = "standin-account",
+    latency: float = 0.0,
+    optimizer_key: str = "",
+    gateway_token: str = "",
+) -> Flask:
+    """The stand-in as a WSGI app: Workers AI at /client/v4, a chat model at /openai/v1."""
+    app = Flask(__name__)
+    state = StandinState(token, account, optimizer_key, gateway_token, latency)
+    app.extensions["standin"] = state
+
+    @app.post("/client/v4/accounts/<account_id>/ai/run/<path:model>")
+    def run_model(account_id: str, model: str) -> Response:
+        if account_id != state.account:
+            return cf_error(404, 7003, f"Could not route to /accounts/{account_id}/ai/run/{model}")
+        return _run(state, model, gateway=None)
+
+    @app.post("/v1/<account_id>/<gateway>/workers-ai/<path:model>")
+    def run_through_gateway(account_id: str, gateway: str, model: str) -> Response:
+        if account_id != state.account:
+            return cf_error(404, 7003, "Could not route to this account")
+        expected = f"Bearer {state.gateway_token}"
+        if state.gateway_token and request.headers.get("cf-aig-authorization") != expected:
+            return cf_error(401, 2009, "Unauthorized")
+        return _run(state, model, gateway=gateway)
+
+    @app.post("/openai/v1/chat/completions")
+    def chat() -> Response:
+        return _chat(state)
+
+    @app.post("/_standin/faults")
+    def add_faults() -> Response:
+        body = request.get_json()
+        with state.lock:
+            state.faults[body.get("target", "workers_ai")].extend(body["faults"])
+        return jsonify(ok=True)
+
+    @app.post("/_standin/config")
+    def configure() -> Response:
+        body = request.get_json()
+        state.latency = float(body.get("latency", state.latency))
+        return jsonify(latency=state.latency)
+
+    @app.get("/_standin/requests")
+    def seen() -> Response:
+        with state.lock:
+            return jsonify(list(state.requests))
+
+    @app.post("/_standin/reset")
+    def reset() -> Response:
+        with state.lock:
+            state.requests.clear()
+            for queued in state.faults.values():
+                queued.clear()
+        return jsonify(ok=True)
+
+    @app.get("/_standin/health")
+    def health() -> Response:
+        return jsonify(ok=True)
+
+    return app
+
+
+def _run(state: StandinState, model: str, gateway: str | None) -> Response:
+    started = time.monotonic()
+    fault = state.next_fault("workers_ai")
+    if request.headers.get("Authorization") != f"Bearer {state.token}":
+        return cf_error(401, 10000, "Authentication error")
+    schema = SCHEMAS.get(model)
+    if schema is None:
+        return cf_error(400, 5007, f"No such model {model} or task")
+    inputs, problem = _read_inputs(schema)
+    state.record(
+        {
+            "model": model,
+            "gateway": gateway,
+            "content_type": request.mimetype,
+            "inputs": {
+                k: (f"<{len(v)} bytes>" if isinstance(v, bytes) else v) for k, v in inputs.items()
+            },
+            "fault": fault.get("kind") if fault else None,
+        }
+    )
+    problem = problem or validate(schema, inputs)
+    if problem:
+        return cf_error(400, 5006, f"AiError: Bad input: Error: {problem}")
+    time.sleep(max(0.0, state.latency - (time.monotonic() - started)))
+    picture = _picture(schema, inputs)
+    if fault:
+        faulty = workers_ai_fault_response(fault, schema, picture)
+        if faulty is not None:
+            return faulty
+    if schema.output == "binary":
+        return Response(picture, mimetype=schema.content_type)
+    return jsonify(
+        {
+            "result": {"image": base64.b64encode(picture).decode()},
+            "success": True,
+            "errors": [],
+            "messages": [],
+        }
+    )
+
+
+def _read_inputs(schema: Schema) -> tuple[dict[str, object], str | None]:
+    if schema.body == "multipart":
+        if request.mimetype != "multipart/form-data":
+            return {}, "required properties at '/' are 'multipart'"
+        inputs = coerce_form(schema, request.form.to_dict())
+        inputs.update({name: upload.read() for name, upload in request.files.items()})
+        return inputs, None
+    body = request.get_json(silent=True)
+    if not isinstance(body, dict):
+        return {}, "Type mismatch of '/', 'string' not in 'object'"
+    return body, None
+
+
+def _picture(schema: Schema, inputs: dict[str, object]) -> bytes:
+    prompt = str(inputs["prompt"])
+    if schema.takes_size:
+        width = int(inputs.get("width") or schema.default_size[0])  # type: ignore[call-overload]
+        height = int(inputs.get("height") or schema.default_size[1])  # type: ignore[call-overload]
+        width -= width % schema.round_down
+        height -= height % schema.round_down
+    else:
+        width, height = 1024, 1024  # FLUX.1 schnell draws this size whatever it is asked
+    seed = inputs.get("seed")
+    if not isinstance(seed, int):
+        seed = int.from_bytes(hashlib.sha256(prompt.encode()).digest()[:4], "big")
+    return draw(prompt, seed, width, height, schema.picture)
+
+
+def _chat(state: StandinState) -> Response:
+    fault = state.next_fault("optimizer")
+    if (
+        state.optimizer_key
+        and request.headers.get("Authorization") != f"Bearer {state.optimizer_key}"
+    ):
+        return _openai_error(401, "Incorrect API key provided.")
+    body = request.get_json(silent=True)
+    messages = body.get("messages") if isinstance(body, dict) else None
+    if not isinstance(body, dict) or not isinstance(body.get("model"), str) or not messages:
+        return _openai_error(400, "`model` and `messages` are required.")
+    state.record({"model": body["model"], "optimizer": True, "messages": messages})
+    description = str(messages[-1].get("content", "")).rpartition("Description: ")[2]
+    content = f"A richly detailed picture of {description}, soft natural light, sharp focus"
+    if fault:
+        faulty = optimizer_fault_response(fault, content)
+        if faulty is not None:
+            return faulty
+    return jsonify(
+        {
+            "id": "chatcmpl-standin",
+            "object": "chat.completion",
+            "created": int(time.time()),
+            "model": body["model"],
+            "choices": [
+                {
+                    "index": 0,
+                    "message": {"role": "assistant", "content": content},
+                    "finish_reason": "stop",
+                }
+            ],
+        }
+    )
+
+
+def _openai_error(status: int, message: str) -> Response:
+    response = jsonify(
+        {
+            "error": {
+                "message": message,
+                "type": "invalid_request_error",
+                "param": None,
+                "code": None,
+            }
+        }
+    )
+    response.status_code = status
+    return response

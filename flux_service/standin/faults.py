@@ -1,0 +1,119 @@
+"""The ways the stand-in can misbehave on purpose, one queued fault per request.
+
+A fault is a JSON object with a `kind`:
+
+    error         {"status": 500, "code": 3043, "message": "..."}: Cloudflare's error envelope
+    success_false HTTP 200 whose envelope says success: false
+    delay         {"seconds": 2}: answer normally, that much later
+    hang          {"seconds": 3600}: answer nothing for that long
+    garbage       an HTML page instead of JSON ({"status": 502} to pick the status)
+    bad_base64    an envelope whose image is not base64
+    not_image     bytes that are no picture
+    truncated     the first half of the picture
+    empty         an envelope with success: true and no image
+    reset         the connection is dropped without an answer
+Optimizer faults: error, delay, garbage, empty (no content), nonsense (no choices), huge.
+"""
+
+from __future__ import annotations
+
+import base64
+import socket
+import time
+from typing import Any
+
+from flask import Response, jsonify, request
+
+from .schemas import Schema
+
+Fault = dict[str, Any]
+
+
+def cf_error(status: int, code: int, message: str) -> Response:
+    """Cloudflare's error envelope."""
+    body = {
+        "result": None,
+        "success": False,
+        "errors": [{"code": code, "message": message}],
+        "messages": [],
+    }
+    response = jsonify(body)
+    response.status_code = status
+    return response
+
+
+def workers_ai_fault_response(fault: Fault, schema: Schema, picture: bytes) -> Response | None:
+    """The faulty answer for `fault`, or None when the normal answer should follow."""
+    kind = fault["kind"]
+    if kind in ("delay", "hang"):
+        time.sleep(float(fault.get("seconds", 3600 if kind == "hang" else 1)))
+        return None
+    if kind == "error":
+        return cf_error(
+            int(fault["status"]), int(fault.get("code", 0)), fault.get("message", "error")
+        )
+    if kind == "success_false":
+        response = cf_error(
+            200, int(fault.get("code", 3043)), fault.get("message", "Internal error")
+        )
+        return response
+    if kind == "garbage":
+        return _garbage(int(fault.get("status", 200)))
+    if kind == "reset":
+        return _reset()
+    payload = {
+        "not_image": b"this is not a picture at all",
+        "truncated": picture[: len(picture) // 2],
+    }.get(kind)
+    if schema.output == "binary":
+        return Response(payload or b"not a picture", mimetype=schema.content_type)
+    if kind == "bad_base64":
+        return _envelope({"image": "this is *not* base64!"})
+    if kind == "empty":
+        return _envelope({})
+    if payload is not None:
+        return _envelope({"image": base64.b64encode(payload).decode()})
+    raise ValueError(f"unknown fault kind {kind!r}")
+
+
+def optimizer_fault_response(fault: Fault, content: str) -> Response | None:
+    """The optimizer's faulty answer for `fault`, or None when the normal answer follows."""
+    kind = fault["kind"]
+    if kind == "delay":
+        time.sleep(float(fault.get("seconds", 1)))
+        return None
+    if kind == "error":
+        response = jsonify({"error": {"message": "upstream trouble", "type": "server_error"}})
+        response.status_code = int(fault.get("status", 500))
+        return response
+    if kind == "garbage":
+        return _garbage(int(fault.get("status", 200)))
+    if kind == "reset":
+        return _reset()
+    choices: list[dict[str, Any]] = {
+        "empty": [{"index": 0, "message": {"role": "assistant", "content": ""}}],
+        "nonsense": [],
+        "huge": [
+            {"index": 0, "message": {"role": "assistant", "content": content + " very" * 3000}}
+        ],
+    }[kind]
+    return jsonify({"id": "chatcmpl-standin", "object": "chat.completion", "choices": choices})
+
+
+def _envelope(result: dict[str, Any]) -> Response:
+    return jsonify({"result": result, "success": True, "errors": [], "messages": []})
+
+
+def _garbage(status: int) -> Response:
+    return Response(
+        "<html><body><h1>Bad gateway</h1></body></html>", status=status, mimetype="text/html"
+    )
+
+
+def _reset() -> Response:
+    # Drop the TCP connection under the server's feet: the client sees a reset.
+    raw = request.environ.get("gunicorn.socket")
+    if isinstance(raw, socket.socket):
+        raw.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, b"\x01\x00\x00\x00\x00\x00\x00\x00")
+        raw.close()
+    return Response(b"", status=500)
