@@ -1,0 +1,153 @@
+"""Fixtures: the stand-in and the service as real processes on loopback, and clients for them.
+
+Servers start once per test session (per configuration) and stop in the fixture's finally.
+Each test starts from a stand-in with no queued faults and no recorded requests.
+"""
+
+from __future__ import annotations
+
+import io
+import re
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import openai
+import pytest
+import requests
+from PIL import Image
+
+from config import read_environment
+from flux_service.launcher import Server, standin_env, start_service, start_standin
+
+API_KEY = "test-key"
+STANDIN_TOKEN = "standin-token"
+OPTIMIZER_KEY = "optimizer-key"
+IMAGE_URL = re.compile(r"!\[[^\]]*\]\((\S+)\)")
+
+
+@dataclass
+class Standin:
+    """The running stand-in and the handles the tests steer it with."""
+
+    server: Server
+
+    @property
+    def url(self) -> str:
+        return self.server.url
+
+    def reset(self) -> None:
+        requests.post(f"{self.url}/_standin/reset", timeout=5).raise_for_status()
+        self.configure(latency=0.0)
+
+    def configure(self, latency: float) -> None:
+        requests.post(f"{self.url}/_standin/config", json={"latency": latency}, timeout=5)
+
+    def fail(self, *faults: dict, target: str = "workers_ai") -> None:
+        """Queue faults: each is used up by the next request to `target`."""
+        body = {"target": target, "faults": list(faults)}
+        requests.post(f"{self.url}/_standin/faults", json=body, timeout=5).raise_for_status()
+
+    def received(self, optimizer: bool = False) -> list[dict]:
+        """What the stand-in received, oldest first (Workers AI calls, or optimizer calls)."""
+        seen = requests.get(f"{self.url}/_standin/requests", timeout=5).json()
+        return [entry for entry in seen if bool(entry.get("optimizer")) == optimizer]
+
+
+@dataclass
+class Service:
+    """A running service and the log file its process writes."""
+
+    server: Server
+    log_path: Path
+
+    @property
+    def url(self) -> str:
+        return self.server.url
+
+    def log(self) -> str:
+        return self.log_path.read_text(errors="replace")
+
+    def client(self, key: str = API_KEY, **options: object) -> openai.OpenAI:
+        """The official OpenAI SDK pointed at this service, without retries."""
+        return openai.OpenAI(base_url=f"{self.url}/v1", api_key=key, max_retries=0, **options)
+
+
+@pytest.fixture(scope="session")
+def standin_server() -> Iterator[Standin]:
+    server = start_standin(token=STANDIN_TOKEN, optimizer_key=OPTIMIZER_KEY)
+    try:
+        yield Standin(server)
+    finally:
+        server.stop()
+
+
+@pytest.fixture
+def standin(standin_server: Standin) -> Standin:
+    """The stand-in, fresh: no faults queued, nothing recorded, no latency."""
+    standin_server.reset()
+    return standin_server
+
+
+def base_env(standin: Standin) -> dict[str, str]:
+    """The settings every test service starts from."""
+    return {
+        **read_environment(env_file=None),
+        **standin_env(standin.server, STANDIN_TOKEN),
+        "API_KEY": API_KEY,
+        "UPSTREAM_TIMEOUT": "10",
+        "EXTERNAL_API_BASE": f"{standin.url}/openai/v1",
+        "EXTERNAL_MODEL": "standin-writer",
+        "EXTERNAL_API_KEY": OPTIMIZER_KEY,
+    }
+
+
+@pytest.fixture(scope="session")
+def make_service(
+    standin_server: Standin, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[Callable[..., Service]]:
+    """Start a service with extra settings, once a session: make_service(IMAGE_EXPIRATION="2")."""
+    running: dict[tuple, Service] = {}
+
+    def make(**settings: str) -> Service:
+        key = tuple(sorted(settings.items()))
+        if key not in running:
+            log_path = tmp_path_factory.mktemp("service") / "service.log"
+            env = {**base_env(standin_server), **settings}
+            with log_path.open("wb") as log:
+                server = start_service(env, stdout=log, stderr=log)
+            running[key] = Service(server, log_path)
+        return running[key]
+
+    try:
+        yield make
+    finally:
+        for service in running.values():
+            service.server.stop()
+
+
+@pytest.fixture
+def service(make_service: Callable[..., Service], standin: Standin) -> Service:
+    """The service with default settings."""
+    return make_service()
+
+
+@pytest.fixture
+def client(service: Service) -> openai.OpenAI:
+    return service.client()
+
+
+def image_url(content: str) -> str:
+    """The URL of the picture in a markdown answer."""
+    match = IMAGE_URL.search(content)
+    assert match, f"no image in the answer: {content!r}"
+    return match[1]
+
+
+def fetch_picture(url: str) -> tuple[requests.Response, Image.Image]:
+    """GET a picture URL; the response and the decoded picture (fully loaded)."""
+    response = requests.get(url, timeout=10)
+    assert response.status_code == 200, response.text
+    picture = Image.open(io.BytesIO(response.content))
+    picture.load()
+    return response, picture

@@ -1,0 +1,39 @@
+"""Reading and checking the client's key."""
+
+import pytest
+
+from flux_service.auth import check_api_key, presented_key
+from flux_service.errors import AuthenticationError
+
+
+@pytest.mark.parametrize(
+    ("headers", "key"),
+    [
+        ({"Authorization": "Bearer sk-1"}, "sk-1"),
+        ({"Authorization": "bearer   sk-1 "}, "sk-1"),
+        ({"X-Api-Key": "sk-2"}, "sk-2"),
+        ({"Authorization": "Basic abc"}, None),
+        ({"Authorization": "Bearer "}, None),
+        ({}, None),
+    ],
+)
+def test_presented_key(headers: dict[str, str], key: str | None) -> None:
+    assert presented_key(headers) == key
+
+
+def test_any_configured_key_is_accepted() -> None:
+    check_api_key("k2", ("k1", "k2"))
+
+
+@pytest.mark.parametrize(
+    ("key", "allowed", "words"),
+    [
+        ("k1", (), "no API_KEY configured"),
+        (None, ("k1",), "Missing API key"),
+        ("k", ("k1",), "Incorrect API key"),
+        ("k1 ", ("k1",), "Incorrect API key"),
+    ],
+)
+def test_refusals_explain_themselves(key: str | None, allowed: tuple[str, ...], words: str) -> None:
+    with pytest.raises(AuthenticationError, match=words):
+        check_api_key(key, allowed)

@@ -1,0 +1,97 @@
+"""Settings are parsed once, with the SPEC's defaults, and bad values name their variable."""
+
+import pytest
+
+from config import DEFAULT_MODELS, ConfigError, Settings, load_settings
+
+REQUIRED = {"CF_ACCOUNT_ID": "acc", "CF_API_TOKEN": "tok"}
+
+
+def load(**env: str) -> Settings:
+    return load_settings({**REQUIRED, **env}, env_file=None)
+
+
+def test_defaults_follow_the_spec() -> None:
+    settings = load()
+    assert settings.api_keys == ()
+    assert settings.cf_api_base == "https://api.cloudflare.com/client/v4"
+    assert settings.flux_model == "@cf/black-forest-labs/flux-1-schnell"
+    assert settings.models == DEFAULT_MODELS
+    assert settings.flux_num_steps == 4
+    assert settings.image_expiration == 1800
+    assert settings.prompt_optimization is False
+    assert settings.response_language == "en"
+    assert settings.public_base_url == ""
+    assert settings.port == 8000
+
+
+def test_values_are_parsed() -> None:
+    settings = load(
+        API_KEY=" k1, k2 ,,",
+        CF_API_BASE="http://127.0.0.1:9/client/v4/",
+        FLUX_MODEL="flux-2-klein-4b",
+        MODELS="sdxl-base, @cf/leonardo/phoenix-1.0",
+        IMAGE_EXPIRATION="60",
+        PROMPT_OPTIMIZATION="TRUE",
+        EXTERNAL_API_BASE="https://llm.example/v1",
+        EXTERNAL_MODEL="writer",
+        RESPONSE_LANGUAGE="zh_CN",
+        PUBLIC_BASE_URL="https://img.example/",
+        PORT="5000",
+    )
+    assert settings.api_keys == ("k1", "k2")
+    assert settings.cf_api_base == "http://127.0.0.1:9/client/v4"
+    assert settings.flux_model == "@cf/black-forest-labs/flux-2-klein-4b"
+    # FLUX_MODEL is always offered, first.
+    assert settings.models == (
+        "@cf/black-forest-labs/flux-2-klein-4b",
+        "@cf/stabilityai/stable-diffusion-xl-base-1.0",
+        "@cf/leonardo/phoenix-1.0",
+    )
+    assert settings.prompt_optimization is True
+    assert settings.response_language == "zh-cn"
+    assert settings.public_base_url == "https://img.example"
+    assert settings.port == 5000
+
+
+def test_the_workers_switch_name_still_works() -> None:
+    settings = load(CF_IS_TRANSLATE="true", EXTERNAL_API_BASE="https://x.test", EXTERNAL_MODEL="m")
+    assert settings.prompt_optimization is True
+
+
+@pytest.mark.parametrize(
+    ("env", "variable"),
+    [
+        ({"CF_ACCOUNT_ID": ""}, "CF_ACCOUNT_ID"),
+        ({"CF_API_TOKEN": ""}, "CF_API_TOKEN"),
+        ({"CF_API_BASE": "ftp://x"}, "CF_API_BASE"),
+        ({"FLUX_MODEL": "@cf/meta/llama-3-8b"}, "FLUX_MODEL"),
+        ({"MODELS": "flux-1-schnell,nope"}, "MODELS"),
+        ({"FLUX_NUM_STEPS": "four"}, "FLUX_NUM_STEPS"),
+        ({"FLUX_NUM_STEPS": "0"}, "FLUX_NUM_STEPS"),
+        ({"IMAGE_EXPIRATION": "-5"}, "IMAGE_EXPIRATION"),
+        ({"PROMPT_OPTIMIZATION": "maybe"}, "PROMPT_OPTIMIZATION"),
+        ({"PROMPT_OPTIMIZATION": "true"}, "EXTERNAL_API_BASE"),
+        ({"PROMPT_OPTIMIZATION": "true", "EXTERNAL_API_BASE": "https://x.test"}, "EXTERNAL_MODEL"),
+        ({"RESPONSE_LANGUAGE": "klingon"}, "RESPONSE_LANGUAGE"),
+        ({"PUBLIC_BASE_URL": "img.example"}, "PUBLIC_BASE_URL"),
+        ({"PORT": "99999"}, "PORT"),
+        ({"UPSTREAM_TIMEOUT": "soon"}, "UPSTREAM_TIMEOUT"),
+    ],
+)
+def test_a_bad_value_names_its_variable(env: dict[str, str], variable: str) -> None:
+    with pytest.raises(ConfigError, match=variable):
+        load_settings({**REQUIRED, **env}, env_file=None)
+
+
+def test_dotenv_is_read_and_the_environment_wins(tmp_path) -> None:
+    env_file = tmp_path / ".env"
+    env_file.write_text("CF_ACCOUNT_ID=from-file\nCF_API_TOKEN=file-token\nPORT=7000\n")
+    settings = load_settings({"PORT": "7100"}, env_file=str(env_file))
+    assert (settings.cf_account_id, settings.port) == ("from-file", 7100)
+
+
+def test_secrets_stay_out_of_repr() -> None:
+    settings = load(API_KEY="sk-secret", EXTERNAL_API_KEY="ext-secret")
+    text = repr(settings)
+    assert "tok" not in text and "sk-secret" not in text and "ext-secret" not in text

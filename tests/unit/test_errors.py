@@ -1,0 +1,52 @@
+"""The error family and its OpenAI bodies."""
+
+import pytest
+
+from flux_service.errors import (
+    AuthenticationError,
+    FluxError,
+    InvalidRequestError,
+    NotFoundError,
+    RateLimitError,
+    UpstreamBusyError,
+    UpstreamError,
+    UpstreamTimeoutError,
+)
+
+
+@pytest.mark.parametrize(
+    ("error", "status", "type_"),
+    [
+        (FluxError("x"), 500, "server_error"),
+        (InvalidRequestError("x", param="messages"), 400, "invalid_request_error"),
+        (AuthenticationError("x"), 401, "invalid_request_error"),
+        (NotFoundError("x"), 404, "invalid_request_error"),
+        (RateLimitError("x", retry_after=3), 429, "requests"),
+        (UpstreamError("x"), 502, "upstream_error"),
+        (UpstreamBusyError("x", retry_after=10), 503, "server_error"),
+        (UpstreamTimeoutError("x"), 504, "server_error"),
+    ],
+)
+def test_every_error_has_its_status_and_the_openai_shape(
+    error: FluxError, status: int, type_: str
+) -> None:
+    assert error.status == status
+    body = error.to_dict()
+    assert set(body) == {"error"}
+    assert set(body["error"]) == {"message", "type", "param", "code"}
+    assert body["error"]["message"] == "x"
+    assert body["error"]["type"] == type_
+
+
+def test_param_and_code_are_carried() -> None:
+    body = InvalidRequestError("bad", param="seed", code="bad_seed").to_dict()["error"]
+    assert (body["param"], body["code"]) == ("seed", "bad_seed")
+
+
+def test_failed_generations_tell_the_sdks_not_to_retry() -> None:
+    assert UpstreamError("x").headers() == {"x-should-retry": "false"}
+    assert UpstreamBusyError("x", retry_after=10).headers() == {
+        "Retry-After": "10",
+        "x-should-retry": "false",
+    }
+    assert InvalidRequestError("x").headers() == {}

@@ -1,0 +1,39 @@
+"""The in-memory store: unguessable keys, expiry, and a bound on the bytes it holds."""
+
+import pytest
+
+from flux_service.store import KEY_BYTES, MemoryStore, new_key
+
+
+class Clock:
+    def __init__(self) -> None:
+        self.now = 1000.0
+
+    def __call__(self) -> float:
+        return self.now
+
+
+def test_keys_are_long_and_fresh() -> None:
+    keys = {new_key() for _ in range(1000)}
+    assert len(keys) == 1000
+    assert KEY_BYTES * 8 >= 128
+    assert all(len(key) >= 32 and key.replace("-", "").replace("_", "").isalnum() for key in keys)
+
+
+def test_a_picture_lives_until_its_ttl() -> None:
+    clock = Clock()
+    store = MemoryStore(ttl=60, max_bytes=10_000_000, clock=clock)
+    key = store.put(b"jpeg bytes", "image/jpeg")
+    clock.now += 59
+    stored = store.get(key)
+    assert stored is not None
+    assert (stored.data, stored.mime) == (b"jpeg bytes", "image/jpeg")
+    assert stored.seconds_left == pytest.approx(1)
+    clock.now += 2
+    assert store.get(key) is None
+
+
+def test_unknown_keys_are_missing() -> None:
+    store = MemoryStore(ttl=60, max_bytes=10_000_000)
+    assert store.get("nope") is None
+    assert store.get("../../etc/passwd") is None

@@ -1,0 +1,171 @@
+"""What each model is sent, and how Workers AI failures map to our errors."""
+
+import pytest
+
+from flux_service.catalog import CATALOG, MODELS, lookup
+from flux_service.errors import (
+    FluxError,
+    InvalidRequestError,
+    RateLimitError,
+    UpstreamBusyError,
+    UpstreamError,
+    UpstreamTimeoutError,
+)
+from flux_service.workers_ai import ERROR_TABLE, model_inputs, request_size, upstream_error
+
+ALL_FIELDS = {"steps": 30, "seed": 5, "guidance": 50.0, "negative_prompt": "blur"}
+
+
+@pytest.mark.parametrize(
+    ("model_id", "fields"),
+    [
+        ("@cf/black-forest-labs/flux-1-schnell", {"prompt", "steps"}),
+        (
+            "@cf/black-forest-labs/flux-2-klein-4b",
+            {"prompt", "width", "height", "seed", "guidance"},
+        ),
+        (
+            "@cf/black-forest-labs/flux-2-klein-9b",
+            {"prompt", "width", "height", "seed", "guidance"},
+        ),
+        (
+            "@cf/black-forest-labs/flux-2-dev",
+            {"prompt", "steps", "width", "height", "seed", "guidance"},
+        ),
+        (
+            "@cf/leonardo/lucid-origin",
+            {"prompt", "num_steps", "width", "height", "seed", "guidance"},
+        ),
+        (
+            "@cf/leonardo/phoenix-1.0",
+            {"prompt", "num_steps", "width", "height", "seed", "guidance", "negative_prompt"},
+        ),
+        (
+            "@cf/stabilityai/stable-diffusion-xl-base-1.0",
+            {"prompt", "num_steps", "width", "height", "seed", "guidance", "negative_prompt"},
+        ),
+    ],
+)
+def test_each_model_gets_only_its_own_fields(model_id: str, fields: set[str]) -> None:
+    inputs = model_inputs(CATALOG[model_id], "a fox", 1024, 576, **ALL_FIELDS)
+    assert set(inputs) == fields
+
+
+@pytest.mark.parametrize(
+    ("model_id", "steps", "sent"),
+    [
+        ("@cf/black-forest-labs/flux-1-schnell", 4, 4),
+        ("@cf/black-forest-labs/flux-1-schnell", 30, 8),
+        ("@cf/black-forest-labs/flux-1-schnell", None, 4),
+        ("@cf/stabilityai/stable-diffusion-xl-base-1.0", 50, 20),
+        ("@cf/leonardo/phoenix-1.0", 0, 25),
+    ],
+)
+def test_steps_are_clamped_to_the_model(model_id: str, steps: int | None, sent: int) -> None:
+    model = CATALOG[model_id]
+    inputs = model_inputs(model, "a fox", 1024, 1024, steps=steps)
+    assert inputs[model.steps_field] == sent
+
+
+def test_guidance_is_clamped() -> None:
+    inputs = model_inputs(CATALOG["@cf/leonardo/phoenix-1.0"], "a fox", 1024, 1024, guidance=1)
+    assert inputs["guidance"] == 2
+
+
+@pytest.mark.parametrize(
+    ("model_id", "asked", "sent"),
+    [
+        ("@cf/black-forest-labs/flux-2-klein-4b", (1000, 700), (1008, 704)),
+        ("@cf/black-forest-labs/flux-2-klein-4b", (64, 64), (256, 256)),
+        ("@cf/stabilityai/stable-diffusion-xl-base-1.0", (1280, 720), (1280, 720)),
+        ("@cf/stabilityai/stable-diffusion-xl-base-1.0", (3000, 100), (2048, 256)),
+    ],
+)
+def test_request_size_respects_limits_and_multiples(
+    model_id: str, asked: tuple[int, int], sent: tuple[int, int]
+) -> None:
+    assert request_size(CATALOG[model_id], *asked) == sent
+
+
+def test_the_catalogue_names_every_model_once() -> None:
+    assert len({m.id for m in MODELS}) == len({m.short_name for m in MODELS}) == 9
+    for model in MODELS:
+        assert lookup(model.id) is model
+        assert lookup(model.short_name) is model
+        assert lookup(model.id.removeprefix("@cf/").upper()) is model
+        assert model.created > 1_600_000_000
+    assert lookup("dall-e-3") is None
+
+
+@pytest.mark.parametrize(
+    ("status", "code", "kind", "answer"),
+    [
+        (400, 5006, InvalidRequestError, 400),
+        (413, 3006, InvalidRequestError, 400),
+        (400, 5007, UpstreamError, 502),
+        (404, 3042, UpstreamError, 502),
+        (404, 7003, UpstreamError, 502),
+        (401, 10000, UpstreamError, 502),
+        (403, 10000, UpstreamError, 502),
+        (401, None, UpstreamError, 502),
+        (403, 5035, UpstreamError, 502),
+        (403, 5016, UpstreamError, 502),
+        (408, 3007, UpstreamTimeoutError, 504),
+        (408, None, UpstreamTimeoutError, 504),
+        (429, 3036, RateLimitError, 429),
+        (429, 3040, UpstreamBusyError, 503),
+        (429, 3021, RateLimitError, 429),
+        (500, None, UpstreamError, 502),
+        (503, 3043, UpstreamError, 502),
+        (200, 3043, UpstreamError, 502),
+        (200, 5006, UpstreamError, 502),
+        (418, None, UpstreamError, 502),
+    ],
+)
+def test_upstream_failures_map_to_honest_errors(
+    status: int, code: int | None, kind: type[FluxError], answer: int
+) -> None:
+    error = upstream_error(status, code, "reason", "@cf/x/y")
+    assert type(error) is kind
+    assert error.status == answer
+
+
+def test_every_row_of_the_error_table_is_reachable() -> None:
+    used = set()
+    for status in (200, 400, 401, 403, 404, 408, 413, 429, 500):
+        for code in (
+            None,
+            5007,
+            3042,
+            7003,
+            10000,
+            5016,
+            5018,
+            3041,
+            3023,
+            5035,
+            3036,
+            3040,
+            3007,
+            3008,
+        ):
+            error = upstream_error(status, code, "", "m")
+            used.add(next(i for i, row in enumerate(ERROR_TABLE) if _matches(row, status, code)))
+            assert error.status in (400, 429, 502, 503, 504)
+    assert used == set(range(len(ERROR_TABLE)))
+
+
+def _matches(row: tuple, status: int, code: int | None) -> bool:
+    codes, statuses, _ = row
+    return (codes is None or code in codes) and (statuses is None or status in statuses)
+
+
+def test_messages_never_carry_credentials() -> None:
+    error = upstream_error(401, 10000, "Authentication error", "m")
+    assert "CF_API_TOKEN" in error.message  # names the setting to check, not its value
+    assert error.retry_after is None
+
+
+def test_capacity_and_quota_errors_say_when_to_retry() -> None:
+    assert upstream_error(429, 3040, "", "m").retry_after == 10
+    assert 0 < upstream_error(429, 3036, "", "m").retry_after <= 86400
