@@ -8,6 +8,7 @@ one clear line instead of failing later in the middle of a request.
 from __future__ import annotations
 
 import os
+import re
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import TypeVar
@@ -18,6 +19,7 @@ from dotenv import dotenv_values
 LANGUAGES = ("en", "zh-cn", "zh-hant", "ja", "es", "fr", "ru", "de")
 
 DEFAULT_CF_API_BASE = "https://api.cloudflare.com/client/v4"
+DEFAULT_CF_AI_GATEWAY_BASE = "https://gateway.ai.cloudflare.com/v1"
 DEFAULT_MODEL = "@cf/black-forest-labs/flux-1-schnell"
 DEFAULT_MODELS = (
     DEFAULT_MODEL,
@@ -50,6 +52,9 @@ class Settings:
     cf_api_token: str = field(repr=False)
     api_keys: tuple[str, ...] = field(default=(), repr=False)
     cf_api_base: str = DEFAULT_CF_API_BASE
+    cf_ai_gateway: str = ""
+    cf_ai_gateway_token: str = field(default="", repr=False)
+    cf_ai_gateway_base: str = DEFAULT_CF_AI_GATEWAY_BASE
     flux_model: str = DEFAULT_MODEL
     models: tuple[str, ...] = DEFAULT_MODELS
     flux_num_steps: int = DEFAULT_STEPS
@@ -101,6 +106,11 @@ def load_settings(
         cf_account_id=_required("CF_ACCOUNT_ID", get("CF_ACCOUNT_ID")),
         cf_api_token=_required("CF_API_TOKEN", get("CF_API_TOKEN")),
         cf_api_base=_parse("CF_API_BASE", get("CF_API_BASE", DEFAULT_CF_API_BASE), _url),
+        cf_ai_gateway=_parse("CF_AI_GATEWAY", get("CF_AI_GATEWAY"), _gateway_id),
+        cf_ai_gateway_token=get("CF_AI_GATEWAY_TOKEN"),
+        cf_ai_gateway_base=_parse(
+            "CF_AI_GATEWAY_BASE", get("CF_AI_GATEWAY_BASE", DEFAULT_CF_AI_GATEWAY_BASE), _url
+        ),
         flux_model=flux_model,
         models=models,
         flux_num_steps=_parse("FLUX_NUM_STEPS", get("FLUX_NUM_STEPS", "4"), _int_between(1, 100)),
@@ -196,6 +206,12 @@ def _url(raw: str) -> str:
 
 def _optional_url(raw: str) -> str:
     return _url(raw) if raw else ""
+
+
+def _gateway_id(raw: str) -> str:
+    if raw and not re.fullmatch(r"[A-Za-z0-9_-]+", raw):
+        raise ValueError("expected the gateway's id: letters, digits, - and _")
+    return raw
 
 
 def _model_id(raw: str) -> str:

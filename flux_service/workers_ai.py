@@ -32,7 +32,7 @@ from .errors import (
 CONNECT_TIMEOUT = 10.0
 BUSY_RETRY_AFTER = 10
 MINUTE_LIMIT_RETRY_AFTER = 60
-_REJECTED_FIELD = re.compile(r"'/(\w+)'[^']*not allowed")
+_REJECTED_FIELD = re.compile(r"properties '/(\w+)'.*not allowed")
 
 
 def model_inputs(
@@ -83,13 +83,23 @@ class Drawing:
     inputs: dict[str, str | int | float]
 
 
+def run_url(settings: Settings) -> str:
+    """Where models run: the REST API, or the same call through AI Gateway (model id appended)."""
+    account = settings.cf_account_id
+    if settings.cf_ai_gateway:
+        return f"{settings.cf_ai_gateway_base}/{account}/{settings.cf_ai_gateway}/workers-ai/"
+    return f"{settings.cf_api_base}/accounts/{account}/ai/run/"
+
+
 class WorkersAIClient:
-    """Calls `POST {CF_API_BASE}/accounts/{id}/ai/run/{model}`."""
+    """Calls `POST {CF_API_BASE}/accounts/{id}/ai/run/{model}`, or AI Gateway's equivalent."""
 
     def __init__(self, settings: Settings, session: requests.Session | None = None) -> None:
         self._session = session or requests.Session()
-        self._run_url = f"{settings.cf_api_base}/accounts/{settings.cf_account_id}/ai/run/"
+        self._run_url = run_url(settings)
         self._headers = {"Authorization": f"Bearer {settings.cf_api_token}"}
+        if settings.cf_ai_gateway_token:
+            self._headers["cf-aig-authorization"] = f"Bearer {settings.cf_ai_gateway_token}"
         self._timeout = (CONNECT_TIMEOUT, settings.upstream_timeout)
         # Optional fields a model refused, remembered so each costs one failed call at most.
         self._refused: dict[str, set[str]] = {}
@@ -204,8 +214,8 @@ def _unknown_model(status: int, code: int | None, reason: str, model: str) -> Fl
 
 def _credentials(status: int, code: int | None, reason: str, model: str) -> FluxError:
     return UpstreamError(
-        f"Workers AI refused this server's Cloudflare credentials (HTTP {status}). "
-        "The operator must check CF_ACCOUNT_ID and CF_API_TOKEN."
+        f"Workers AI refused this server's Cloudflare credentials (HTTP {status}). The operator "
+        "must check CF_ACCOUNT_ID and CF_API_TOKEN (and CF_AI_GATEWAY_TOKEN with AI Gateway)."
     )
 
 
