@@ -6,7 +6,7 @@ raw picture bytes, and Cloudflare's error envelope and codes. It also plays an
 OpenAI-compatible chat model for the prompt optimizer. Tests steer it over HTTP:
 
     POST /_standin/faults   {"target": "workers_ai" | "optimizer", "faults": [{...}, ...]}
-    POST /_standin/config   {"latency": seconds}
+    POST /_standin/config   {"latency": seconds, "refuse": {model id: [field, ...]}}
     GET  /_standin/requests what it received, oldest first
     POST /_standin/reset    forget faults and requests
 
@@ -16,7 +16,6 @@ Each queued fault is used up by the next request to its target; see `faults.py`.
 from __future__ import annotations
 
 import base64
-import hashlib
 import threading
 import time
 from collections import deque
@@ -24,7 +23,7 @@ from dataclasses import dataclass, field
 
 from flask import Flask, Response, jsonify, request
 
-from .drawing import draw
+from .drawing import draw, prompt_seed
 from .faults import Fault, cf_error, optimizer_fault_response, workers_ai_fault_response
 from .schemas import SCHEMAS, Schema, coerce_form, validate
 
@@ -44,6 +43,8 @@ class StandinState:
         default_factory=lambda: {"workers_ai": deque(), "optimizer": deque()}
     )
     requests: deque[dict] = field(default_factory=lambda: deque(maxlen=RECORD_LIMIT))
+    # Fields a model refuses although its schema lists them, as after a schema change.
+    refused: dict[str, set[str]] = field(default_factory=dict)
     lock: threading.Lock = field(default_factory=threading.Lock)
 
     def next_fault(self, target: str) -> Fault | None:
@@ -97,6 +98,8 @@ def create_app(
     def configure() -> Response:
         body = request.get_json()
         state.latency = float(body.get("latency", state.latency))
+        for model, names in body.get("refuse", {}).items():
+            state.refused[model] = set(names)
         return jsonify(latency=state.latency)
 
     @app.get("/_standin/requests")
@@ -108,6 +111,7 @@ def create_app(
     def reset() -> Response:
         with state.lock:
             state.requests.clear()
+            state.refused.clear()
             for queued in state.faults.values():
                 queued.clear()
         return jsonify(ok=True)
@@ -139,6 +143,9 @@ def _run(state: StandinState, model: str, gateway: str | None) -> Response:
             "fault": fault.get("kind") if fault else None,
         }
     )
+    refused = state.refused.get(model, set()) & set(inputs)
+    if refused and not problem:
+        problem = f"Additional or unevaluated properties '/{min(refused)}' at '/' not allowed"
     problem = problem or validate(schema, inputs)
     if problem:
         return cf_error(400, 5006, f"AiError: Bad input: Error: {problem}")
@@ -183,9 +190,13 @@ def _picture(schema: Schema, inputs: dict[str, object]) -> bytes:
     else:
         width, height = 1024, 1024  # FLUX.1 schnell draws this size whatever it is asked
     seed = inputs.get("seed")
-    if not isinstance(seed, int):
-        seed = int.from_bytes(hashlib.sha256(prompt.encode()).digest()[:4], "big")
-    return draw(prompt, seed, width, height, schema.picture)
+    return draw(
+        prompt,
+        seed if isinstance(seed, int) else prompt_seed(prompt),
+        width,
+        height,
+        schema.picture,
+    )
 
 
 def _chat(state: StandinState) -> Response:
