@@ -9,7 +9,7 @@ from __future__ import annotations
 import io
 import re
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import openai
@@ -23,6 +23,7 @@ from flux_service.launcher import Server, standin_env, start_service, start_stan
 API_KEY = "test-key"
 STANDIN_TOKEN = "standin-token"
 OPTIMIZER_KEY = "optimizer-key"
+GATEWAY_TOKEN = "gateway-token"
 IMAGE_URL = re.compile(r"!\[[^\]]*\]\((\S+)\)")
 
 
@@ -48,6 +49,11 @@ class Standin:
         body = {"target": target, "faults": list(faults)}
         requests.post(f"{self.url}/_standin/faults", json=body, timeout=5).raise_for_status()
 
+    def refuse(self, model: str, *fields: str) -> None:
+        """Make `model` refuse `fields` as unknown, as after a schema change."""
+        body = {"refuse": {model: list(fields)}}
+        requests.post(f"{self.url}/_standin/config", json=body, timeout=5).raise_for_status()
+
     def received(self, optimizer: bool = False) -> list[dict]:
         """What the stand-in received, oldest first (Workers AI calls, or optimizer calls)."""
         seen = requests.get(f"{self.url}/_standin/requests", timeout=5).json()
@@ -60,6 +66,7 @@ class Service:
 
     server: Server
     log_path: Path
+    clients: dict[str, openai.OpenAI] = field(default_factory=dict)
 
     @property
     def url(self) -> str:
@@ -68,14 +75,23 @@ class Service:
     def log(self) -> str:
         return self.log_path.read_text(errors="replace")
 
-    def client(self, key: str = API_KEY, **options: object) -> openai.OpenAI:
+    def client(self, key: str = API_KEY) -> openai.OpenAI:
         """The official OpenAI SDK pointed at this service, without retries."""
-        return openai.OpenAI(base_url=f"{self.url}/v1", api_key=key, max_retries=0, **options)
+        if key not in self.clients:
+            self.clients[key] = openai.OpenAI(base_url=f"{self.url}/v1", api_key=key, max_retries=0)
+        return self.clients[key]
+
+    def stop(self) -> None:
+        for client in self.clients.values():
+            client.close()
+        self.server.stop()
 
 
 @pytest.fixture(scope="session")
 def standin_server() -> Iterator[Standin]:
-    server = start_standin(token=STANDIN_TOKEN, optimizer_key=OPTIMIZER_KEY)
+    server = start_standin(
+        token=STANDIN_TOKEN, optimizer_key=OPTIMIZER_KEY, gateway_token=GATEWAY_TOKEN
+    )
     try:
         yield Standin(server)
     finally:
@@ -106,11 +122,14 @@ def base_env(standin: Standin) -> dict[str, str]:
 def make_service(
     standin_server: Standin, tmp_path_factory: pytest.TempPathFactory
 ) -> Iterator[Callable[..., Service]]:
-    """Start a service with extra settings, once a session: make_service(IMAGE_EXPIRATION="2")."""
+    """Start a service with extra settings, once a session: make_service(IMAGE_EXPIRATION="2").
+
+    A `label` gives a test a process of its own, for state that must not leak into others.
+    """
     running: dict[tuple, Service] = {}
 
-    def make(**settings: str) -> Service:
-        key = tuple(sorted(settings.items()))
+    def make(label: str = "", **settings: str) -> Service:
+        key = (label, *sorted(settings.items()))
         if key not in running:
             log_path = tmp_path_factory.mktemp("service") / "service.log"
             env = {**base_env(standin_server), **settings}
@@ -123,7 +142,7 @@ def make_service(
         yield make
     finally:
         for service in running.values():
-            service.server.stop()
+            service.stop()
 
 
 @pytest.fixture
