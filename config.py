@@ -71,6 +71,7 @@ class Settings:
     optimizer_timeout: float = DEFAULT_OPTIMIZER_TIMEOUT
     max_body_bytes: int = DEFAULT_MAX_BODY_BYTES
     image_store_max_bytes: int = DEFAULT_IMAGE_STORE_MAX_BYTES
+    skip_client_tasks: bool = True
     demo_mode: bool = False
 
 
@@ -141,6 +142,7 @@ def load_settings(
             get("IMAGE_STORE_MAX_BYTES", str(DEFAULT_IMAGE_STORE_MAX_BYTES)),
             _int_between(1024 * 1024, 1 << 40),
         ),
+        skip_client_tasks=_parse("SKIP_CLIENT_TASKS", get("SKIP_CLIENT_TASKS", "true"), _bool),
         demo_mode=_parse("DEMO_MODE", get("DEMO_MODE", "false"), _bool),
     )
     if settings.prompt_optimization:

@@ -20,6 +20,10 @@ TEXTS: dict[str, dict[str, str]] = {
         "seed": "Seed",
         "success": "Image generated successfully!",
         "failed": "Image generation failed: {message}",
+        "ready": "👋 Flux API is ready. Describe a picture and it will be drawn, for example: a red fox in deep snow 16:9",
+        "summary": "Pictures drawn in this conversation: {prompts}",
+        "tag": "Image generation",
+        "picture": "Picture",
     },
     "zh-cn": {
         "original": "原始提示词",
@@ -34,6 +38,10 @@ TEXTS: dict[str, dict[str, str]] = {
         "seed": "种子",
         "success": "图像生成成功！",
         "failed": "图像生成失败：{message}",
+        "ready": "👋 Flux API 已就绪。描述一幅画面即可生成，例如：雪地里的红狐狸 16:9",
+        "summary": "本次对话生成的图片：{prompts}",
+        "tag": "图像生成",
+        "picture": "图片",
     },
     "zh-hant": {
         "original": "原始提示詞",
@@ -48,6 +56,10 @@ TEXTS: dict[str, dict[str, str]] = {
         "seed": "種子",
         "success": "圖像產生成功！",
         "failed": "圖像產生失敗：{message}",
+        "ready": "👋 Flux API 已就緒。描述一幅畫面即可產生，例如：雪地裡的紅狐狸 16:9",
+        "summary": "本次對話產生的圖片：{prompts}",
+        "tag": "圖像產生",
+        "picture": "圖片",
     },
     "ja": {
         "original": "元のプロンプト",
@@ -62,6 +74,10 @@ TEXTS: dict[str, dict[str, str]] = {
         "seed": "シード",
         "success": "画像の生成に成功しました！",
         "failed": "画像の生成に失敗しました：{message}",
+        "ready": "👋 Flux API の準備ができました。描きたい絵を説明してください。例：雪の中の赤いキツネ 16:9",
+        "summary": "この会話で生成した画像：{prompts}",
+        "tag": "画像生成",
+        "picture": "画像",
     },
     "es": {
         "original": "Prompt original",
@@ -76,6 +92,10 @@ TEXTS: dict[str, dict[str, str]] = {
         "seed": "Semilla",
         "success": "¡Imagen generada con éxito!",
         "failed": "No se pudo generar la imagen: {message}",
+        "ready": "👋 Flux API está lista. Describe una imagen y se dibujará, por ejemplo: un zorro rojo en la nieve 16:9",
+        "summary": "Imágenes generadas en esta conversación: {prompts}",
+        "tag": "Generación de imágenes",
+        "picture": "Imagen",
     },
     "fr": {
         "original": "Prompt d'origine",
@@ -90,6 +110,10 @@ TEXTS: dict[str, dict[str, str]] = {
         "seed": "Graine",
         "success": "Image générée avec succès !",
         "failed": "La génération de l'image a échoué : {message}",
+        "ready": "👋 Flux API est prête. Décrivez une image et elle sera dessinée, par exemple : un renard roux dans la neige 16:9",
+        "summary": "Images générées dans cette conversation : {prompts}",
+        "tag": "Génération d'images",
+        "picture": "Image",
     },
     "ru": {
         "original": "Исходный запрос",
@@ -104,6 +128,10 @@ TEXTS: dict[str, dict[str, str]] = {
         "seed": "Сид",
         "success": "Изображение успешно создано!",
         "failed": "Не удалось создать изображение: {message}",
+        "ready": "👋 Flux API готов. Опишите картинку, и она будет нарисована, например: рыжая лиса в глубоком снегу 16:9",
+        "summary": "Изображения из этого разговора: {prompts}",
+        "tag": "Генерация изображений",
+        "picture": "Изображение",
     },
     "de": {
         "original": "Ursprünglicher Prompt",
@@ -118,6 +146,10 @@ TEXTS: dict[str, dict[str, str]] = {
         "seed": "Seed",
         "success": "Bild erfolgreich erstellt!",
         "failed": "Bilderzeugung fehlgeschlagen: {message}",
+        "ready": "👋 Flux API ist bereit. Beschreiben Sie ein Bild, und es wird gezeichnet, zum Beispiel: ein Rotfuchs im tiefen Schnee 16:9",
+        "summary": "In diesem Gespräch erzeugte Bilder: {prompts}",
+        "tag": "Bilderzeugung",
+        "picture": "Bild",
     },
 }
 
