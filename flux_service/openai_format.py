@@ -8,11 +8,23 @@ from __future__ import annotations
 
 import json
 import math
+import re
 import secrets
-from dataclasses import dataclass
+from base64 import b64encode
+from dataclasses import dataclass, field
 from typing import Any
 
 from .errors import InvalidRequestError
+from .prompt import MAX_SIDE, MIN_SIDE
+
+MAX_IMAGES = 4
+IMAGE_FORMATS = {
+    "png": "image/png",
+    "jpeg": "image/jpeg",
+    "jpg": "image/jpeg",
+    "webp": "image/webp",
+}
+_SIZE = re.compile(r"(\d{1,5})x(\d{1,5})")
 
 
 @dataclass(frozen=True)
@@ -23,6 +35,20 @@ class ChatRequest:
     model: str | None = None
     stream: bool = False
     include_usage: bool = False
+    seed: int | None = None
+    messages: list = field(default_factory=list, compare=False, repr=False)
+
+
+@dataclass(frozen=True)
+class ImagesRequest:
+    """What we take from an images generations body."""
+
+    prompt: str
+    model: str | None = None
+    n: int = 1
+    size: tuple[int, int] | None = None  # None: from the prompt, or the default
+    response_format: str = "url"
+    mime: str | None = None  # None: the model's own picture type
     seed: int | None = None
 
 
@@ -69,7 +95,69 @@ def parse_chat_request(body: Any) -> ChatRequest:
         stream=stream,
         include_usage=include_usage,
         seed=_optional(body, "seed", int, None),
+        messages=messages,
     )
+
+
+def parse_images_request(body: Any) -> ImagesRequest:
+    """Read a `/v1/images/generations` body; raise InvalidRequestError naming the bad field."""
+    if not isinstance(body, dict):
+        raise InvalidRequestError("The request body must be a JSON object.")
+    prompt = _optional(body, "prompt", str, "")
+    if not prompt.strip():
+        raise InvalidRequestError("`prompt` must be a non-empty string.", param="prompt")
+    model = _optional(body, "model", str, None)
+    n = _optional(body, "n", int, 1)
+    if not 1 <= n <= MAX_IMAGES:
+        raise InvalidRequestError(f"`n` must be between 1 and {MAX_IMAGES}.", param="n")
+    # gpt-image models answer in base64 only; the others default to URLs, as OpenAI does.
+    default_format = "b64_json" if (model or "").lower().startswith("gpt-image") else "url"
+    response_format = _optional(body, "response_format", str, default_format)
+    if response_format not in ("url", "b64_json"):
+        raise InvalidRequestError(
+            "`response_format` must be `url` or `b64_json`.", param="response_format"
+        )
+    output_format = _optional(body, "output_format", str, None)
+    if output_format is not None and output_format.lower() not in IMAGE_FORMATS:
+        raise InvalidRequestError(
+            "`output_format` must be `png`, `jpeg` or `webp`.", param="output_format"
+        )
+    return ImagesRequest(
+        prompt=prompt,
+        model=model,
+        n=n,
+        size=parse_size(_optional(body, "size", str, "auto")),
+        response_format=response_format,
+        mime=IMAGE_FORMATS[output_format.lower()] if output_format else None,
+        seed=_optional(body, "seed", int, None),
+    )
+
+
+def parse_size(size: str) -> tuple[int, int] | None:
+    """`WIDTHxHEIGHT` as numbers, or None for `auto`."""
+    if size == "auto":
+        return None
+    match = _SIZE.fullmatch(size.strip().lower())
+    if not match or not all(MIN_SIDE <= int(side) <= MAX_SIDE for side in match.groups()):
+        raise InvalidRequestError(
+            f"`size` must be `auto` or WIDTHxHEIGHT with sides from {MIN_SIDE} to {MAX_SIDE}, "
+            "e.g. 1024x1024.",
+            param="size",
+        )
+    return int(match[1]), int(match[2])
+
+
+def image_item(url: str, data: bytes, response_format: str, revised_prompt: str | None) -> dict:
+    """One entry of an images answer: a URL or base64 bytes, never both."""
+    item = {"url": url} if response_format == "url" else {"b64_json": b64encode(data).decode()}
+    if revised_prompt is not None:
+        item["revised_prompt"] = revised_prompt
+    return item
+
+
+def images_body(created: int, items: list[dict]) -> dict:
+    """An images answer."""
+    return {"created": created, "data": items}
 
 
 def message_text(content: Any, param: str) -> str:

@@ -12,6 +12,7 @@ from __future__ import annotations
 import logging
 import secrets
 from collections.abc import Iterator, Mapping
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 
 from config import Settings
@@ -122,24 +123,13 @@ class Pipeline:
         return Job(spec, chosen, width, height, steps, seed if chosen.seed else None, mime)
 
     def run(self, job: Job, image_base_url: str) -> Iterator[PromptChoice | Stored]:
-        """Optimize, draw, fit and store, yielding each stage when it is done."""
-        choice = self._choose_prompt(job)
+        """Optimize, then draw, fit and store, yielding each stage when it is done."""
+        choice = self.choose_prompt(job)
         yield choice
-        inputs = model_inputs(
-            job.model, choice.text, job.width, job.height, steps=job.steps, seed=job.seed
-        )
-        drawing = self._workers_ai.run(job.model, inputs)
-        try:
-            picture = fit_picture(read_picture(drawing.data), job.width, job.height, job.mime)
-        except ImageError as error:
-            raise UpstreamError(f"Workers AI answered with an unusable picture: {error}.") from None
-        key = self.store.put(picture.data, picture.mime)
-        seed = drawing.inputs.get("seed")
-        yield Stored(
-            picture, f"{image_base_url}/image/{key}", seed if isinstance(seed, int) else None
-        )
+        yield self.draw(job, choice, image_base_url)
 
-    def _choose_prompt(self, job: Job) -> PromptChoice:
+    def choose_prompt(self, job: Job) -> PromptChoice:
+        """The prompt to draw: the optimizer's rewrite, or the user's own if it is off or fails."""
         original = job.prompt.text
         if self._optimizer is None:
             return PromptChoice(original, None, False)
@@ -154,6 +144,26 @@ class Pipeline:
         if limit and len(text) > limit:
             return PromptChoice(shorten(text, limit), self._optimizer.model, True, limit)
         return PromptChoice(text, self._optimizer.model, True)
+
+    def draw(self, job: Job, choice: PromptChoice, image_base_url: str) -> Stored:
+        """Have the model draw `choice`, fit the picture to the job's size and store it."""
+        inputs = model_inputs(
+            job.model, choice.text, job.width, job.height, steps=job.steps, seed=job.seed
+        )
+        drawing = self._workers_ai.run(job.model, inputs)
+        try:
+            picture = fit_picture(read_picture(drawing.data), job.width, job.height, job.mime)
+        except ImageError as error:
+            raise UpstreamError(f"Workers AI answered with an unusable picture: {error}.") from None
+        key = self.store.put(picture.data, picture.mime)
+        seed = drawing.inputs.get("seed")
+        url = f"{image_base_url}/image/{key}"
+        return Stored(picture, url, seed if isinstance(seed, int) else None)
+
+    def draw_all(self, jobs: list[Job], choice: PromptChoice, image_base_url: str) -> list[Stored]:
+        """`draw` for every job at once; the first failure is raised."""
+        with ThreadPoolExecutor(max_workers=len(jobs)) as pool:
+            return list(pool.map(lambda job: self.draw(job, choice, image_base_url), jobs))
 
 
 def fit_within(width: int, height: int, max_side: int) -> tuple[int, int]:

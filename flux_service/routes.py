@@ -1,8 +1,12 @@
-"""Every route of the service, in the order of the SPEC. Views parse, call and format."""
+"""Every route of the service, in the order of the SPEC. Views parse, call and format.
+
+Each API route also answers without its `/v1` prefix: clients differ on who adds it.
+"""
 
 from __future__ import annotations
 
 import time
+from collections.abc import Iterator
 
 from flask import Blueprint, Response, current_app, jsonify, render_template, request
 
@@ -10,17 +14,22 @@ from . import answer
 from .auth import require_api_key
 from .catalog import lookup
 from .errors import FluxError, NotFoundError
+from .housekeeping import recognise
 from .images import EXTENSIONS
 from .openai_format import (
+    ChatRequest,
     completion_body,
     decode_json,
+    image_item,
+    images_body,
     model_entry,
     model_list_body,
     new_completion_id,
     parse_chat_request,
+    parse_images_request,
     usage,
 )
-from .pipeline import Pipeline
+from .pipeline import MAX_SEED, Pipeline
 from .streaming import SSE_HEADERS, ChatStream
 
 bp = Blueprint("api", __name__)
@@ -45,31 +54,69 @@ def home() -> str:
 
 
 @bp.post("/v1/chat/completions")
+@bp.post("/chat/completions")
 @require_api_key
 def chat_completions() -> Response:
     """Draw the picture the last user message describes; answer in markdown."""
     chat = parse_chat_request(decode_json(request.get_data()))
     pipeline = _pipeline()
     language = pipeline.settings.response_language
+    task = recognise(chat.messages, language) if pipeline.settings.skip_client_tasks else None
+    if task is not None:
+        # A chat app's title, tag or connection check: answer in words, draw nothing.
+        return _chat_answer(chat, pipeline.model_for(chat.model).id, task.answer, iter(()))
     job = pipeline.plan(chat.prompt, chat.model, chat.seed)
-    completion_id, created = new_completion_id(), int(time.time())
     stages = pipeline.run(job, _image_base_url())
     parts = (answer.stage_part(language, job, stage) for stage in stages)
+    return _chat_answer(chat, job.model.id, answer.intro(language, job), parts)
+
+
+def _chat_answer(chat: ChatRequest, model: str, intro: str, parts: Iterator[str]) -> Response:
+    """The chat answer: `intro`, then each of `parts`, streamed or as one completion."""
+    completion_id, created = new_completion_id(), int(time.time())
     if chat.stream:
-        stream = ChatStream(completion_id, created, job.model.id, chat.prompt, chat.include_usage)
+        language = _pipeline().settings.response_language
+        stream = ChatStream(completion_id, created, model, chat.prompt, chat.include_usage)
 
         def failure(error: FluxError) -> str:
             return answer.failure_part(language, error.message)
 
-        events = stream.events(answer.intro(language, job), parts, failure)
+        events = stream.events(intro, parts, failure)
         return Response(events, mimetype="text/event-stream", headers=SSE_HEADERS)
-    content = answer.intro(language, job) + "".join(parts)
-    return jsonify(
-        completion_body(completion_id, created, job.model.id, content, usage(chat.prompt, content))
-    )
+    content = intro + "".join(parts)
+    counts = usage(chat.prompt, content)
+    return jsonify(completion_body(completion_id, created, model, content, counts))
+
+
+@bp.post("/v1/images/generations")
+@bp.post("/images/generations")
+@require_api_key
+def images_generations() -> Response:
+    """Draw `n` pictures at once for the OpenAI Images API."""
+    images = parse_images_request(decode_json(request.get_data()))
+    pipeline = _pipeline()
+    jobs = [
+        pipeline.plan(
+            images.prompt,
+            images.model,
+            None if images.seed is None else (images.seed + index) % (MAX_SEED + 1),
+            size=images.size,
+            mime=images.mime,
+            param="prompt",
+        )
+        for index in range(images.n)
+    ]
+    choice = pipeline.choose_prompt(jobs[0])
+    revised = choice.text if choice.optimized else None
+    items = [
+        image_item(stored.url, stored.picture.data, images.response_format, revised)
+        for stored in pipeline.draw_all(jobs, choice, _image_base_url())
+    ]
+    return jsonify(images_body(int(time.time()), items))
 
 
 @bp.get("/v1/models")
+@bp.get("/models")
 @require_api_key
 def list_models() -> Response:
     """The models this server offers, in the OpenAI list shape."""
@@ -78,6 +125,7 @@ def list_models() -> Response:
 
 
 @bp.get("/v1/models/<path:model_id>")
+@bp.get("/models/<path:model_id>")
 @require_api_key
 def get_model(model_id: str) -> Response:
     """One model this server offers."""
