@@ -19,7 +19,7 @@ from .openai_format import chunk_body, sse_event, usage, usage_chunk_body
 
 log = logging.getLogger(__name__)
 
-KEEPALIVE_SECONDS = 10.0
+KEEPALIVE_SECONDS = 5.0  # well inside the 10 s that idle proxies and clients tolerate
 KEEPALIVE = ": keep-alive\n\n"
 DONE = sse_event("[DONE]")
 SSE_HEADERS = {"Cache-Control": "no-cache", "X-Accel-Buffering": "no"}
