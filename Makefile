@@ -2,15 +2,19 @@
 PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
+NODE_DEPS := tests/node/node_modules/.package-lock.json
+# Debian packages the tests start or drive; installed once, with sudo when not root.
+SYSTEM_PACKAGES := chromium
+SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
-.PHONY: run test lint clean
+.PHONY: run test lint system-packages clean
 
 ## run: serve on $PORT (default 8000); without Cloudflare credentials, the local demo
 run: $(VENV)/.runtime
 	$(BIN)/python -m flux_service.launcher
 
-## test: lint, then the whole suite (unit and end-to-end)
-test: lint
+## test: lint, then the whole suite (unit, end-to-end, Node SDK and browser)
+test: lint $(NODE_DEPS) system-packages
 	$(BIN)/python -m pytest
 
 lint: $(VENV)/.dev
@@ -26,5 +30,17 @@ $(VENV)/.dev: $(VENV)/.runtime requirements-dev.txt
 	$(BIN)/pip install --quiet --disable-pip-version-check -r requirements-dev.txt
 	touch $@
 
+$(NODE_DEPS): tests/node/package.json tests/node/package-lock.json
+	cd tests/node && npm ci --no-audit --no-fund --loglevel=error
+
+system-packages:
+	@for package in $(SYSTEM_PACKAGES); do \
+	  dpkg -s $$package >/dev/null 2>&1 || missing="$$missing $$package"; \
+	done; \
+	if [ -n "$$missing" ]; then \
+	  $(SUDO) apt-get update -q && \
+	  $(SUDO) env DEBIAN_FRONTEND=noninteractive apt-get install -y -q $$missing; \
+	fi
+
 clean:
-	rm -rf $(VENV) .pytest_cache .ruff_cache
+	rm -rf $(VENV) .pytest_cache .ruff_cache tests/node/node_modules
