@@ -72,6 +72,10 @@ class Settings:
     max_body_bytes: int = DEFAULT_MAX_BODY_BYTES
     image_store_max_bytes: int = DEFAULT_IMAGE_STORE_MAX_BYTES
     skip_client_tasks: bool = True
+    https_proxy: str = ""
+    http_proxy: str = ""
+    no_proxy: str = ""
+    ca_bundle: str = ""
     demo_mode: bool = False
 
 
@@ -142,6 +146,10 @@ def load_settings(
             get("IMAGE_STORE_MAX_BYTES", str(DEFAULT_IMAGE_STORE_MAX_BYTES)),
             _int_between(1024 * 1024, 1 << 40),
         ),
+        https_proxy=get("HTTPS_PROXY", get("https_proxy")),
+        http_proxy=get("HTTP_PROXY", get("http_proxy")),
+        no_proxy=get("NO_PROXY", get("no_proxy")),
+        ca_bundle=_parse("REQUESTS_CA_BUNDLE", get("REQUESTS_CA_BUNDLE"), _optional_file),
         skip_client_tasks=_parse("SKIP_CLIENT_TASKS", get("SKIP_CLIENT_TASKS", "true"), _bool),
         demo_mode=_parse("DEMO_MODE", get("DEMO_MODE", "false"), _bool),
     )
@@ -231,6 +239,12 @@ def _model_ids(raw: str) -> tuple[str, ...]:
     if not ids:
         raise ValueError("expected at least one model id")
     return tuple(dict.fromkeys(ids))
+
+
+def _optional_file(raw: str) -> str:
+    if raw and not os.path.isfile(raw):
+        raise ValueError("no such file")
+    return raw
 
 
 def _language(raw: str) -> str:

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import logging
 
-import requests
 from flask import Flask, Response, request
 from flask_cors import CORS
 from werkzeug.middleware.proxy_fix import ProxyFix
@@ -18,6 +17,7 @@ from .optimizer import PromptOptimizer
 from .pipeline import Pipeline
 from .routes import bp
 from .store import MemoryStore
+from .upstream import http_session
 from .workers_ai import WorkersAIClient
 
 log = logging.getLogger(__name__)
@@ -25,7 +25,6 @@ log = logging.getLogger(__name__)
 # Headers a browser may read from our answers (the SDKs' retry logic uses them).
 EXPOSED_HEADERS = ["Retry-After", "x-should-retry", "Content-Disposition"]
 PREFLIGHT_MAX_AGE = 86400
-UPSTREAM_POOL_SIZE = 1000
 
 
 def create_app(settings: Settings | None = None) -> Flask:
@@ -38,10 +37,12 @@ def create_app(settings: Settings | None = None) -> Flask:
     # Behind Heroku, Render or nginx, image URLs must use the scheme and host clients see.
     app.wsgi_app = ProxyFix(app.wsgi_app, x_proto=1, x_host=1, x_port=1, x_prefix=1)  # type: ignore[method-assign]
 
-    optimizer = PromptOptimizer(settings) if settings.prompt_optimization else None
+    session = http_session(settings)
+    optimizer = PromptOptimizer(settings, session) if settings.prompt_optimization else None
     models = {model_id: CATALOG[model_id] for model_id in settings.models}
     store = MemoryStore(settings.image_expiration, settings.image_store_max_bytes)
-    app.extensions["flux"] = Pipeline(settings, models, WorkersAIClient(settings), optimizer, store)
+    workers_ai = WorkersAIClient(settings, session)
+    app.extensions["flux"] = Pipeline(settings, models, workers_ai, optimizer, store)
 
     # A preflight needs no key and no route of its own: answer it before routing.
     app.before_request(_answer_preflight)
@@ -63,15 +64,6 @@ def create_app(settings: Settings | None = None) -> Flask:
     if not settings.api_keys:
         log.warning("API_KEY is not set: every generation request will be refused")
     return app
-
-
-def _http_session() -> requests.Session:
-    """One connection pool for all upstream calls, as wide as the generations we run at once."""
-    session = requests.Session()
-    adapter = requests.adapters.HTTPAdapter(pool_connections=4, pool_maxsize=UPSTREAM_POOL_SIZE)
-    session.mount("http://", adapter)
-    session.mount("https://", adapter)
-    return session
 
 
 def _answer_preflight() -> Response | None:

@@ -13,6 +13,8 @@ import requests
 
 from config import Settings
 
+from .upstream import proxies_for
+
 DEFAULT_SYSTEM_MESSAGE = """\
 You write prompts for a text-to-image model of the FLUX family.
 You receive a picture description, in any language, and the aspect ratio of the picture.
@@ -64,6 +66,7 @@ class PromptOptimizer:
         self.model = settings.external_model
         self._session = session or requests.Session()
         self._url = chat_completions_url(settings.external_api_base)
+        self._proxies = proxies_for(self._url, settings)
         self._system_message = settings.system_message or DEFAULT_SYSTEM_MESSAGE
         self._headers = (
             {"Authorization": f"Bearer {settings.external_api_key}"}
@@ -87,7 +90,11 @@ class PromptOptimizer:
         }
         try:
             response = self._session.post(
-                self._url, json=body, headers=self._headers, timeout=self._timeout
+                self._url,
+                json=body,
+                headers=self._headers,
+                timeout=self._timeout,
+                proxies=self._proxies,
             )
             response.raise_for_status()
             content = response.json()["choices"][0]["message"]["content"]
