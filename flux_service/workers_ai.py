@@ -7,15 +7,17 @@ family through `upstream_error`, a table with one row per documented Workers AI 
 
 from __future__ import annotations
 
-import base64
 import binascii
+import json
 import re
 import threading
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
+import pybase64
 import requests
+import urllib3
 
 from config import Settings
 
@@ -28,6 +30,7 @@ from .errors import (
     UpstreamError,
     UpstreamTimeoutError,
 )
+from .upstream import proxies_for
 
 CONNECT_TIMEOUT = 10.0
 BUSY_RETRY_AFTER = 10
@@ -97,6 +100,7 @@ class WorkersAIClient:
     def __init__(self, settings: Settings, session: requests.Session | None = None) -> None:
         self._session = session or requests.Session()
         self._run_url = run_url(settings)
+        self._proxies = proxies_for(self._run_url, settings)
         self._headers = {"Authorization": f"Bearer {settings.cf_api_token}"}
         if settings.cf_ai_gateway_token:
             self._headers["cf-aig-authorization"] = f"Bearer {settings.cf_ai_gateway_token}"
@@ -129,41 +133,57 @@ class WorkersAIClient:
             body = {"json": inputs}
         try:
             response = self._session.post(
-                self._run_url + model.id, headers=self._headers, timeout=self._timeout, **body
+                self._run_url + model.id,
+                headers=self._headers,
+                timeout=self._timeout,
+                proxies=self._proxies,
+                stream=True,
+                **body,
             )
         except requests.Timeout:
-            raise UpstreamTimeoutError(
-                f"Workers AI did not answer within {self._timeout[1]:g} s."
-            ) from None
+            raise self._timed_out() from None
         except requests.RequestException:
             raise UpstreamError("Could not reach Workers AI.") from None
-        return _read_image(response, model)
+        with response:
+            # One read of the whole body: cheaper than requests' 10 KB pieces.
+            try:
+                data = response.raw.read(decode_content=True)
+            except urllib3.exceptions.TimeoutError:
+                raise self._timed_out() from None
+            except urllib3.exceptions.HTTPError:
+                raise UpstreamError("Workers AI's answer was cut off.") from None
+        return read_answer(
+            response.status_code, response.headers.get("Content-Type", ""), data, model
+        )
+
+    def _timed_out(self) -> UpstreamTimeoutError:
+        return UpstreamTimeoutError(f"Workers AI did not answer within {self._timeout[1]:g} s.")
 
 
-def _read_image(response: requests.Response, model: ModelSpec) -> bytes:
-    content_type = response.headers.get("Content-Type", "")
-    if response.ok and content_type.startswith("image/"):
-        return response.content
+def read_answer(status: int, content_type: str, body: bytes, model: ModelSpec) -> bytes:
+    """The picture in a Workers AI answer: raw bytes, or base64 in the JSON envelope."""
+    ok = 200 <= status < 300
+    if ok and content_type.startswith("image/"):
+        return body
     try:
-        envelope = response.json()
+        envelope = json.loads(body)
     except ValueError:
         envelope = None
     if not isinstance(envelope, dict):
-        if response.ok and model.output == "binary":
-            return response.content  # untyped bytes: the picture check decides
-        raise upstream_error(response.status_code, None, "", model.id)
-    if response.ok and envelope.get("success") is True:
+        if ok and model.output == "binary":
+            return body  # untyped bytes: the picture check decides
+        raise upstream_error(status, None, "", model.id)
+    if ok and envelope.get("success") is True:
         result = envelope.get("result")
         image = result.get("image") if isinstance(result, dict) else None
         if not isinstance(image, str) or not image:
             raise UpstreamError("Workers AI answered without a picture.")
         try:
-            return base64.b64decode(image, validate=True)
+            return pybase64.b64decode(image, validate=True)
         except (binascii.Error, ValueError):
             raise UpstreamError("Workers AI sent a picture that is not valid base64.") from None
     code, reason = _first_error(envelope)
-    status = response.status_code if not response.ok else 200
-    raise upstream_error(status, code, reason, model.id)
+    raise upstream_error(status if not ok else 200, code, reason, model.id)
 
 
 def _first_error(envelope: dict) -> tuple[int | None, str]:
