@@ -45,9 +45,12 @@ class ChatStream:
     def events(
         self, intro: str, parts: Iterator[str], failure: Callable[[FluxError], str]
     ) -> Iterator[str]:
-        """The SSE text of the whole answer: `intro` at once, then each of `parts`."""
-        yield self.chunk({"role": "assistant", "content": ""})
-        yield self.chunk({"content": intro})
+        """The SSE text of the whole answer: `intro` at once, then each of `parts`.
+
+        Events that are ready together leave in one write, which saves system calls when
+        a thousand streams finish at once.
+        """
+        yield self.chunk({"role": "assistant", "content": ""}) + self.chunk({"content": intro})
         content = [intro]
         results: queue.Queue[tuple[str, str | FluxError | None]] = queue.Queue()
         threading.Thread(target=_drain, args=(parts, results), daemon=True).start()
@@ -60,19 +63,18 @@ class ChatStream:
             if kind == "done":
                 break
             if isinstance(value, FluxError):
-                text = failure(value)
-                yield self.chunk({"content": text})
-                yield sse_event(value.to_dict())
-                yield DONE
+                yield self.chunk({"content": failure(value)}) + sse_event(value.to_dict()) + DONE
                 return
             assert isinstance(value, str)
             content.append(value)
             yield self.chunk({"content": value})
-        yield self.chunk({}, finish_reason="stop")
+        ending = self.chunk({}, finish_reason="stop")
         if self.include_usage:
             counts = usage(self.prompt, "".join(content))
-            yield sse_event(usage_chunk_body(self.completion_id, self.created, self.model, counts))
-        yield DONE
+            ending += sse_event(
+                usage_chunk_body(self.completion_id, self.created, self.model, counts)
+            )
+        yield ending + DONE
 
 
 def _drain(parts: Iterator[str], results: queue.Queue) -> None:
