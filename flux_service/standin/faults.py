@@ -12,6 +12,7 @@ A fault is a JSON object with a `kind`:
     truncated     the first half of the picture
     empty         an envelope with success: true and no image
     reset         the connection is dropped without an answer
+    cut           the answer starts, then the connection drops halfway through the body
 Optimizer faults: error, delay, garbage, empty (no content), nonsense (no choices), huge.
 """
 
@@ -61,6 +62,8 @@ def workers_ai_fault_response(fault: Fault, schema: Schema, picture: bytes) -> R
         return _garbage(int(fault.get("status", 200)))
     if kind == "reset":
         return _reset()
+    if kind == "cut":
+        return _cut(picture if schema.output == "binary" else b'{"result": {"image": "' + picture)
     payload = {
         "not_image": b"this is not a picture at all",
         "truncated": picture[: len(picture) // 2],
@@ -108,6 +111,18 @@ def _garbage(status: int) -> Response:
     return Response(
         "<html><body><h1>Bad gateway</h1></body></html>", status=status, mimetype="text/html"
     )
+
+
+def _cut(body: bytes) -> Response:
+    socket_ = request.environ.get("gunicorn.socket")
+
+    def half_then_drop():
+        yield body[: len(body) // 2]
+        if isinstance(socket_, socket.socket):
+            socket_.shutdown(socket.SHUT_RDWR)
+
+    # The promised length is the whole body; the client gets half and then nothing.
+    return Response(half_then_drop(), headers={"Content-Length": str(len(body))})
 
 
 def _reset() -> Response:

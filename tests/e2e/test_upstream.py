@@ -28,6 +28,7 @@ def assert_next_request_works(client: openai.OpenAI) -> None:
         ({"kind": "truncated"}, 502, "truncated"),
         ({"kind": "empty"}, 502, "without a picture"),
         ({"kind": "reset"}, 502, "Could not reach Workers AI"),
+        ({"kind": "cut"}, 502, "answer was cut off"),
     ],
 )
 def test_upstream_failures_are_502_with_a_message(
