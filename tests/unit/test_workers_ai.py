@@ -1,5 +1,8 @@
 """What each model is sent, and how Workers AI failures map to our errors."""
 
+import base64
+import json
+
 import pytest
 
 from flux_service.catalog import CATALOG, MODELS, lookup
@@ -11,7 +14,13 @@ from flux_service.errors import (
     UpstreamError,
     UpstreamTimeoutError,
 )
-from flux_service.workers_ai import ERROR_TABLE, model_inputs, request_size, upstream_error
+from flux_service.workers_ai import (
+    ERROR_TABLE,
+    model_inputs,
+    read_answer,
+    request_size,
+    upstream_error,
+)
 
 ALL_FIELDS = {"steps": 30, "seed": 5, "guidance": 50.0, "negative_prompt": "blur"}
 
@@ -169,3 +178,46 @@ def test_messages_never_carry_credentials() -> None:
 def test_capacity_and_quota_errors_say_when_to_retry() -> None:
     assert upstream_error(429, 3040, "", "m").retry_after == 10
     assert 0 < upstream_error(429, 3036, "", "m").retry_after <= 86400
+
+
+SCHNELL = CATALOG["@cf/black-forest-labs/flux-1-schnell"]
+PHOENIX = CATALOG["@cf/leonardo/phoenix-1.0"]
+
+
+def envelope(result: object, success: bool = True, errors: list | None = None) -> bytes:
+    return json.dumps({"result": result, "success": success, "errors": errors or []}).encode()
+
+
+def test_read_answer_takes_raw_pictures_and_base64_envelopes() -> None:
+    assert read_answer(200, "image/jpeg", b"\xff\xd8\xff raw", PHOENIX) == b"\xff\xd8\xff raw"
+    assert read_answer(200, "application/octet-stream", b"untyped", PHOENIX) == b"untyped"
+    data = base64.b64encode(b"picture").decode()
+    assert read_answer(200, "application/json", envelope({"image": data}), SCHNELL) == b"picture"
+
+
+@pytest.mark.parametrize(
+    ("status", "body", "kind", "words"),
+    [
+        (200, envelope({}), UpstreamError, "without a picture"),
+        (200, envelope({"image": "not base64!"}), UpstreamError, "not valid base64"),
+        (200, b"<html>oops</html>", UpstreamError, "HTTP 200"),
+        (
+            200,
+            envelope(None, False, [{"code": 3043, "message": "x"}]),
+            UpstreamError,
+            "success: false",
+        ),
+        (
+            400,
+            envelope(None, False, [{"code": 5006, "message": "bad"}]),
+            InvalidRequestError,
+            "bad",
+        ),
+        (502, b"<html>bad gateway</html>", UpstreamError, "HTTP 502"),
+    ],
+)
+def test_read_answer_maps_what_is_wrong(
+    status: int, body: bytes, kind: type[FluxError], words: str
+) -> None:
+    with pytest.raises(kind, match=words):
+        read_answer(status, "application/json", body, SCHNELL)

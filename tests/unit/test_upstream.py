@@ -1,0 +1,42 @@
+"""Proxies for upstream calls, from the settings alone."""
+
+import pytest
+
+from config import Settings
+from flux_service.upstream import http_session, proxies_for
+
+PROXIED = Settings(
+    cf_account_id="a",
+    cf_api_token="t",
+    https_proxy="http://proxy:3128",
+    http_proxy="http://plain-proxy:3128",
+    no_proxy="localhost, .internal.example,10.0.0.5",
+)
+
+
+@pytest.mark.parametrize(
+    ("url", "proxies"),
+    [
+        ("https://api.cloudflare.com/client/v4", {"https": "http://proxy:3128"}),
+        ("http://llm.example/v1", {"http": "http://plain-proxy:3128"}),
+        ("http://localhost:11434/v1", {}),
+        ("https://llm.internal.example/v1", {}),
+        ("https://internal.example/v1", {}),
+        ("http://10.0.0.5/v1", {}),
+    ],
+)
+def test_proxies_follow_the_proxy_settings(url: str, proxies: dict) -> None:
+    assert proxies_for(url, PROXIED) == proxies
+
+
+def test_no_proxy_star_and_no_settings_mean_direct() -> None:
+    direct = Settings(cf_account_id="a", cf_api_token="t")
+    assert proxies_for("https://api.cloudflare.com", direct) == {}
+    star = Settings(cf_account_id="a", cf_api_token="t", https_proxy="http://p:1", no_proxy="*")
+    assert proxies_for("https://api.cloudflare.com", star) == {}
+
+
+def test_the_session_never_reads_the_environment() -> None:
+    session = http_session(Settings(cf_account_id="a", cf_api_token="t"))
+    assert session.trust_env is False
+    assert session.verify is True
