@@ -4,10 +4,10 @@ VENV := .venv
 BIN := $(VENV)/bin
 NODE_DEPS := tests/node/node_modules/.package-lock.json
 # Debian packages the tests start or drive; installed once, with sudo when not root.
-SYSTEM_PACKAGES := chromium
+SYSTEM_PACKAGES := chromium wrk nginx-light
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
-.PHONY: run test lint system-packages clean
+.PHONY: run test bench lint system-packages clean
 
 ## run: serve on $PORT (default 8000); without Cloudflare credentials, the local demo
 run: $(VENV)/.runtime
@@ -16,6 +16,10 @@ run: $(VENV)/.runtime
 ## test: lint, then the whole suite (unit, end-to-end, Node SDK and browser)
 test: lint $(NODE_DEPS) system-packages
 	$(BIN)/python -m pytest
+
+## bench: the full benchmark (several minutes); writes bench/results/latest.{json,md} and a plot
+bench: $(VENV)/.dev system-packages
+	$(BIN)/python -m bench.run
 
 lint: $(VENV)/.dev
 	$(BIN)/ruff check .

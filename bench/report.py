@@ -1,0 +1,230 @@
+"""The benchmark's report: latest.json, a markdown table with each figure next to its target,
+and a plot of the latency distributions."""
+
+from __future__ import annotations
+
+import json
+import operator
+from dataclasses import dataclass
+from pathlib import Path
+
+import matplotlib
+
+matplotlib.use("Agg")  # no screen: draw straight to a file
+import matplotlib.pyplot as plt
+
+
+@dataclass(frozen=True)
+class Target:
+    """A figure of the results, where it is found, and the bound it must keep."""
+
+    what: str
+    path: tuple[str, ...]
+    unit: str
+    bound: float
+    compare: str  # "<=" or ">="
+
+    def read(self, results: dict) -> float:
+        value = results
+        for key in self.path:
+            value = value[key]
+        return sum(value.values()) if isinstance(value, dict) else value
+
+    def met(self, value: float) -> bool:
+        return (operator.le if self.compare == "<=" else operator.ge)(value, self.bound)
+
+
+OVER_50 = ("overhead", "50_clients")
+STREAMS_1000 = ("waiting", "1000")
+TARGETS = [
+    Target("Overhead 1:1, p50, 50 clients", (*OVER_50, "1:1", "overhead_p50_ms"), "ms", 2, "<="),
+    Target("Overhead 1:1, p99, 50 clients", (*OVER_50, "1:1", "overhead_p99_ms"), "ms", 10, "<="),
+    Target(
+        "Overhead 16:9 crop, p50, 50 clients", (*OVER_50, "16:9", "overhead_p50_ms"), "ms", 40, "<="
+    ),
+    Target(
+        "1000 streams open together, 5 s upstream: errors", (*STREAMS_1000, "errors"), "", 0, "<="
+    ),
+    Target("1000 streams: completion p99", (*STREAMS_1000, "completion_p99_s"), "s", 6, "<="),
+    Target("1000 streams: peak RSS", (*STREAMS_1000, "peak_rss_mb"), "MB", 500, "<="),
+    Target("First byte p99, 200 streams", ("first_byte", "p99_ms"), "ms", 50, "<="),
+    Target(
+        "Picture serving, 32 connections",
+        ("serving", "service", "requests_per_s"),
+        "req/s",
+        3000,
+        ">=",
+    ),
+]
+
+
+def write_report(results: dict, out: Path) -> str:
+    """Write latest.json, latest.md and latency.png into `out`; return the markdown."""
+    out.mkdir(parents=True, exist_ok=True)
+    (out / "latest.json").write_text(json.dumps(results, indent=1))
+    markdown = render(results)
+    (out / "latest.md").write_text(markdown)
+    if "overhead" in results:
+        plot(results, out / "latency.png")
+    return markdown
+
+
+def table(header: list[str], rows: list[list[object]]) -> list[str]:
+    """A markdown table."""
+    lines = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
+    return lines + ["| " + " | ".join(str(cell) for cell in row) + " |" for row in rows]
+
+
+def render(r: dict) -> str:
+    """The results as markdown: the targets first, then each scenario in detail."""
+    rows = []
+    for target in TARGETS:
+        try:
+            value = target.read(r)
+        except KeyError:
+            rows.append([target.what, "not run", f"{target.compare} {target.bound:g}", "—"])
+            continue
+        verdict = "yes" if target.met(value) else "**no**"
+        bound = f"{target.compare.replace('<=', '≤').replace('>=', '≥')} {target.bound:g}"
+        rows.append([target.what, f"{value:g} {target.unit}", f"{bound} {target.unit}", verdict])
+    lines = [
+        f"Measured {r['date']} on {r['cores']} cores ({r['profile']} run; {r['placement']}).",
+        "",
+    ]
+    lines += table(["measure", "result", "target", "met"], rows)
+    for section in (_overhead, _waiting, _first_byte, _serving, _ceiling):
+        try:
+            lines += ["", *section(r)]
+        except KeyError:
+            continue
+    return "\n".join(lines) + "\n"
+
+
+def _overhead(r: dict) -> list[str]:
+    over = r["overhead"]
+    rows = []
+    for clients in (1, 50):
+        row = over[f"{clients}_clients"]
+        rows.append(
+            [
+                clients,
+                "stand-in, called directly",
+                "",
+                row["direct_p50_ms"],
+                row["direct_p99_ms"],
+                "",
+                "",
+            ]
+        )
+        for label in ("1:1", "16:9"):
+            cell = row[label]
+            rows.append(
+                [
+                    clients,
+                    f"service, {label}",
+                    cell["requests"],
+                    cell["p50_ms"],
+                    cell["p99_ms"],
+                    cell["overhead_p50_ms"],
+                    cell["overhead_p99_ms"],
+                ]
+            )
+    intro = (
+        f"Overhead: non-streaming chat, {over['upstream_latency_ms']:g} ms upstream; the "
+        "service's latency minus the same call made to the stand-in directly (ms)."
+    )
+    header = ["clients", "path", "requests", "p50", "p99", "overhead p50", "overhead p99"]
+    return [intro, "", *table(header, rows)]
+
+
+def _waiting(r: dict) -> list[str]:
+    wait = r["waiting"]
+    rows = [
+        [
+            count,
+            row["completed"],
+            sum(row["errors"].values()),
+            row["completion_p50_s"],
+            row["completion_p99_s"],
+            row["first_byte_p99_ms"],
+            row["peak_rss_mb"],
+        ]
+        for count, row in wait.items()
+        if count != "upstream_latency_s"
+    ]
+    intro = (
+        f"Waiting clients: N streams open together on a {wait['upstream_latency_s']:g} s "
+        "upstream, opened over one second (N a second), or all at once. Completion is timed "
+        "from each stream's own start."
+    )
+    header = [
+        "streams",
+        "completed",
+        "errors",
+        "completion p50 (s)",
+        "completion p99 (s)",
+        "first byte p99 (ms)",
+        "peak RSS (MB)",
+    ]
+    return [intro, "", *table(header, rows)]
+
+
+def _first_byte(r: dict) -> list[str]:
+    first = r["first_byte"]
+    return [
+        f"First byte: {first['streams']} streams always in flight on a "
+        f"{first['upstream_latency_s']:g} s upstream, {first['samples']} streams measured: "
+        f"p50 {first['p50_ms']} ms, p99 {first['p99_ms']} ms, errors "
+        f"{sum(first['errors'].values())}."
+    ]
+
+
+def _serving(r: dict) -> list[str]:
+    serve = r["serving"]
+    rows = [
+        [
+            "this service, GET /image/<key>",
+            f"{serve['service']['requests_per_s']:.0f}",
+            serve["service"]["mb_per_s"],
+        ],
+        [
+            "nginx, one worker, the same file from disk",
+            f"{serve['nginx']['requests_per_s']:.0f}",
+            serve["nginx"]["mb_per_s"],
+        ],
+    ]
+    intro = f"Picture serving: a {serve['picture_kb']} KB JPEG, wrk at 32 connections."
+    ratio = f"Ratio to nginx: {serve['ratio_to_nginx']}."
+    return [intro, "", *table(["server", "requests/s", "MB/s"], rows), "", ratio]
+
+
+def _ceiling(r: dict) -> list[str]:
+    ceil = r["ceiling"]
+    return [
+        f"Ceiling: {ceil['generations_per_s']} generations/s with a zero-latency upstream and "
+        f"{ceil['clients']} clients (p50 {ceil['p50_ms']} ms, errors "
+        f"{sum(ceil['errors'].values())})."
+    ]
+
+
+def plot(r: dict, path: Path) -> None:
+    """Latency distributions at 50 clients: the stand-in directly, and the service."""
+    row = r["overhead"]["50_clients"]
+    figure, axes = plt.subplots(figsize=(8, 4.5), dpi=100)
+    curves = (
+        ("stand-in, called directly", row["direct_latencies_ms"]),
+        ("service, 1:1", row["1:1"]["latencies_ms"]),
+        ("service, 16:9 (crop)", row["16:9"]["latencies_ms"]),
+    )
+    for label, values in curves:
+        ordered = sorted(values)
+        axes.plot(ordered, [(i + 1) / len(ordered) for i in range(len(ordered))], label=label)
+    upstream = r["overhead"]["upstream_latency_ms"]
+    axes.set_title(f"Non-streaming chat, 50 clients, {upstream:g} ms upstream")
+    axes.set_xlabel("latency (ms)")
+    axes.set_ylabel("share of requests")
+    axes.grid(alpha=0.3)
+    axes.legend()
+    figure.tight_layout()
+    figure.savefig(path)
+    plt.close(figure)

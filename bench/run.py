@@ -1,0 +1,391 @@
+"""make bench: measure what the service adds to a generation, how many waiting clients it
+holds, how fast it answers and serves pictures, and how many generations it sustains.
+
+The stand-in and the service start exactly as the tests start them (the Procfile's command);
+the load comes from `bench.load` in a process of its own. `--smoke` runs every scenario for
+a second or two so CI keeps the suite working; the full run takes several minutes.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import shutil
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from contextlib import contextmanager
+from dataclasses import asdict, dataclass
+from pathlib import Path
+
+import psutil
+import requests
+
+from bench.report import write_report
+from config import read_environment
+from flux_service.launcher import (
+    Server,
+    free_port,
+    standin_env,
+    start_service,
+    start_standin,
+    wait_until_up,
+)
+
+KEY = "bench-key"
+TOKEN = "bench-token"
+ACCOUNT = "bench-account"
+PROMPT = "a red fox in deep snow, golden hour"
+RESULTS = Path(__file__).resolve().parent / "results"
+
+
+@dataclass(frozen=True)
+class Profile:
+    """How long and how hard each scenario runs."""
+
+    overhead_latency: float = 1.0
+    overhead_seconds: float = 30  # per path and client count, in `overhead_rounds` turns
+    overhead_rounds: int = 3
+    waiting_counts: tuple[int, ...] = (100, 500, 1000)
+    waiting_latency: float = 5.0
+    first_byte_streams: int = 200
+    first_byte_latency: float = 5.0
+    first_byte_seconds: float = 20
+    serving_seconds: int = 10
+    ceiling_concurrency: int = 32
+    ceiling_seconds: float = 15
+
+
+SMOKE = Profile(0.05, 1, 1, (10,), 0.5, 10, 0.5, 2, 1, 4, 1)
+
+
+class Bench:
+    """The running servers, and the load and measurements driven against them."""
+
+    def __init__(self, standin: Server, service: Server, service_cores: list[int] | None) -> None:
+        self.standin = standin
+        self.service = service
+        self.service_cores = service_cores  # nginx runs there too, for a fair comparison
+        self.chat_url = f"{service.url}/v1/chat/completions"
+        self.auth = {"Authorization": f"Bearer {KEY}"}
+
+    def set_latency(self, seconds: float) -> None:
+        requests.post(f"{self.standin.url}/_standin/config", json={"latency": seconds}, timeout=5)
+
+    def load(self, mode: str, plan: dict) -> dict:
+        """Run `bench.load` in its own process and return its report."""
+        done = subprocess.run(
+            [sys.executable, "-m", "bench.load", mode, json.dumps(plan)],
+            capture_output=True,
+            text=True,
+            check=True,
+            cwd=Path(__file__).resolve().parent.parent,
+        )
+        return json.loads(done.stdout)
+
+    def chat_plan(self, prompt: str, stream: bool = False) -> dict:
+        body = {
+            "model": "flux-1-schnell",
+            "stream": stream,
+            "messages": [{"role": "user", "content": prompt}],
+        }
+        return {"url": self.chat_url, "headers": self.auth, "body": body}
+
+    def direct_plan(self) -> dict:
+        """The very call the service makes for PROMPT, sent to the stand-in itself."""
+        return {
+            "url": f"{self.standin.url}/client/v4/accounts/{ACCOUNT}/ai/run/"
+            "@cf/black-forest-labs/flux-1-schnell",
+            "headers": {"Authorization": f"Bearer {TOKEN}"},
+            "body": {"prompt": PROMPT, "steps": 4},
+        }
+
+    @contextmanager
+    def peak_rss(self):
+        """Sample the RSS of every service process; yields a dict that gets `peak_mb`."""
+        found = {"peak_mb": 0.0}
+        stop = threading.Event()
+
+        def sample() -> None:
+            while not stop.is_set():
+                try:
+                    total = sum(p.memory_info().rss for p in processes(self.service)) / 2**20
+                    found["peak_mb"] = max(found["peak_mb"], total)
+                except psutil.Error:
+                    pass
+                stop.wait(0.05)
+
+        thread = threading.Thread(target=sample, daemon=True)
+        thread.start()
+        try:
+            yield found
+        finally:
+            stop.set()
+            thread.join()
+
+
+def processes(server: Server) -> list[psutil.Process]:
+    """The server's process and all its children."""
+    root = psutil.Process(server.process.pid)
+    return [root, *root.children(recursive=True)]
+
+
+def isolate(service: Server, standin: Server) -> tuple[list[int], str]:
+    """Give the service a core of its own, as it has in production, where neither the clients
+    nor Cloudflare run on its machine; the stand-in, the load generator and wrk share the
+    rest. Returns the service's cores and a description."""
+    cores = sorted(os.sched_getaffinity(0))
+    if len(cores) < 2:
+        return cores, "not pinned: one core"
+    own, rest = cores[-1:], cores[:-1]
+    for process in processes(service):
+        process.cpu_affinity(own)
+    for process in processes(standin):
+        process.cpu_affinity(rest)
+    os.sched_setaffinity(0, rest)  # and so the load generator and wrk, which start from here
+    return own, f"service on core {own[0]}; stand-in, load generator and wrk on {rest}"
+
+
+def percentile(values: list[float], share: float) -> float | None:
+    """The `share` percentile (0..1) of `values`, nearest rank."""
+    if not values:
+        return None
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, max(0, round(share * len(ordered)) - 1))]
+
+
+def ms(seconds: float | None) -> float | None:
+    return None if seconds is None else round(seconds * 1000, 2)
+
+
+def overhead(bench: Bench, profile: Profile) -> dict:
+    """Service latency minus the stand-in's own, at 1 and 50 clients, for 1:1 and 16:9.
+
+    The three paths take turns in short rounds, so a slow moment of the machine lands on
+    all of them alike instead of on whichever ran then.
+    """
+    bench.set_latency(profile.overhead_latency)
+    results: dict = {"upstream_latency_ms": profile.overhead_latency * 1000}
+    paths = {
+        "direct": bench.direct_plan(),
+        "1:1": bench.chat_plan(PROMPT),
+        "16:9": bench.chat_plan(f"{PROMPT} 16:9"),
+    }
+    for clients in (1, 50):
+        load = {
+            "concurrency": clients,
+            "duration": profile.overhead_seconds / profile.overhead_rounds,
+            "stagger": profile.overhead_latency,
+        }
+        runs: dict[str, dict] = {name: {"latencies": [], "errors": {}} for name in paths}
+        for _ in range(profile.overhead_rounds):
+            for name, plan in paths.items():
+                report = bench.load("post", {**plan, **load})
+                runs[name]["latencies"] += report["latencies"]
+                for error, count in report["errors"].items():
+                    runs[name]["errors"][error] = runs[name]["errors"].get(error, 0) + count
+        direct = runs["direct"]
+        results[f"{clients}_clients"] = {
+            "direct_p50_ms": ms(percentile(direct["latencies"], 0.5)),
+            "direct_p99_ms": ms(percentile(direct["latencies"], 0.99)),
+            "1:1": compare(runs["1:1"], direct),
+            "16:9": compare(runs["16:9"], direct),
+            "direct_latencies_ms": [ms(x) for x in direct["latencies"]],
+        }
+    return results
+
+
+def compare(through: dict, direct: dict) -> dict:
+    """Latencies through the service, and what it adds to the direct ones (p50 and p99)."""
+    row = {"requests": len(through["latencies"]), "errors": through["errors"]}
+    for name, share in (("p50", 0.5), ("p99", 0.99)):
+        ours, theirs = (
+            percentile(through["latencies"], share),
+            percentile(direct["latencies"], share),
+        )
+        row[f"{name}_ms"] = ms(ours)
+        row[f"overhead_{name}_ms"] = ms(ours - theirs)
+    row["latencies_ms"] = [ms(x) for x in through["latencies"]]
+    return row
+
+
+def waiting(bench: Bench, profile: Profile) -> dict:
+    """N streams on a slow upstream, all open together: do they all finish, how soon, in how
+    much memory? Each N is opened over one second (N streams a second), and the largest
+    also all at once, as a burst."""
+    bench.set_latency(profile.waiting_latency)
+    results: dict = {"upstream_latency_s": profile.waiting_latency}
+    largest = max(profile.waiting_counts)
+    runs = [(str(count), count, 1.0) for count in profile.waiting_counts]
+    runs.append((f"{largest} at once", largest, 0.0))
+    for label, count, ramp in runs:
+        plan = {**bench.chat_plan(PROMPT, stream=True), "count": count, "ramp": ramp}
+        with bench.peak_rss() as rss:
+            report = bench.load("streams", plan)
+        results[label] = {
+            "completed": len(report["completions"]),
+            "errors": report["errors"],
+            "completion_p50_s": round(percentile(report["completions"], 0.5) or 0, 3),
+            "completion_p99_s": round(percentile(report["completions"], 0.99) or 0, 3),
+            "first_byte_p99_ms": ms(percentile(report["first_bytes"], 0.99)),
+            "peak_rss_mb": round(rss["peak_mb"], 1),
+        }
+    return results
+
+
+def first_byte(bench: Bench, profile: Profile) -> dict:
+    """Time to the first SSE byte with `first_byte_streams` streams always in flight."""
+    bench.set_latency(profile.first_byte_latency)
+    plan = {
+        **bench.chat_plan(PROMPT, stream=True),
+        "concurrency": profile.first_byte_streams,
+        "duration": profile.first_byte_seconds,
+        "stagger": profile.first_byte_latency,
+    }
+    report = bench.load("streams", plan)
+    return {
+        "streams": profile.first_byte_streams,
+        "upstream_latency_s": profile.first_byte_latency,
+        "samples": len(report["first_bytes"]),
+        "errors": report["errors"],
+        "p50_ms": ms(percentile(report["first_bytes"], 0.5)),
+        "p99_ms": ms(percentile(report["first_bytes"], 0.99)),
+    }
+
+
+def serving(bench: Bench, profile: Profile) -> dict:
+    """GET /image/<key> under wrk, next to nginx serving the same bytes from disk."""
+    bench.set_latency(0)
+    answer = requests.post(
+        bench.chat_url, json=bench.chat_plan(PROMPT)["body"], headers=bench.auth, timeout=30
+    ).json()
+    url = answer["choices"][0]["message"]["content"].rsplit("(", 1)[1].rstrip(")")
+    picture = requests.get(url, timeout=10).content
+    ours = wrk(url, profile.serving_seconds)
+    with nginx_serving(picture, bench.service_cores) as nginx_url:
+        theirs = wrk(nginx_url, profile.serving_seconds)
+    return {
+        "picture_kb": round(len(picture) / 1024, 1),
+        "connections": 32,
+        "service": ours,
+        "nginx": theirs,
+        "ratio_to_nginx": round(ours["requests_per_s"] / theirs["requests_per_s"], 3),
+    }
+
+
+def wrk(url: str, seconds: int) -> dict:
+    """wrk's requests/s and MB/s for `url` at 32 connections."""
+    out = subprocess.run(
+        ["wrk", "-t2", "-c32", f"-d{seconds}s", url],
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout
+    fields = dict(line.split(":", 1) for line in out.splitlines() if ":" in line)
+    transfer = fields["Transfer/sec"].strip()
+    megabytes = float(transfer[:-2]) * {"GB": 1024, "MB": 1, "KB": 1 / 1024}[transfer[-2:]]
+    return {
+        "requests_per_s": float(fields["Requests/sec"]),
+        "mb_per_s": round(megabytes, 1),
+        "non_2xx": int(fields.get("Non-2xx or 3xx responses", "0")),
+    }
+
+
+@contextmanager
+def nginx_serving(data: bytes, cores: list[int] | None):
+    """nginx (one worker, like the service, on its cores) serving `data` from a file."""
+    with tempfile.TemporaryDirectory() as root:
+        Path(root, "picture.jpeg").write_bytes(data)
+        port = free_port()
+        conf = Path(root, "nginx.conf")
+        conf.write_text(
+            f"worker_processes 1; pid {root}/nginx.pid; error_log {root}/error.log;\n"
+            "events { worker_connections 1024; }\n"
+            f"http {{ access_log off; sendfile on; client_body_temp_path {root};\n"
+            f"  server {{ listen 127.0.0.1:{port}; root {root}; }} }}\n"
+        )
+        process = subprocess.Popen(["nginx", "-c", str(conf), "-g", "daemon off; user root;"])
+        server = Server(process, f"http://127.0.0.1:{port}")
+        try:
+            wait_until_up(server, "/picture.jpeg")
+            for nginx in processes(server) if cores else []:
+                nginx.cpu_affinity(cores)
+            yield f"{server.url}/picture.jpeg"
+        finally:
+            process.terminate()
+            process.wait()
+
+
+def ceiling(bench: Bench, profile: Profile) -> dict:
+    """Generations per second the service sustains when the upstream answers at once."""
+    bench.set_latency(0)
+    plan = {
+        **bench.chat_plan(PROMPT),
+        "concurrency": profile.ceiling_concurrency,
+        "duration": profile.ceiling_seconds,
+    }
+    report = bench.load("post", plan)
+    return {
+        "clients": profile.ceiling_concurrency,
+        "generations_per_s": round(len(report["latencies"]) / report["seconds"], 1),
+        "errors": report["errors"],
+        "p50_ms": ms(percentile(report["latencies"], 0.5)),
+    }
+
+
+SCENARIOS = {
+    "overhead": overhead,
+    "waiting": waiting,
+    "first_byte": first_byte,
+    "serving": serving,
+    "ceiling": ceiling,
+}
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--smoke", action="store_true", help="a second or two per scenario")
+    parser.add_argument("--out", type=Path, default=RESULTS)
+    parser.add_argument("--only", nargs="*", choices=list(SCENARIOS), help="some scenarios")
+    parser.add_argument("--no-pin", action="store_true", help="let every process use every core")
+    args = parser.parse_args()
+    profile = SMOKE if args.smoke else Profile()
+    for tool in ("wrk", "nginx"):
+        if shutil.which(tool) is None:
+            sys.exit(f"{tool} is missing: make bench installs it")
+
+    standin = start_standin(token=TOKEN, account=ACCOUNT)
+    env = {
+        **read_environment(env_file=None),
+        **standin_env(standin, TOKEN, ACCOUNT),
+        "API_KEY": KEY,
+        "UPSTREAM_TIMEOUT": "60",
+    }
+    args.out.mkdir(parents=True, exist_ok=True)
+    with (args.out / "service.log").open("wb") as log:
+        service = start_service(env, stdout=log, stderr=log)
+    try:
+        cores, placement = (None, "not pinned") if args.no_pin else isolate(service, standin)
+        bench = Bench(standin, service, cores)
+        results = {
+            "date": time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime()),
+            "cores": os.cpu_count(),
+            "profile": "smoke" if args.smoke else "full",
+            "placement": placement,
+            "settings": asdict(profile),
+        }
+        for name, scenario in SCENARIOS.items():
+            if not args.only or name in args.only:
+                print(f"bench: {name}…", file=sys.stderr, flush=True)
+                results[name] = scenario(bench, profile)
+    finally:
+        service.stop()
+        standin.stop()
+    print(write_report(results, args.out))
+
+
+if __name__ == "__main__":
+    main()
