@@ -33,6 +33,10 @@ DEFAULT_UPSTREAM_TIMEOUT = 120.0
 DEFAULT_OPTIMIZER_TIMEOUT = 30.0
 DEFAULT_MAX_BODY_BYTES = 1024 * 1024
 DEFAULT_IMAGE_STORE_MAX_BYTES = 256 * 1024 * 1024
+# Workers AI allows 720 text-to-image requests a minute, 12 a second; at the few seconds a
+# FLUX picture takes, 48 generations in flight already reach that rate.
+DEFAULT_MAX_CONCURRENT_GENERATIONS = 48
+DEFAULT_GENERATION_WAIT = 5.0
 
 _TRUE = {"1", "true", "yes", "on"}
 _FALSE = {"0", "false", "no", "off"}
@@ -70,7 +74,12 @@ class Settings:
     upstream_timeout: float = DEFAULT_UPSTREAM_TIMEOUT
     optimizer_timeout: float = DEFAULT_OPTIMIZER_TIMEOUT
     max_body_bytes: int = DEFAULT_MAX_BODY_BYTES
+    image_store: str = "memory"  # or a redis:// URL
     image_store_max_bytes: int = DEFAULT_IMAGE_STORE_MAX_BYTES
+    web_concurrency: int = 1
+    max_concurrent_generations: int = DEFAULT_MAX_CONCURRENT_GENERATIONS
+    generation_wait: float = DEFAULT_GENERATION_WAIT
+    rate_limit: str = ""
     skip_client_tasks: bool = True
     https_proxy: str = ""
     http_proxy: str = ""
@@ -103,6 +112,11 @@ def load_settings(
     models = _parse("MODELS", get("MODELS", ",".join(DEFAULT_MODELS)), _model_ids)
     if flux_model not in models:
         models = (flux_model, *models)
+    image_store = get("IMAGE_STORE", "memory")
+    if image_store.lower() == "redis":  # the URL a Redis add-on put in REDIS_URL
+        image_store = _required("REDIS_URL", get("REDIS_URL"), "when IMAGE_STORE=redis")
+    image_store = _parse("IMAGE_STORE", image_store, _store)
+    default_workers = "1" if image_store == "memory" else str(2 * (os.cpu_count() or 1))
     optimization = _parse(
         "PROMPT_OPTIMIZATION", get("PROMPT_OPTIMIZATION", get("CF_IS_TRANSLATE", "false")), _bool
     )
@@ -144,15 +158,38 @@ def load_settings(
         image_store_max_bytes=_parse(
             "IMAGE_STORE_MAX_BYTES",
             get("IMAGE_STORE_MAX_BYTES", str(DEFAULT_IMAGE_STORE_MAX_BYTES)),
-            _int_between(1024 * 1024, 1 << 40),
+            _int_between(64 * 1024 * 1024, 1 << 40),
         ),
         https_proxy=get("HTTPS_PROXY", get("https_proxy")),
         http_proxy=get("HTTP_PROXY", get("http_proxy")),
         no_proxy=get("NO_PROXY", get("no_proxy")),
         ca_bundle=_parse("REQUESTS_CA_BUNDLE", get("REQUESTS_CA_BUNDLE"), _optional_file),
+        image_store=image_store,
+        web_concurrency=_parse(
+            "WEB_CONCURRENCY", get("WEB_CONCURRENCY", default_workers), _int_between(1, 256)
+        ),
+        max_concurrent_generations=_parse(
+            "MAX_CONCURRENT_GENERATIONS",
+            get("MAX_CONCURRENT_GENERATIONS", str(DEFAULT_MAX_CONCURRENT_GENERATIONS)),
+            _int_between(1, 100_000),
+        ),
+        generation_wait=_parse(
+            "GENERATION_WAIT",
+            get("GENERATION_WAIT", str(DEFAULT_GENERATION_WAIT)),
+            _float_between(0, 600),
+        ),
+        rate_limit=_parse("RATE_LIMIT", get("RATE_LIMIT"), _rate_limit),
         skip_client_tasks=_parse("SKIP_CLIENT_TASKS", get("SKIP_CLIENT_TASKS", "true"), _bool),
         demo_mode=_parse("DEMO_MODE", get("DEMO_MODE", "false"), _bool),
     )
+    if settings.image_store == "memory" and settings.web_concurrency > 1:
+        raise ConfigError(
+            f"WEB_CONCURRENCY={settings.web_concurrency} needs a shared picture store: with "
+            "IMAGE_STORE=memory every worker process keeps its own pictures, so a picture one "
+            "worker stored would be missing when another serves /image/<key>. Set "
+            "IMAGE_STORE=redis://… to run several workers, or WEB_CONCURRENCY=1 (Heroku sets "
+            "WEB_CONCURRENCY by itself: heroku config:set WEB_CONCURRENCY=1)."
+        )
     if settings.prompt_optimization:
         _required("EXTERNAL_API_BASE", settings.external_api_base, "when PROMPT_OPTIMIZATION=true")
         _required("EXTERNAL_MODEL", settings.external_model, "when PROMPT_OPTIMIZATION=true")
@@ -169,7 +206,12 @@ def _parse(name: str, raw: str, parser: Callable[[str], T]) -> T:
     try:
         return parser(raw)
     except ValueError as error:
-        raise ConfigError(f"{name}={raw!r} is invalid: {error}") from None
+        raise ConfigError(f"{name}={_redact(raw)!r} is invalid: {error}") from None
+
+
+def _redact(raw: str) -> str:
+    """`raw` without a password, should it be a URL that carries one."""
+    return re.sub(r"(?<=://)[^/@\s]*@", "…@", raw)
 
 
 def _bool(raw: str) -> bool:
@@ -244,6 +286,23 @@ def _model_ids(raw: str) -> tuple[str, ...]:
 def _optional_file(raw: str) -> str:
     if raw and not os.path.isfile(raw):
         raise ValueError("no such file")
+    return raw
+
+
+def _store(raw: str) -> str:
+    if raw.lower() == "memory":
+        return "memory"
+    if urlsplit(raw).scheme not in ("redis", "rediss", "unix"):
+        raise ValueError("expected memory, or a redis://, rediss:// or unix:// URL")
+    return raw
+
+
+def _rate_limit(raw: str) -> str:
+    # Imported here: only start-up needs the parser of Flask-Limiter's limit strings.
+    from limits import parse_many
+
+    if raw:
+        parse_many(raw)  # raises ValueError on a malformed limit
     return raw
 
 

@@ -14,10 +14,11 @@ except ConfigError as error:
     sys.exit(f"flux-api cannot start: {error}")
 
 bind = f"0.0.0.0:{_settings.port}"
-# One process: the in-memory image store lives in it, so the request that fetches a picture
-# always finds the process that stored it. gevent lets that one process hold thousands of
-# clients waiting on slow generations at once.
-workers = 1
+# With IMAGE_STORE=memory the pictures live in one process, so there is one worker (the
+# settings refuse more); with Redis every worker finds every picture, and WEB_CONCURRENCY
+# (default two per core) sets how many. gevent lets each worker hold thousands of clients
+# waiting on slow generations at once.
+workers = _settings.web_concurrency
 worker_class = "gevent"
 worker_connections = 4000
 # gevent workers keep sending heartbeats while requests wait on the network, so this only
