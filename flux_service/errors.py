@@ -5,6 +5,9 @@
      ├── AuthenticationError (401)
      ├── NotFoundError (404)
      ├── RateLimitError (429, Retry-After)
+     ├── UnavailableError (503, Retry-After): this server cannot take the request now
+     │    ├── CapacityError: MAX_CONCURRENT_GENERATIONS are already running
+     │    └── StoreUnavailableError: the picture store cannot be reached
      └── UpstreamError (502)
           ├── UpstreamBusyError (503, Retry-After)
           └── UpstreamTimeoutError (504)
@@ -102,6 +105,24 @@ class RateLimitError(FluxError):
     should_retry = False
 
 
+class UnavailableError(FluxError):
+    """This server cannot take the request right now; nothing was generated or spent."""
+
+    status = 503
+    type = "server_error"
+    code = "server_is_overloaded"
+
+
+class CapacityError(UnavailableError):
+    """As many generations as MAX_CONCURRENT_GENERATIONS allows are already running."""
+
+
+class StoreUnavailableError(UnavailableError):
+    """The picture store (Redis) cannot be reached."""
+
+    code = "store_unavailable"
+
+
 class UpstreamError(FluxError):
     """Workers AI failed or answered something we cannot use."""
 
@@ -109,6 +130,14 @@ class UpstreamError(FluxError):
     type = "upstream_error"
     code = "upstream_error"
     should_retry = False
+    # True when trying again soon may well work (a 5xx, a dropped connection, no capacity).
+    transient = False
+
+    def __init__(
+        self, message: str, *, transient: bool = False, retry_after: int | None = None
+    ) -> None:
+        super().__init__(message, retry_after=retry_after)
+        self.transient = transient
 
 
 class UpstreamBusyError(UpstreamError):
@@ -117,6 +146,9 @@ class UpstreamBusyError(UpstreamError):
     status = 503
     type = "server_error"
     code = "server_is_overloaded"
+
+    def __init__(self, message: str, *, retry_after: int | None = None) -> None:
+        super().__init__(message, transient=True, retry_after=retry_after)
 
 
 class UpstreamTimeoutError(UpstreamError):
