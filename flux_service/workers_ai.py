@@ -8,9 +8,13 @@ family through `upstream_error`, a table with one row per documented Workers AI 
 from __future__ import annotations
 
 import binascii
+import itertools
 import json
+import logging
+import random
 import re
 import threading
+import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
@@ -33,8 +37,11 @@ from .errors import (
 from .upstream import proxies_for
 
 CONNECT_TIMEOUT = 10.0
+RETRY_BASE = 0.5  # seconds; the pause before try n is up to RETRY_BASE * 2**n, at random
+RETRY_CAP = 8.0
 BUSY_RETRY_AFTER = 10
 MINUTE_LIMIT_RETRY_AFTER = 60
+log = logging.getLogger(__name__)
 _REJECTED_FIELD = re.compile(r"properties '/(\w+)'.*not allowed")
 
 
@@ -95,7 +102,12 @@ def run_url(settings: Settings) -> str:
 
 
 class WorkersAIClient:
-    """Calls `POST {CF_API_BASE}/accounts/{id}/ai/run/{model}`, or AI Gateway's equivalent."""
+    """Calls `POST {CF_API_BASE}/accounts/{id}/ai/run/{model}`, or AI Gateway's equivalent.
+
+    A call that fails for a passing reason (no capacity, a 5xx, a dropped connection) is
+    tried again after a jittered, growing pause, as long as UPSTREAM_TIMEOUT allows in all;
+    a refused input is never tried again as it was.
+    """
 
     def __init__(self, settings: Settings, session: requests.Session | None = None) -> None:
         self._session = session or requests.Session()
@@ -104,38 +116,57 @@ class WorkersAIClient:
         self._headers = {"Authorization": f"Bearer {settings.cf_api_token}"}
         if settings.cf_ai_gateway_token:
             self._headers["cf-aig-authorization"] = f"Bearer {settings.cf_ai_gateway_token}"
-        self._timeout = (CONNECT_TIMEOUT, settings.upstream_timeout)
+        self._deadline = settings.upstream_timeout
         # Optional fields a model refused, remembered so each costs one failed call at most.
         self._refused: dict[str, set[str]] = {}
         self._lock = threading.Lock()
 
     def run(self, model: ModelSpec, inputs: dict[str, str | int | float]) -> Drawing:
-        """Have `model` draw from `inputs`; retry once without a field it refuses."""
+        """Have `model` draw from `inputs`, trying again while that can help."""
+        deadline = time.monotonic() + self._deadline
         with self._lock:
             refused = set(self._refused.get(model.id, ()))
         inputs = {name: value for name, value in inputs.items() if name not in refused}
-        try:
-            return Drawing(self._post(model, inputs), inputs)
-        except InvalidRequestError as error:
-            field = _refused_field(error.message)
-            if field is None or field == "prompt" or field not in inputs:
-                raise
-            with self._lock:
-                self._refused.setdefault(model.id, set()).add(field)
-            inputs = {name: value for name, value in inputs.items() if name != field}
-            return Drawing(self._post(model, inputs), inputs)
+        for attempt in itertools.count():
+            try:
+                return Drawing(self._post(model, inputs, deadline), inputs)
+            except InvalidRequestError as error:
+                field = _refused_field(error.message)
+                if field is None or field == "prompt" or field not in inputs:
+                    raise
+                log.warning("%s refuses the field %r; leaving it out from now on", model.id, field)
+                with self._lock:
+                    self._refused.setdefault(model.id, set()).add(field)
+                inputs = {name: value for name, value in inputs.items() if name != field}
+            except UpstreamError as error:
+                pause = random.uniform(0, min(RETRY_CAP, RETRY_BASE * 2**attempt))
+                if not error.transient or time.monotonic() + pause >= deadline:
+                    raise
+                log.warning(
+                    "upstream failure, try %d again in %.2f s: %s",
+                    attempt + 2,
+                    pause,
+                    error.message,
+                )
+                time.sleep(pause)
+        raise AssertionError("unreachable")
 
-    def _post(self, model: ModelSpec, inputs: dict[str, str | int | float]) -> bytes:
+    def _post(
+        self, model: ModelSpec, inputs: dict[str, str | int | float], deadline: float
+    ) -> bytes:
         if model.body == "multipart":
             # requests writes the multipart boundary itself; (None, value) is a plain field.
             body = {"files": {name: (None, str(value)) for name, value in inputs.items()}}
         else:
             body = {"json": inputs}
+        left = deadline - time.monotonic()
+        if left <= 0:
+            raise self._timed_out()
         try:
             response = self._session.post(
                 self._run_url + model.id,
                 headers=self._headers,
-                timeout=self._timeout,
+                timeout=(min(CONNECT_TIMEOUT, left), left),
                 proxies=self._proxies,
                 stream=True,
                 **body,
@@ -143,7 +174,7 @@ class WorkersAIClient:
         except requests.Timeout:
             raise self._timed_out() from None
         except requests.RequestException:
-            raise UpstreamError("Could not reach Workers AI.") from None
+            raise UpstreamError("Could not reach Workers AI.", transient=True) from None
         with response:
             # One read of the whole body: cheaper than requests' 10 KB pieces.
             try:
@@ -151,13 +182,13 @@ class WorkersAIClient:
             except urllib3.exceptions.TimeoutError:
                 raise self._timed_out() from None
             except urllib3.exceptions.HTTPError:
-                raise UpstreamError("Workers AI's answer was cut off.") from None
+                raise UpstreamError("Workers AI's answer was cut off.", transient=True) from None
         return read_answer(
             response.status_code, response.headers.get("Content-Type", ""), data, model
         )
 
     def _timed_out(self) -> UpstreamTimeoutError:
-        return UpstreamTimeoutError(f"Workers AI did not answer within {self._timeout[1]:g} s.")
+        return UpstreamTimeoutError(f"Workers AI did not answer within {self._deadline:g} s.")
 
 
 def read_answer(status: int, content_type: str, body: bytes, model: ModelSpec) -> bytes:
@@ -272,7 +303,7 @@ def _minute_limit(status: int, code: int | None, reason: str, model: str) -> Flu
 
 
 def _failed(status: int, code: int | None, reason: str, model: str) -> FluxError:
-    return UpstreamError(f"Workers AI failed ({_where(status, code)}).")
+    return UpstreamError(f"Workers AI failed ({_where(status, code)}).", transient=status >= 500)
 
 
 def _where(status: int, code: int | None) -> str:
