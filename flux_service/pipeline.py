@@ -10,7 +10,10 @@ yields each stage as it completes, so a stream can show it at once:
 from __future__ import annotations
 
 import logging
+import math
 import secrets
+import threading
+import time
 from collections.abc import Callable, Iterator, Mapping
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
@@ -22,7 +25,7 @@ from gevent.hub import get_hub
 from config import Settings
 
 from .catalog import ModelSpec, lookup
-from .errors import InvalidRequestError, UpstreamError
+from .errors import CapacityError, InvalidRequestError, UpstreamError
 from .images import ImageError, Picture, fit_picture, read_picture
 from .optimizer import OptimizerError, PromptOptimizer
 from .prompt import PromptSpec, parse_prompt, ratio_label, shorten
@@ -32,6 +35,7 @@ from .workers_ai import WorkersAIClient, model_inputs
 log = logging.getLogger(__name__)
 
 MAX_SEED = 2**32 - 1
+CAPACITY_RETRY_AFTER = 5  # seconds; about the time a picture takes
 T = TypeVar("T")
 
 
@@ -69,6 +73,7 @@ class Stored:
     picture: Picture
     url: str
     seed: int | None  # the seed the model really got
+    upstream_seconds: float = 0.0  # time spent waiting on Workers AI, retries included
 
 
 class Pipeline:
@@ -87,6 +92,9 @@ class Pipeline:
         self.store = store
         self._workers_ai = workers_ai
         self._optimizer = optimizer
+        # MAX_CONCURRENT_GENERATIONS is for the whole instance: each worker takes its share.
+        share = math.ceil(settings.max_concurrent_generations / settings.web_concurrency)
+        self._slots = threading.BoundedSemaphore(share)
 
     def model_for(self, name: str | None) -> ModelSpec:
         """The served model called `name`; unknown or missing names get FLUX_MODEL."""
@@ -102,7 +110,8 @@ class Pipeline:
         mime: str | None = None,
         param: str = "messages",
     ) -> Job:
-        """Decide the whole generation; raise InvalidRequestError for unusable input."""
+        """Decide the whole generation; raise InvalidRequestError for unusable input and
+        StoreUnavailableError when the picture could not be stored."""
         spec = parse_prompt(text)
         if size is not None:
             spec = PromptSpec(spec.text, *size, explicit_size=True)
@@ -125,6 +134,8 @@ class Pipeline:
             if chosen.id == self.settings.flux_model
             else chosen.default_steps
         )
+        # Fail before anything is spent when the picture could not be kept.
+        self.store.check()
         return Job(spec, chosen, width, height, steps, seed if chosen.seed else None, mime)
 
     def run(self, job: Job, image_base_url: str) -> Iterator[PromptChoice | Stored]:
@@ -155,7 +166,18 @@ class Pipeline:
         inputs = model_inputs(
             job.model, choice.text, job.width, job.height, steps=job.steps, seed=job.seed
         )
-        drawing = self._workers_ai.run(job.model, inputs)
+        if not self._slots.acquire(timeout=self.settings.generation_wait):
+            raise CapacityError(
+                "This server is drawing as many pictures at once as it allows; "
+                "try again in a few seconds.",
+                retry_after=CAPACITY_RETRY_AFTER,
+            )
+        started = time.monotonic()
+        try:
+            drawing = self._workers_ai.run(job.model, inputs)
+        finally:
+            self._slots.release()
+        upstream_seconds = time.monotonic() - started
         try:
             picture = read_picture(drawing.data)
             if (picture.width, picture.height) != (job.width, job.height) or job.mime:
@@ -165,7 +187,7 @@ class Pipeline:
         key = self.store.put(picture.data, picture.mime)
         seed = drawing.inputs.get("seed")
         url = f"{image_base_url}/image/{key}"
-        return Stored(picture, url, seed if isinstance(seed, int) else None)
+        return Stored(picture, url, seed if isinstance(seed, int) else None, upstream_seconds)
 
     def draw_all(self, jobs: list[Job], choice: PromptChoice, image_base_url: str) -> list[Stored]:
         """`draw` for every job at once; the first failure is raised."""
