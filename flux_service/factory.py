@@ -13,10 +13,12 @@ from config import Settings, load_settings
 
 from .catalog import CATALOG
 from .errors import register_error_handlers
+from .logs import configure_logging, init_request_log
 from .optimizer import PromptOptimizer
 from .pipeline import Pipeline
+from .ratelimit import init_rate_limits
 from .routes import bp
-from .store import MemoryStore
+from .store import open_store
 from .upstream import http_session
 from .workers_ai import WorkersAIClient
 
@@ -30,7 +32,7 @@ PREFLIGHT_MAX_AGE = 86400
 def create_app(settings: Settings | None = None) -> Flask:
     """Build the service from `settings` (default: the environment and `.env`)."""
     settings = settings or load_settings()
-    _configure_logging()
+    configure_logging()
     app = Flask(__name__)
     app.config["MAX_CONTENT_LENGTH"] = settings.max_body_bytes
     app.json.ensure_ascii = False  # type: ignore[attr-defined]
@@ -40,10 +42,12 @@ def create_app(settings: Settings | None = None) -> Flask:
     session = http_session(settings)
     optimizer = PromptOptimizer(settings, session) if settings.prompt_optimization else None
     models = {model_id: CATALOG[model_id] for model_id in settings.models}
-    store = MemoryStore(settings.image_expiration, settings.image_store_max_bytes)
+    store = open_store(settings)
     workers_ai = WorkersAIClient(settings, session)
     app.extensions["flux"] = Pipeline(settings, models, workers_ai, optimizer, store)
 
+    init_request_log(app)
+    init_rate_limits(app, settings)
     # A preflight needs no key and no route of its own: answer it before routing.
     app.before_request(_answer_preflight)
     app.after_request(_harden)
@@ -75,13 +79,3 @@ def _answer_preflight() -> Response | None:
 def _harden(response: Response) -> Response:
     response.headers.setdefault("X-Content-Type-Options", "nosniff")
     return response
-
-
-def _configure_logging() -> None:
-    package_log = logging.getLogger("flux_service")
-    if not package_log.handlers:
-        handler = logging.StreamHandler()
-        handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
-        package_log.addHandler(handler)
-        package_log.setLevel(logging.INFO)
-        package_log.propagate = False

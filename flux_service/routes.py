@@ -5,17 +5,19 @@ Each API route also answers without its `/v1` prefix: clients differ on who adds
 
 from __future__ import annotations
 
+import re
 import time
 from collections.abc import Iterator
 
-from flask import Blueprint, Response, current_app, jsonify, render_template, request
+from flask import Blueprint, Response, current_app, g, jsonify, render_template, request
 
 from . import answer
 from .auth import require_api_key
 from .catalog import lookup
-from .errors import FluxError, NotFoundError
+from .errors import FluxError, NotFoundError, StoreUnavailableError
 from .housekeeping import recognise
 from .images import EXTENSIONS
+from .logs import logged_stream
 from .openai_format import (
     ChatRequest,
     completion_body,
@@ -29,10 +31,12 @@ from .openai_format import (
     parse_images_request,
     usage,
 )
-from .pipeline import MAX_SEED, Pipeline
+from .pipeline import MAX_SEED, Job, Pipeline, PromptChoice, Stored
+from .ratelimit import generation_limit
 from .streaming import SSE_HEADERS, ChatStream
 
 bp = Blueprint("api", __name__)
+IMAGE_KEY = re.compile(r"[A-Za-z0-9_-]{16,64}")
 
 
 def _pipeline() -> Pipeline:
@@ -56,6 +60,7 @@ def home() -> str:
 @bp.post("/v1/chat/completions")
 @bp.post("/chat/completions")
 @require_api_key
+@generation_limit
 def chat_completions() -> Response:
     """Draw the picture the last user message describes; answer in markdown."""
     chat = parse_chat_request(decode_json(request.get_data()))
@@ -64,11 +69,34 @@ def chat_completions() -> Response:
     task = recognise(chat.messages, language) if pipeline.settings.skip_client_tasks else None
     if task is not None:
         # A chat app's title, tag or connection check: answer in words, draw nothing.
+        g.log_fields["client_task"] = task.kind
         return _chat_answer(chat, pipeline.model_for(chat.model).id, task.answer, iter(()))
     job = pipeline.plan(chat.prompt, chat.model, chat.seed)
+    _generating(job.model.id)
     stages = pipeline.run(job, _image_base_url())
-    parts = (answer.stage_part(language, job, stage) for stage in stages)
-    return _chat_answer(chat, job.model.id, answer.intro(language, job), parts)
+    return _chat_answer(chat, job.model.id, answer.intro(language, job), _parts(job, stages))
+
+
+def _generating(model: str) -> None:
+    """Note that this request draws: it counts against RATE_LIMIT and logs its model."""
+    g.generating = True
+    g.log_fields["model"] = model
+
+
+def _parts(job: Job, stages: Iterator[PromptChoice | Stored]) -> Iterator[str]:
+    """The answer's parts, stage by stage, noting the upstream time for the request log.
+
+    A stream runs these after the request's context has gone, so take what they need now.
+    """
+    language, fields = _pipeline().settings.response_language, g.log_fields
+
+    def parts() -> Iterator[str]:
+        for stage in stages:
+            if isinstance(stage, Stored):
+                fields["upstream_ms"] = round(stage.upstream_seconds * 1000, 1)
+            yield answer.stage_part(language, job, stage)
+
+    return parts()
 
 
 def _chat_answer(chat: ChatRequest, model: str, intro: str, parts: Iterator[str]) -> Response:
@@ -81,7 +109,7 @@ def _chat_answer(chat: ChatRequest, model: str, intro: str, parts: Iterator[str]
         def failure(error: FluxError) -> str:
             return answer.failure_part(language, error.message)
 
-        events = stream.events(intro, parts, failure)
+        events = logged_stream(stream.events(intro, parts, failure), stream.outcome)
         return Response(events, mimetype="text/event-stream", headers=SSE_HEADERS)
     content = intro + "".join(parts)
     counts = usage(chat.prompt, content)
@@ -91,6 +119,7 @@ def _chat_answer(chat: ChatRequest, model: str, intro: str, parts: Iterator[str]
 @bp.post("/v1/images/generations")
 @bp.post("/images/generations")
 @require_api_key
+@generation_limit
 def images_generations() -> Response:
     """Draw `n` pictures at once for the OpenAI Images API."""
     images = parse_images_request(decode_json(request.get_data()))
@@ -106,12 +135,12 @@ def images_generations() -> Response:
         )
         for index in range(images.n)
     ]
+    _generating(jobs[0].model.id)
     choice = pipeline.choose_prompt(jobs[0])
     revised = choice.text if choice.optimized else None
-    items = [
-        image_item(stored.url, stored.picture.data, images.response_format, revised)
-        for stored in pipeline.draw_all(jobs, choice, _image_base_url())
-    ]
+    drawn = pipeline.draw_all(jobs, choice, _image_base_url())
+    g.log_fields["upstream_ms"] = round(max(s.upstream_seconds for s in drawn) * 1000, 1)
+    items = [image_item(s.url, s.picture.data, images.response_format, revised) for s in drawn]
     return jsonify(images_body(int(time.time()), items))
 
 
@@ -138,7 +167,7 @@ def get_model(model_id: str) -> Response:
 @bp.get("/image/<key>")
 def image(key: str) -> Response:
     """A stored picture, cacheable for no longer than it has left to live."""
-    stored = _pipeline().store.get(key)
+    stored = _pipeline().store.get(key) if IMAGE_KEY.fullmatch(key) else None
     if stored is None:
         raise NotFoundError(
             "This image does not exist or has expired; generate it again.",
@@ -150,3 +179,14 @@ def image(key: str) -> Response:
         f'inline; filename="flux-{key[:8]}.{EXTENSIONS[stored.mime]}"'
     )
     return response
+
+
+@bp.get("/healthz")
+def healthz() -> tuple[Response, int]:
+    """Up, and the picture store reachable? 200 if so, 503 if not; no key needed."""
+    store = _pipeline().store
+    try:
+        store.check()
+    except StoreUnavailableError:
+        return jsonify(status="unavailable", store=store.name), 503
+    return jsonify(status="ok", store=store.name), 200

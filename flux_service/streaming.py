@@ -12,7 +12,7 @@ import logging
 import queue
 import threading
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from .errors import FluxError
 from .openai_format import chunk_body, sse_event, usage, usage_chunk_body
@@ -25,7 +25,7 @@ DONE = sse_event("[DONE]")
 SSE_HEADERS = {"Cache-Control": "no-cache", "X-Accel-Buffering": "no"}
 
 
-@dataclass(frozen=True)
+@dataclass
 class ChatStream:
     """Everything a streamed chat answer needs besides its parts."""
 
@@ -35,6 +35,8 @@ class ChatStream:
     prompt: str  # for the usage count
     include_usage: bool = False
     keepalive: float = KEEPALIVE_SECONDS
+    # How the stream went, for the request log: "value" becomes "completed" or "failed: …".
+    outcome: dict[str, str] = field(default_factory=dict)
 
     def chunk(self, delta: dict[str, str], finish_reason: str | None = None) -> str:
         body = chunk_body(self.completion_id, self.created, self.model, delta, finish_reason)
@@ -63,6 +65,7 @@ class ChatStream:
             if kind == "done":
                 break
             if isinstance(value, FluxError):
+                self.outcome["value"] = f"failed: {value.status} {value.code}"
                 yield self.chunk({"content": failure(value)}) + sse_event(value.to_dict()) + DONE
                 return
             assert isinstance(value, str)
@@ -74,6 +77,7 @@ class ChatStream:
             ending += sse_event(
                 usage_chunk_body(self.completion_id, self.created, self.model, counts)
             )
+        self.outcome["value"] = "completed"
         yield ending + DONE
 
 

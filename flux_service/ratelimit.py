@@ -1,0 +1,63 @@
+"""Per-key rate limits on generation, with Flask-Limiter.
+
+RATE_LIMIT (e.g. "20/minute", off when empty) counts the requests that draw pictures for
+each API key, in memory or in the Redis of IMAGE_STORE so that every worker shares the
+count. A request over the limit gets 429 in the OpenAI error shape, with Retry-After.
+Requests answered without a picture (a chat app's title request, a bad body) do not count.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import math
+import time
+
+from flask import Flask, Response, current_app, g, request
+from flask_limiter import Limiter, RateLimitExceeded
+
+from config import Settings
+
+from .auth import presented_key
+from .errors import RateLimitError, error_response
+
+
+def _client() -> str:
+    """Who is counted: a digest of the API key, so the limiter's storage never holds a key."""
+    key = presented_key(request.headers) or request.remote_addr or ""
+    return hashlib.sha256(key.encode()).hexdigest()[:32]
+
+
+def _configured_limit() -> str:
+    return current_app.extensions["flux"].settings.rate_limit
+
+
+limiter = Limiter(key_func=_client, strategy="fixed-window", key_prefix="flux:limit")
+
+# The decorator for the generation routes.
+generation_limit = limiter.limit(
+    _configured_limit,
+    exempt_when=lambda: not _configured_limit(),
+    deduct_when=lambda response: g.get("generating", False),
+)
+
+
+def init_rate_limits(app: Flask, settings: Settings) -> None:
+    """Attach the limiter to `app`, counting in Redis when the pictures are kept there."""
+    storage = "memory://" if settings.image_store == "memory" else settings.image_store
+    app.config["RATELIMIT_STORAGE_URI"] = storage
+    # With Redis down, generation fails anyway with a clear 503; the count must not add a 500.
+    app.config["RATELIMIT_SWALLOW_ERRORS"] = True
+    limiter.init_app(app)
+    app.register_error_handler(RateLimitExceeded, _too_many)
+
+
+def _too_many(error: RateLimitExceeded) -> Response:
+    current = limiter.current_limit
+    retry_after = math.ceil(current.reset_at - time.time()) if current else 60
+    return error_response(
+        RateLimitError(
+            f"This API key made more generation requests than RATE_LIMIT allows "
+            f"({error.description}); try again in {retry_after} s.",
+            retry_after=max(1, retry_after),
+        )
+    )
