@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 NODE_DEPS := tests/node/node_modules/.package-lock.json
 # Debian packages the tests start or drive; installed once, with sudo when not root.
-SYSTEM_PACKAGES := chromium wrk nginx-light
+SYSTEM_PACKAGES := chromium wrk nginx-light redis-server
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
 .PHONY: run test bench lint system-packages clean
