@@ -8,7 +8,9 @@ from __future__ import annotations
 
 import io
 import re
+import subprocess
 import threading
+import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from functools import partial
@@ -17,11 +19,12 @@ from pathlib import Path
 
 import openai
 import pytest
+import redis
 import requests
 from PIL import Image
 
 from config import read_environment
-from flux_service.launcher import Server, standin_env, start_service, start_standin
+from flux_service.launcher import Server, free_port, standin_env, start_service, start_standin
 
 API_KEY = "test-key"
 STANDIN_TOKEN = "standin-token"
@@ -157,6 +160,63 @@ def service(make_service: Callable[..., Service], standin: Standin) -> Service:
 @pytest.fixture
 def client(service: Service) -> openai.OpenAI:
     return service.client()
+
+
+@dataclass
+class RedisServer:
+    """A real redis-server on loopback, with an append-only file so a restart loses nothing."""
+
+    port: int
+    directory: Path
+    process: subprocess.Popen | None = None
+
+    @property
+    def url(self) -> str:
+        return f"redis://127.0.0.1:{self.port}/0"
+
+    def start(self) -> None:
+        command = [
+            "redis-server", "--port", str(self.port), "--bind", "127.0.0.1",
+            "--dir", str(self.directory), "--appendonly", "yes", "--appendfsync", "always",
+            "--save", "", "--loglevel", "warning",
+        ]  # fmt: skip
+        self.process = subprocess.Popen(command, stdout=subprocess.DEVNULL)
+        client = redis.Redis(port=self.port)
+        for _ in range(200):
+            try:
+                client.ping()
+                return
+            except redis.ConnectionError:
+                time.sleep(0.05)
+        raise RuntimeError("redis-server did not start")
+
+    def stop(self) -> None:
+        """Shut Redis down as an operator would (SIGTERM: it writes its file and exits)."""
+        if self.process and self.process.poll() is None:
+            self.process.terminate()
+            self.process.wait(timeout=10)
+
+    def client(self) -> redis.Redis:
+        return redis.Redis(port=self.port)
+
+
+@pytest.fixture(scope="session")
+def redis_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RedisServer]:
+    server = RedisServer(free_port(), tmp_path_factory.mktemp("redis"))
+    server.start()
+    try:
+        yield server
+    finally:
+        server.stop()
+
+
+@pytest.fixture
+def redis_store(redis_server: RedisServer) -> RedisServer:
+    """Redis, running and empty."""
+    if redis_server.process is None or redis_server.process.poll() is not None:
+        redis_server.start()
+    redis_server.client().flushall()
+    return redis_server
 
 
 CHROMIUM = "/usr/bin/chromium"

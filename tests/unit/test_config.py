@@ -95,3 +95,50 @@ def test_secrets_stay_out_of_repr() -> None:
     settings = load(API_KEY="sk-secret", EXTERNAL_API_KEY="ext-secret")
     text = repr(settings)
     assert "tok" not in text and "sk-secret" not in text and "ext-secret" not in text
+
+
+def test_scaling_settings() -> None:
+    settings = load(
+        IMAGE_STORE="redis://:secret@redis.internal:6379/0",
+        MAX_CONCURRENT_GENERATIONS="10",
+        GENERATION_WAIT="2.5",
+        RATE_LIMIT="20/minute;500/day",
+    )
+    assert settings.image_store == "redis://:secret@redis.internal:6379/0"
+    assert settings.web_concurrency >= 2  # two per core with a shared store
+    assert (settings.max_concurrent_generations, settings.generation_wait) == (10, 2.5)
+    assert settings.rate_limit == "20/minute;500/day"
+    assert load().web_concurrency == 1
+
+
+def test_several_workers_need_a_shared_store() -> None:
+    with pytest.raises(ConfigError, match="WEB_CONCURRENCY=2 needs a shared picture store"):
+        load(WEB_CONCURRENCY="2")
+    assert load(IMAGE_STORE="redis://localhost", WEB_CONCURRENCY="2").web_concurrency == 2
+
+
+@pytest.mark.parametrize(
+    ("env", "variable"),
+    [
+        ({"IMAGE_STORE": "postgres://x"}, "IMAGE_STORE"),
+        ({"RATE_LIMIT": "many"}, "RATE_LIMIT"),
+        ({"MAX_CONCURRENT_GENERATIONS": "0"}, "MAX_CONCURRENT_GENERATIONS"),
+        ({"IMAGE_STORE_MAX_BYTES": "1000"}, "IMAGE_STORE_MAX_BYTES"),
+        ({"REQUESTS_CA_BUNDLE": "/no/such/file.pem"}, "REQUESTS_CA_BUNDLE"),
+    ],
+)
+def test_bad_scaling_settings_name_their_variable(env: dict[str, str], variable: str) -> None:
+    with pytest.raises(ConfigError, match=variable):
+        load(**env)
+
+
+def test_a_password_in_a_url_never_reaches_the_message() -> None:
+    with pytest.raises(ConfigError) as caught:
+        load(IMAGE_STORE="mongodb://admin:hunter2@db.internal/")
+    assert "hunter2" not in str(caught.value)
+
+
+def test_image_store_redis_takes_the_add_ons_url() -> None:
+    assert load(IMAGE_STORE="redis", REDIS_URL="rediss://h:6380").image_store == "rediss://h:6380"
+    with pytest.raises(ConfigError, match="REDIS_URL is required when IMAGE_STORE=redis"):
+        load(IMAGE_STORE="redis")

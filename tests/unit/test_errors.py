@@ -4,10 +4,12 @@ import pytest
 
 from flux_service.errors import (
     AuthenticationError,
+    CapacityError,
     FluxError,
     InvalidRequestError,
     NotFoundError,
     RateLimitError,
+    StoreUnavailableError,
     UpstreamBusyError,
     UpstreamError,
     UpstreamTimeoutError,
@@ -22,6 +24,8 @@ from flux_service.errors import (
         (AuthenticationError("x"), 401, "invalid_request_error"),
         (NotFoundError("x"), 404, "invalid_request_error"),
         (RateLimitError("x", retry_after=3), 429, "requests"),
+        (CapacityError("x", retry_after=5), 503, "server_error"),
+        (StoreUnavailableError("x", retry_after=5), 503, "server_error"),
         (UpstreamError("x"), 502, "upstream_error"),
         (UpstreamBusyError("x", retry_after=10), 503, "server_error"),
         (UpstreamTimeoutError("x"), 504, "server_error"),
@@ -50,3 +54,10 @@ def test_failed_generations_tell_the_sdks_not_to_retry() -> None:
         "x-should-retry": "false",
     }
     assert InvalidRequestError("x").headers() == {}
+
+
+def test_a_refusal_of_this_server_lets_the_sdks_try_again_later() -> None:
+    # Nothing was generated or paid for, so the SDKs may retry after Retry-After.
+    assert CapacityError("x", retry_after=5).headers() == {"Retry-After": "5"}
+    assert UpstreamError("x", transient=True).transient
+    assert not UpstreamError("x").transient

@@ -37,3 +37,18 @@ def test_unknown_keys_are_missing() -> None:
     store = MemoryStore(ttl=60, max_bytes=10_000_000)
     assert store.get("nope") is None
     assert store.get("../../etc/passwd") is None
+
+
+def test_the_byte_bound_drops_the_oldest_picture_first(caplog: pytest.LogCaptureFixture) -> None:
+    clock = Clock()
+    store = MemoryStore(ttl=600, max_bytes=3000, clock=clock)
+    keys = []
+    for _ in range(3):
+        keys.append(store.put(bytes(1000), "image/png"))
+        clock.now += 1
+    assert store.get(keys[0]) is not None  # reading the oldest does not make it younger
+    fourth = store.put(bytes(1000), "image/png")
+    assert store.get(keys[0]) is None
+    assert all(store.get(key) is not None for key in (*keys[1:], fourth))
+    assert "picture store full" in caplog.text
+    assert "597 s before its expiry" in caplog.text
