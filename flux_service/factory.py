@@ -15,9 +15,9 @@ from .catalog import CATALOG
 from .errors import register_error_handlers
 from .logs import configure_logging, init_request_log
 from .optimizer import PromptOptimizer
+from .pictures import PictureServer
 from .pipeline import Pipeline
-from .ratelimit import init_rate_limits
-from .routes import bp
+from .routes import GENERATION_ENDPOINTS, bp
 from .store import open_store
 from .upstream import http_session
 from .workers_ai import WorkersAIClient
@@ -27,6 +27,12 @@ log = logging.getLogger(__name__)
 # Headers a browser may read from our answers (the SDKs' retry logic uses them).
 EXPOSED_HEADERS = ["Retry-After", "x-should-retry", "Content-Disposition"]
 PREFLIGHT_MAX_AGE = 86400
+# What Flask-CORS and _harden add to the app's answers, for the pictures served before it.
+PICTURE_HEADERS = [
+    ("Access-Control-Allow-Origin", "*"),
+    ("Access-Control-Expose-Headers", ", ".join(EXPOSED_HEADERS)),
+    ("X-Content-Type-Options", "nosniff"),
+]
 
 
 def create_app(settings: Settings | None = None) -> Flask:
@@ -36,8 +42,6 @@ def create_app(settings: Settings | None = None) -> Flask:
     app = Flask(__name__)
     app.config["MAX_CONTENT_LENGTH"] = settings.max_body_bytes
     app.json.ensure_ascii = False  # type: ignore[attr-defined]
-    # Behind Heroku, Render or nginx, image URLs must use the scheme and host clients see.
-    app.wsgi_app = ProxyFix(app.wsgi_app, x_proto=1, x_host=1, x_port=1, x_prefix=1)  # type: ignore[method-assign]
 
     session = http_session(settings)
     optimizer = PromptOptimizer(settings, session) if settings.prompt_optimization else None
@@ -45,9 +49,11 @@ def create_app(settings: Settings | None = None) -> Flask:
     store = open_store(settings)
     workers_ai = WorkersAIClient(settings, session)
     app.extensions["flux"] = Pipeline(settings, models, workers_ai, optimizer, store)
+    # Behind Heroku, Render or nginx, image URLs must use the scheme and host clients see.
+    proxied = ProxyFix(app.wsgi_app, x_proto=1, x_host=1, x_port=1, x_prefix=1)
+    app.wsgi_app = PictureServer(proxied, store, PICTURE_HEADERS)  # type: ignore[method-assign]
 
     init_request_log(app)
-    init_rate_limits(app, settings)
     # A preflight needs no key and no route of its own: answer it before routing.
     app.before_request(_answer_preflight)
     app.after_request(_harden)
@@ -62,6 +68,11 @@ def create_app(settings: Settings | None = None) -> Flask:
         supports_credentials=False,
     )
     app.register_blueprint(bp)
+    if settings.rate_limit:
+        # Imported only when used: Flask-Limiter looks at every request once attached.
+        from .ratelimit import init_rate_limits
+
+        init_rate_limits(app, settings, GENERATION_ENDPOINTS)
     register_error_handlers(app)
     if settings.demo_mode:
         log.warning("DEMO MODE: pictures come from the local Workers AI stand-in, not Cloudflare")

@@ -1,11 +1,12 @@
 """Every route of the service, in the order of the SPEC. Views parse, call and format.
 
+`GET /image/<key>` is served in front of Flask, by `pictures.PictureServer`.
+
 Each API route also answers without its `/v1` prefix: clients differ on who adds it.
 """
 
 from __future__ import annotations
 
-import re
 import time
 from collections.abc import Iterator
 
@@ -16,7 +17,6 @@ from .auth import require_api_key
 from .catalog import lookup
 from .errors import FluxError, NotFoundError, StoreUnavailableError
 from .housekeeping import recognise
-from .images import EXTENSIONS
 from .logs import logged_stream
 from .openai_format import (
     ChatRequest,
@@ -32,11 +32,9 @@ from .openai_format import (
     usage,
 )
 from .pipeline import MAX_SEED, Job, Pipeline, PromptChoice, Stored
-from .ratelimit import generation_limit
 from .streaming import SSE_HEADERS, ChatStream
 
 bp = Blueprint("api", __name__)
-IMAGE_KEY = re.compile(r"[A-Za-z0-9_-]{16,64}")
 
 
 def _pipeline() -> Pipeline:
@@ -60,7 +58,6 @@ def home() -> str:
 @bp.post("/v1/chat/completions")
 @bp.post("/chat/completions")
 @require_api_key
-@generation_limit
 def chat_completions() -> Response:
     """Draw the picture the last user message describes; answer in markdown."""
     chat = parse_chat_request(decode_json(request.get_data()))
@@ -75,6 +72,10 @@ def chat_completions() -> Response:
     _generating(job.model.id)
     stages = pipeline.run(job, _image_base_url())
     return _chat_answer(chat, job.model.id, answer.intro(language, job), _parts(job, stages))
+
+
+# The routes that draw: RATE_LIMIT applies to them (see ratelimit.py).
+GENERATION_ENDPOINTS = ("api.chat_completions", "api.images_generations")
 
 
 def _generating(model: str) -> None:
@@ -119,7 +120,6 @@ def _chat_answer(chat: ChatRequest, model: str, intro: str, parts: Iterator[str]
 @bp.post("/v1/images/generations")
 @bp.post("/images/generations")
 @require_api_key
-@generation_limit
 def images_generations() -> Response:
     """Draw `n` pictures at once for the OpenAI Images API."""
     images = parse_images_request(decode_json(request.get_data()))
@@ -162,23 +162,6 @@ def get_model(model_id: str) -> Response:
     if model is None or model.id not in _pipeline().models:
         raise NotFoundError(f"The model {model_id!r} does not exist.", code="model_not_found")
     return jsonify(model_entry(model.id, model.created, model.owned_by))
-
-
-@bp.get("/image/<key>")
-def image(key: str) -> Response:
-    """A stored picture, cacheable for no longer than it has left to live."""
-    stored = _pipeline().store.get(key) if IMAGE_KEY.fullmatch(key) else None
-    if stored is None:
-        raise NotFoundError(
-            "This image does not exist or has expired; generate it again.",
-            code="image_not_found",
-        )
-    response = Response(stored.data, mimetype=stored.mime)
-    response.headers["Cache-Control"] = f"public, max-age={int(stored.seconds_left)}"
-    response.headers["Content-Disposition"] = (
-        f'inline; filename="flux-{key[:8]}.{EXTENSIONS[stored.mime]}"'
-    )
-    return response
 
 
 @bp.get("/healthz")

@@ -95,3 +95,15 @@ def test_public_base_url_wins(make_service: Callable[..., Service], standin: Sta
     service = make_service(PUBLIC_BASE_URL="https://images.example.org/flux")
     url = draw(service.client())
     assert url.startswith("https://images.example.org/flux/image/")
+
+
+def test_pictures_answer_head_and_refuse_other_methods(service: Service, standin: Standin) -> None:
+    url = draw(service.client())
+    head = requests.head(url, timeout=5)
+    assert head.status_code == 200 and head.content == b""
+    assert int(head.headers["Content-Length"]) == len(requests.get(url, timeout=5).content)
+    refused = requests.post(url, timeout=5)
+    assert refused.status_code == 405
+    assert "GET" in refused.headers["Allow"]
+    assert refused.json()["error"]["code"] == "method_not_allowed"
+    assert refused.headers["Access-Control-Allow-Origin"] == "*"
