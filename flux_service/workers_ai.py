@@ -39,6 +39,7 @@ from .upstream import proxies_for
 CONNECT_TIMEOUT = 10.0
 RETRY_BASE = 0.5  # seconds; the pause before try n is up to RETRY_BASE * 2**n, at random
 RETRY_CAP = 8.0
+READERS = 32  # answers read into memory at once
 BUSY_RETRY_AFTER = 10
 MINUTE_LIMIT_RETRY_AFTER = 60
 log = logging.getLogger(__name__)
@@ -120,6 +121,7 @@ class WorkersAIClient:
         # Optional fields a model refused, remembered so each costs one failed call at most.
         self._refused: dict[str, set[str]] = {}
         self._lock = threading.Lock()
+        self._readers = threading.BoundedSemaphore(READERS)
 
     def run(self, model: ModelSpec, inputs: dict[str, str | int | float]) -> Drawing:
         """Have `model` draw from `inputs`, trying again while that can help."""
@@ -175,17 +177,24 @@ class WorkersAIClient:
             raise self._timed_out() from None
         except requests.RequestException:
             raise UpstreamError("Could not reach Workers AI.", transient=True) from None
-        with response:
-            # One read of the whole body: cheaper than requests' 10 KB pieces.
-            try:
+        # A body read and decoded takes a few times its size in memory; when hundreds of
+        # answers arrive at once, the rest wait in the kernel's socket buffers instead.
+        if not self._readers.acquire(timeout=max(0.0, deadline - time.monotonic())):
+            response.close()
+            raise self._timed_out()
+        try:
+            with response:
+                # One read of the whole body: cheaper than requests' 10 KB pieces.
                 data = response.raw.read(decode_content=True)
-            except urllib3.exceptions.TimeoutError:
-                raise self._timed_out() from None
-            except urllib3.exceptions.HTTPError:
-                raise UpstreamError("Workers AI's answer was cut off.", transient=True) from None
-        return read_answer(
-            response.status_code, response.headers.get("Content-Type", ""), data, model
-        )
+            return read_answer(
+                response.status_code, response.headers.get("Content-Type", ""), data, model
+            )
+        except urllib3.exceptions.TimeoutError:
+            raise self._timed_out() from None
+        except urllib3.exceptions.HTTPError:
+            raise UpstreamError("Workers AI's answer was cut off.", transient=True) from None
+        finally:
+            self._readers.release()
 
     def _timed_out(self) -> UpstreamTimeoutError:
         return UpstreamTimeoutError(f"Workers AI did not answer within {self._deadline:g} s.")
