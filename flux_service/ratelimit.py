@@ -12,7 +12,7 @@ import hashlib
 import math
 import time
 
-from flask import Flask, Response, current_app, g, request
+from flask import Flask, Response, g, request
 from flask_limiter import Limiter, RateLimitExceeded
 
 from config import Settings
@@ -27,27 +27,25 @@ def _client() -> str:
     return hashlib.sha256(key.encode()).hexdigest()[:32]
 
 
-def _configured_limit() -> str:
-    return current_app.extensions["flux"].settings.rate_limit
-
-
 limiter = Limiter(key_func=_client, strategy="fixed-window", key_prefix="flux:limit")
 
-# The decorator for the generation routes.
-generation_limit = limiter.limit(
-    _configured_limit,
-    exempt_when=lambda: not _configured_limit(),
-    deduct_when=lambda response: g.get("generating", False),
-)
 
+def init_rate_limits(app: Flask, settings: Settings, endpoints: tuple[str, ...]) -> None:
+    """Limit `endpoints` of `app` to RATE_LIMIT per key, counted where the pictures are kept.
 
-def init_rate_limits(app: Flask, settings: Settings) -> None:
-    """Attach the limiter to `app`, counting in Redis when the pictures are kept there."""
+    Only requests that draw (`g.generating`) count. The factory calls this only when a limit
+    is set: once attached, Flask-Limiter looks at every request.
+    """
     storage = "memory://" if settings.image_store == "memory" else settings.image_store
     app.config["RATELIMIT_STORAGE_URI"] = storage
     # With Redis down, generation fails anyway with a clear 503; the count must not add a 500.
     app.config["RATELIMIT_SWALLOW_ERRORS"] = True
     limiter.init_app(app)
+    limit = limiter.limit(
+        settings.rate_limit, deduct_when=lambda response: g.get("generating", False)
+    )
+    for endpoint in endpoints:
+        app.view_functions[endpoint] = limit(app.view_functions[endpoint])
     app.register_error_handler(RateLimitExceeded, _too_many)
 
 

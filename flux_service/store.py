@@ -1,8 +1,8 @@
 """Where pictures wait to be fetched: keyed by an unguessable id, gone after their TTL.
 
-`MemoryStore` keeps them in this process, bounded in bytes; `RedisStore` keeps them in
-Redis, where every worker and every instance finds them. `open_store` picks one from
-IMAGE_STORE.
+`MemoryStore` keeps them in this process, bounded in bytes; `RedisStore` (in
+`redis_store.py`) keeps them in Redis, where every worker and every instance finds them.
+`open_store` picks one from IMAGE_STORE.
 """
 
 from __future__ import annotations
@@ -11,24 +11,17 @@ import logging
 import secrets
 import threading
 import time
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Protocol
 
-import redis
 from cachetools import TTLCache
 
 from config import Settings
 
-from .errors import StoreUnavailableError
-
 log = logging.getLogger(__name__)
 
 KEY_BYTES = 24  # 192 random bits: `/image/<key>` is public, so the key is the secret
-REDIS_PREFIX = "flux:image:"
-REDIS_TIMEOUT = 2.0  # seconds; a store that slow counts as down
-STORE_RETRY_AFTER = 5
 
 
 @dataclass(frozen=True)
@@ -68,15 +61,10 @@ def open_store(settings: Settings) -> ImageStore:
     """The store IMAGE_STORE names."""
     if settings.image_store == "memory":
         return MemoryStore(settings.image_expiration, settings.image_store_max_bytes)
-    client = redis.Redis.from_url(settings.image_store, **_REDIS_OPTIONS)
-    return RedisStore(client, settings.image_expiration)
+    # Imported only when used: redis-py adds 7 MB to every process that loads it.
+    from .redis_store import RedisStore
 
-
-_REDIS_OPTIONS = {
-    "socket_timeout": REDIS_TIMEOUT,
-    "socket_connect_timeout": REDIS_TIMEOUT,
-    "health_check_interval": 30,
-}
+    return RedisStore.from_url(settings.image_store, settings.image_expiration)
 
 
 @dataclass(frozen=True)
@@ -140,51 +128,3 @@ class MemoryStore:
 
 def _size(entry: _Entry) -> int:
     return len(entry.data)
-
-
-class RedisStore:
-    """Pictures in Redis: `SET key value EX ttl`, so Redis does the forgetting.
-
-    The value is the picture's type, a newline, then its bytes. Any failure to reach Redis
-    becomes StoreUnavailableError; redis-py reconnects by itself once Redis is back.
-    """
-
-    name = "redis"
-
-    def __init__(self, client: redis.Redis, ttl: int) -> None:
-        self.ttl = ttl
-        self._redis = client
-
-    def put(self, data: bytes, mime: str) -> str:
-        key = new_key()
-        with _reaching_redis():
-            self._redis.set(REDIS_PREFIX + key, mime.encode() + b"\n" + data, ex=self.ttl)
-        return key
-
-    def get(self, key: str) -> StoredImage | None:
-        with _reaching_redis():
-            pipe = self._redis.pipeline(transaction=False)
-            pipe.get(REDIS_PREFIX + key)
-            pipe.pttl(REDIS_PREFIX + key)
-            value, left_ms = pipe.execute()
-        if value is None:
-            return None
-        mime, _, data = value.partition(b"\n")
-        return StoredImage(data, mime.decode(), max(0.0, left_ms / 1000))
-
-    def check(self) -> None:
-        with _reaching_redis():
-            self._redis.ping()
-
-
-@contextmanager
-def _reaching_redis() -> Iterator[None]:
-    """Turn every way of not reaching Redis into StoreUnavailableError."""
-    try:
-        yield
-    except redis.RedisError as error:
-        log.error("picture store unreachable: %s", type(error).__name__)
-        raise StoreUnavailableError(
-            "The picture store (Redis) cannot be reached right now; try again shortly.",
-            retry_after=STORE_RETRY_AFTER,
-        ) from None
