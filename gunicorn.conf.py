@@ -1,7 +1,5 @@
 """Gunicorn settings: the Procfile, `make run`, the tests and the benchmarks all use these."""
 
-import contextlib
-import ctypes
 import gc
 import resource
 import sys
@@ -31,8 +29,6 @@ keepalive = 75
 control_socket_disable = True
 
 
-# glibc's mallopt parameter for the size above which memory comes straight from mmap.
-M_MMAP_THRESHOLD = -3
 OPEN_FILES = 65536
 
 
@@ -45,12 +41,7 @@ def on_starting(server):
 
 
 def post_worker_init(worker):
-    """Settle the worker's memory once the app is loaded."""
+    """Settle the worker once the app is loaded."""
     # What start-up built lives as long as the process: the collector need not scan it again.
     gc.collect()
     gc.freeze()
-    # Pictures are 100 KB to a few MB. After the first is freed, glibc would raise its mmap
-    # threshold and serve later ones from a heap that fragments and never shrinks; a fixed
-    # threshold gives each picture's memory back to the system as soon as it is freed.
-    with contextlib.suppress(OSError):  # not glibc: nothing to tune
-        ctypes.CDLL("libc.so.6").mallopt(M_MMAP_THRESHOLD, 128 * 1024)
