@@ -21,7 +21,8 @@ from __future__ import annotations
 
 import logging
 
-from flask import Flask, Response, jsonify
+import orjson
+from flask import Flask, Response
 from werkzeug.exceptions import HTTPException
 
 log = logging.getLogger(__name__)
@@ -171,8 +172,8 @@ class HTTPError(FluxError):
 
 def error_response(error: FluxError) -> Response:
     """The JSON answer for `error`, with its status and headers."""
-    response = jsonify(error.to_dict())
-    response.status_code = error.status
+    response = Response(orjson.dumps(error.to_dict()), status=error.status)
+    response.mimetype = "application/json"
     response.headers.update(error.headers())
     return response
 

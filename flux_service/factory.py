@@ -41,7 +41,6 @@ def create_app(settings: Settings | None = None) -> Flask:
     configure_logging()
     app = Flask(__name__)
     app.config["MAX_CONTENT_LENGTH"] = settings.max_body_bytes
-    app.json.ensure_ascii = False  # type: ignore[attr-defined]
 
     session = http_session(settings)
     optimizer = PromptOptimizer(settings, session) if settings.prompt_optimization else None

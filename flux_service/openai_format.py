@@ -14,6 +14,9 @@ from base64 import b64encode
 from dataclasses import dataclass, field
 from typing import Any
 
+import orjson
+from flask import Response
+
 from .errors import InvalidRequestError
 from .prompt import MAX_SIDE, MIN_SIDE
 
@@ -275,6 +278,11 @@ def model_entry(model_id: str, created: int, owned_by: str) -> dict:
 def model_list_body(entries: list[dict]) -> dict:
     """The `/v1/models` list."""
     return {"object": "list", "data": entries}
+
+
+def json_response(body: dict, status: int = 200) -> Response:
+    """`body` as an application/json answer (orjson: a tenth of the time of Flask's jsonify)."""
+    return Response(orjson.dumps(body), status=status, mimetype="application/json")
 
 
 def sse_event(payload: dict | str) -> str:

@@ -7,11 +7,12 @@ so this small WSGI layer answers these requests and hands everything else to the
 
 from __future__ import annotations
 
-import json
 import re
 import time
 from collections.abc import Callable, Iterable
 from http import HTTPStatus
+
+import orjson
 
 from .errors import FluxError, HTTPError, NotFoundError, StoreUnavailableError
 from .images import EXTENSIONS
@@ -76,7 +77,7 @@ class PictureServer:
 
 
 def _error(error: FluxError) -> tuple[str, list[tuple[str, str]], bytes]:
-    body = json.dumps(error.to_dict()).encode()
+    body = orjson.dumps(error.to_dict())
     headers = [("Content-Type", "application/json"), ("Content-Length", str(len(body)))]
     reason = HTTPStatus(error.status).phrase
     return f"{error.status} {reason}", headers + list(error.headers().items()), body

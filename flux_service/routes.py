@@ -10,7 +10,7 @@ from __future__ import annotations
 import time
 from collections.abc import Iterator
 
-from flask import Blueprint, Response, current_app, g, jsonify, render_template, request
+from flask import Blueprint, Response, current_app, g, render_template, request
 
 from . import answer
 from .auth import require_api_key
@@ -24,6 +24,7 @@ from .openai_format import (
     decode_json,
     image_item,
     images_body,
+    json_response,
     model_entry,
     model_list_body,
     new_completion_id,
@@ -114,7 +115,7 @@ def _chat_answer(chat: ChatRequest, model: str, intro: str, parts: Iterator[str]
         return Response(events, mimetype="text/event-stream", headers=SSE_HEADERS)
     content = intro + "".join(parts)
     counts = usage(chat.prompt, content)
-    return jsonify(completion_body(completion_id, created, model, content, counts))
+    return json_response(completion_body(completion_id, created, model, content, counts))
 
 
 @bp.post("/v1/images/generations")
@@ -141,7 +142,7 @@ def images_generations() -> Response:
     drawn = pipeline.draw_all(jobs, choice, _image_base_url())
     g.log_fields["upstream_ms"] = round(max(s.upstream_seconds for s in drawn) * 1000, 1)
     items = [image_item(s.url, s.picture.data, images.response_format, revised) for s in drawn]
-    return jsonify(images_body(int(time.time()), items))
+    return json_response(images_body(int(time.time()), items))
 
 
 @bp.get("/v1/models")
@@ -150,7 +151,7 @@ def images_generations() -> Response:
 def list_models() -> Response:
     """The models this server offers, in the OpenAI list shape."""
     entries = [model_entry(m.id, m.created, m.owned_by) for m in _pipeline().models.values()]
-    return jsonify(model_list_body(entries))
+    return json_response(model_list_body(entries))
 
 
 @bp.get("/v1/models/<path:model_id>")
@@ -161,15 +162,15 @@ def get_model(model_id: str) -> Response:
     model = lookup(model_id)
     if model is None or model.id not in _pipeline().models:
         raise NotFoundError(f"The model {model_id!r} does not exist.", code="model_not_found")
-    return jsonify(model_entry(model.id, model.created, model.owned_by))
+    return json_response(model_entry(model.id, model.created, model.owned_by))
 
 
 @bp.get("/healthz")
-def healthz() -> tuple[Response, int]:
+def healthz() -> Response:
     """Up, and the picture store reachable? 200 if so, 503 if not; no key needed."""
     store = _pipeline().store
     try:
         store.check()
     except StoreUnavailableError:
-        return jsonify(status="unavailable", store=store.name), 503
-    return jsonify(status="ok", store=store.name), 200
+        return json_response({"status": "unavailable", "store": store.name}, 503)
+    return json_response({"status": "ok", "store": store.name})
