@@ -39,7 +39,9 @@ KEY = "bench-key"
 TOKEN = "bench-token"
 ACCOUNT = "bench-account"
 PROMPT = "a red fox in deep snow, golden hour"
-RESULTS = Path(__file__).resolve().parent / "results"
+MODEL = "@cf/black-forest-labs/flux-1-schnell"
+ROOT = Path(__file__).resolve().parent.parent
+RESULTS = ROOT / "bench" / "results"
 
 
 @dataclass(frozen=True)
@@ -65,9 +67,12 @@ SMOKE = Profile(0.05, 1, 1, (10,), 0.5, 10, 0.5, 2, 1, 4, 1)
 class Bench:
     """The running servers, and the load and measurements driven against them."""
 
-    def __init__(self, standin: Server, service: Server, service_cores: list[int] | None) -> None:
+    def __init__(
+        self, standin: Server, service: Server, floor: Server, service_cores: list[int] | None
+    ) -> None:
         self.standin = standin
         self.service = service
+        self.floor = floor
         self.service_cores = service_cores  # nginx runs there too, for a fair comparison
         self.chat_url = f"{service.url}/v1/chat/completions"
         self.auth = {"Authorization": f"Bearer {KEY}"}
@@ -82,7 +87,7 @@ class Bench:
             capture_output=True,
             text=True,
             check=True,
-            cwd=Path(__file__).resolve().parent.parent,
+            cwd=ROOT,
         )
         return json.loads(done.stdout)
 
@@ -94,11 +99,14 @@ class Bench:
         }
         return {"url": self.chat_url, "headers": self.auth, "body": body}
 
+    @staticmethod
+    def direct_url(standin: Server) -> str:
+        return f"{standin.url}/client/v4/accounts/{ACCOUNT}/ai/run/{MODEL}"
+
     def direct_plan(self) -> dict:
         """The very call the service makes for PROMPT, sent to the stand-in itself."""
         return {
-            "url": f"{self.standin.url}/client/v4/accounts/{ACCOUNT}/ai/run/"
-            "@cf/black-forest-labs/flux-1-schnell",
+            "url": self.direct_url(self.standin),
             "headers": {"Authorization": f"Bearer {TOKEN}"},
             "body": {"prompt": PROMPT, "steps": 4},
         }
@@ -125,6 +133,20 @@ class Bench:
         finally:
             stop.set()
             thread.join()
+
+
+def start_floor(target: str) -> Server:
+    """bench.floor under gunicorn with the service's worker class, on a free port."""
+    port = free_port()
+    gunicorn = str(Path(sys.executable).parent / "gunicorn")
+    app = f"bench.floor:make_app({target!r}, {TOKEN!r})"
+    options = ["--bind", f"127.0.0.1:{port}", "--worker-class", "gevent", "--workers", "1"]
+    # Run from bench/, away from the service's gunicorn.conf.py, which gunicorn would read.
+    quiet = ["--pythonpath", str(ROOT), "--no-control-socket", "--log-level", "warning"]
+    process = subprocess.Popen([gunicorn, app, *options, *quiet], cwd=ROOT / "bench")
+    server = Server(process, f"http://127.0.0.1:{port}")
+    wait_until_up(server, "/")
+    return server
 
 
 def processes(server: Server) -> list[psutil.Process]:
@@ -171,6 +193,7 @@ def overhead(bench: Bench, profile: Profile) -> dict:
     results: dict = {"upstream_latency_ms": profile.overhead_latency * 1000}
     paths = {
         "direct": bench.direct_plan(),
+        "floor": {**bench.direct_plan(), "url": bench.floor.url, "headers": {}},
         "1:1": bench.chat_plan(PROMPT),
         "16:9": bench.chat_plan(f"{PROMPT} 16:9"),
     }
@@ -191,6 +214,7 @@ def overhead(bench: Bench, profile: Profile) -> dict:
         results[f"{clients}_clients"] = {
             "direct_p50_ms": ms(percentile(direct["latencies"], 0.5)),
             "direct_p99_ms": ms(percentile(direct["latencies"], 0.99)),
+            "floor": compare(runs["floor"], direct),
             "1:1": compare(runs["1:1"], direct),
             "16:9": compare(runs["16:9"], direct),
             "direct_latencies_ms": [ms(x) for x in direct["latencies"]],
@@ -369,9 +393,12 @@ def main() -> None:
     args.out.mkdir(parents=True, exist_ok=True)
     with (args.out / "service.log").open("wb") as log:
         service = start_service(env, stdout=log, stderr=log)
+    floor = start_floor(Bench.direct_url(standin))
     try:
         cores, placement = (None, "not pinned") if args.no_pin else isolate(service, standin)
-        bench = Bench(standin, service, cores)
+        for process in processes(floor) if cores else []:
+            process.cpu_affinity(cores)
+        bench = Bench(standin, service, floor, cores)
         results = {
             "date": time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime()),
             "cores": os.cpu_count(),
@@ -384,6 +411,7 @@ def main() -> None:
                 print(f"bench: {name}…", file=sys.stderr, flush=True)
                 results[name] = scenario(bench, profile)
     finally:
+        floor.stop()
         service.stop()
         standin.stop()
     print(write_report(results, args.out))
