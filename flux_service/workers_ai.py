@@ -39,7 +39,7 @@ from .upstream import proxies_for
 CONNECT_TIMEOUT = 10.0
 RETRY_BASE = 0.5  # seconds; the pause before try n is up to RETRY_BASE * 2**n, at random
 RETRY_CAP = 8.0
-READERS = 32  # answers read into memory at once
+READERS = 8  # answers read into memory at once; one core decodes one at a time anyway
 BUSY_RETRY_AFTER = 10
 MINUTE_LIMIT_RETRY_AFTER = 60
 log = logging.getLogger(__name__)
