@@ -11,6 +11,11 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
+MAX_SEED = 2**32 - 1  # Workers AI seeds are unsigned 32-bit integers
+# For models that document no prompt limit: far above any useful prompt, and it keeps a
+# 100,000-character paste from travelling upstream.
+PROMPT_LIMIT = 10_000
+
 
 @dataclass(frozen=True)
 class Range:
@@ -50,7 +55,7 @@ class ModelSpec:
     seed: bool = False
     guidance: Range | None = None
     negative_prompt: bool = False
-    prompt_limit: int | None = None
+    prompt_limit: int = PROMPT_LIMIT
     price: str = ""
 
     @property

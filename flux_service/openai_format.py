@@ -17,6 +17,7 @@ from typing import Any
 import orjson
 from flask import Response
 
+from .catalog import MAX_SEED
 from .errors import InvalidRequestError
 from .prompt import MAX_SIDE, MIN_SIDE
 
@@ -27,7 +28,7 @@ IMAGE_FORMATS = {
     "jpg": "image/jpeg",
     "webp": "image/webp",
 }
-_SIZE = re.compile(r"(\d{1,5})x(\d{1,5})")
+_SIZE = re.compile(r"(\d{1,5})[xX](\d{1,5})")
 
 
 @dataclass(frozen=True)
@@ -70,6 +71,8 @@ def decode_json(data: bytes) -> Any:
             f"The request body is not valid JSON: {error.msg} "
             f"(line {error.lineno}, column {error.colno})."
         ) from None
+    except ValueError:  # a number with thousands of digits
+        raise InvalidRequestError("The request body holds a number too long to read.") from None
 
 
 def parse_chat_request(body: Any) -> ChatRequest:
@@ -79,27 +82,57 @@ def parse_chat_request(body: Any) -> ChatRequest:
     messages = body.get("messages")
     if not isinstance(messages, list) or not messages:
         raise InvalidRequestError("`messages` must be a non-empty list.", param="messages")
-    users = [
-        index
-        for index, message in enumerate(messages)
-        if isinstance(message, dict) and message.get("role") == "user"
-    ]
+    for index, message in enumerate(messages):
+        _check_message(message, f"messages[{index}]")
+    users = [index for index, message in enumerate(messages) if message["role"] == "user"]
     if not users:
         raise InvalidRequestError(
             "`messages` must contain at least one message with role `user`.", param="messages"
         )
     index = users[-1]
     stream = _optional(body, "stream", bool, False)
-    options = body.get("stream_options") if stream else None
-    include_usage = isinstance(options, dict) and options.get("include_usage") is True
+    options = _optional(body, "stream_options", dict, {})
     return ChatRequest(
         prompt=message_text(messages[index].get("content"), f"messages[{index}].content"),
         model=_optional(body, "model", str, None),
         stream=stream,
-        include_usage=include_usage,
-        seed=_optional(body, "seed", int, None),
+        include_usage=stream and _optional(options, "include_usage", bool, False),
+        seed=_seed(body),
         messages=messages,
     )
+
+
+def _check_message(message: Any, param: str) -> None:
+    """A message is an object with a string `role` and text, parts or (except from the user)
+    nothing as content."""
+    if not isinstance(message, dict) or not isinstance(message.get("role"), str):
+        raise InvalidRequestError(f"`{param}` must be an object with a string `role`.", param=param)
+    content = message.get("content")
+    if content is None and message["role"] == "user":
+        raise InvalidRequestError(
+            f"`{param}.content` must be a string or a list of content parts.",
+            param=f"{param}.content",
+        )
+    if isinstance(content, list):
+        if not all(
+            isinstance(part, dict) and isinstance(part.get("type"), str) for part in content
+        ):
+            raise InvalidRequestError(
+                f"Each part of `{param}.content` must be an object with a string `type`.",
+                param=f"{param}.content",
+            )
+    elif content is not None and not isinstance(content, str):
+        raise InvalidRequestError(
+            f"`{param}.content` must be a string or a list of content parts.",
+            param=f"{param}.content",
+        )
+
+
+def _seed(body: dict) -> int | None:
+    seed = _optional(body, "seed", int, None)
+    if seed is not None and not 0 <= seed <= MAX_SEED:
+        raise InvalidRequestError(f"`seed` must be between 0 and {MAX_SEED}.", param="seed")
+    return seed
 
 
 def parse_images_request(body: Any) -> ImagesRequest:
@@ -121,7 +154,7 @@ def parse_images_request(body: Any) -> ImagesRequest:
             "`response_format` must be `url` or `b64_json`.", param="response_format"
         )
     output_format = _optional(body, "output_format", str, None)
-    if output_format is not None and output_format.lower() not in IMAGE_FORMATS:
+    if output_format is not None and output_format not in IMAGE_FORMATS:
         raise InvalidRequestError(
             "`output_format` must be `png`, `jpeg` or `webp`.", param="output_format"
         )
@@ -131,8 +164,8 @@ def parse_images_request(body: Any) -> ImagesRequest:
         n=n,
         size=parse_size(_optional(body, "size", str, "auto")),
         response_format=response_format,
-        mime=IMAGE_FORMATS[output_format.lower()] if output_format else None,
-        seed=_optional(body, "seed", int, None),
+        mime=IMAGE_FORMATS[output_format] if output_format else None,
+        seed=_seed(body),
     )
 
 
@@ -140,7 +173,7 @@ def parse_size(size: str) -> tuple[int, int] | None:
     """`WIDTHxHEIGHT` as numbers, or None for `auto`."""
     if size == "auto":
         return None
-    match = _SIZE.fullmatch(size.strip().lower())
+    match = _SIZE.fullmatch(size)
     if not match or not all(MIN_SIDE <= int(side) <= MAX_SIDE for side in match.groups()):
         raise InvalidRequestError(
             f"`size` must be `auto` or WIDTHxHEIGHT with sides from {MIN_SIDE} to {MAX_SIDE}, "
@@ -188,13 +221,16 @@ def _optional(body: dict, name: str, kind: type, default: Any) -> Any:
     value = body.get(name)
     if value is None:
         return default
+    # JSON has one number type: 2.0 is the whole number 2 (JavaScript may well send it).
+    if kind is int and isinstance(value, float) and value.is_integer():
+        return int(value)
     # bool is an int in Python, but `"seed": true` is not a seed.
     if not isinstance(value, kind) or (kind is int and isinstance(value, bool)):
         raise InvalidRequestError(f"`{name}` must be a {_KIND_NAMES[kind]}.", param=name)
     return value
 
 
-_KIND_NAMES = {bool: "boolean", str: "string", int: "whole number"}
+_KIND_NAMES = {bool: "boolean", str: "string", int: "whole number", dict: "JSON object"}
 
 
 def new_completion_id() -> str:

@@ -24,7 +24,7 @@ from gevent.hub import get_hub
 
 from config import Settings
 
-from .catalog import ModelSpec, lookup
+from .catalog import MAX_SEED, ModelSpec, lookup
 from .errors import CapacityError, InvalidRequestError, UpstreamError
 from .images import ImageError, Picture, fit_picture, read_picture
 from .optimizer import OptimizerError, PromptOptimizer
@@ -34,7 +34,6 @@ from .workers_ai import WorkersAIClient, model_inputs
 
 log = logging.getLogger(__name__)
 
-MAX_SEED = 2**32 - 1
 CAPACITY_RETRY_AFTER = 5  # seconds; about the time a picture takes
 T = TypeVar("T")
 
@@ -118,14 +117,12 @@ class Pipeline:
         if not spec.text:
             raise InvalidRequestError("The prompt is empty: describe the picture.", param=param)
         chosen = self.model_for(model)
-        if chosen.prompt_limit and len(spec.text) > chosen.prompt_limit:
+        if len(spec.text) > chosen.prompt_limit:
             raise InvalidRequestError(
                 f"The prompt has {len(spec.text)} characters; "
                 f"{chosen.short_name} takes at most {chosen.prompt_limit}.",
                 param=param,
             )
-        if seed is not None and not 0 <= seed <= MAX_SEED:
-            raise InvalidRequestError(f"`seed` must be between 0 and {MAX_SEED}.", param="seed")
         width, height = fit_within(spec.width, spec.height, chosen.max_side)
         if chosen.seed and seed is None:
             seed = secrets.randbelow(MAX_SEED + 1)
@@ -157,7 +154,7 @@ class Pipeline:
             log.warning("prompt optimizer failed (%s); drawing from the original prompt", error)
             return PromptChoice(original, self._optimizer.model, False)
         limit = job.model.prompt_limit
-        if limit and len(text) > limit:
+        if len(text) > limit:
             return PromptChoice(shorten(text, limit), self._optimizer.model, True, limit)
         return PromptChoice(text, self._optimizer.model, True)
 
