@@ -9,12 +9,15 @@ from __future__ import annotations
 
 import time
 from collections.abc import Iterator
+from functools import cache
+from pathlib import Path
 
+import yaml
 from flask import Blueprint, Response, current_app, g, render_template, request
 
 from . import answer
 from .auth import require_api_key
-from .catalog import lookup
+from .catalog import MAX_SEED, lookup
 from .errors import FluxError, NotFoundError, StoreUnavailableError
 from .housekeeping import recognise
 from .logs import logged_stream
@@ -32,10 +35,11 @@ from .openai_format import (
     parse_images_request,
     usage,
 )
-from .pipeline import MAX_SEED, Job, Pipeline, PromptChoice, Stored
+from .pipeline import Job, Pipeline, PromptChoice, Stored
 from .streaming import SSE_HEADERS, ChatStream
 
 bp = Blueprint("api", __name__)
+OPENAPI_PATH = Path(__file__).resolve().parent.parent / "openapi.yaml"
 
 
 def _pipeline() -> Pipeline:
@@ -163,6 +167,17 @@ def get_model(model_id: str) -> Response:
     if model is None or model.id not in _pipeline().models:
         raise NotFoundError(f"The model {model_id!r} does not exist.", code="model_not_found")
     return json_response(model_entry(model.id, model.created, model.owned_by))
+
+
+@bp.get("/openapi.json")
+def openapi() -> Response:
+    """The API contract, `openapi.yaml`, as JSON."""
+    return json_response(_contract())
+
+
+@cache
+def _contract() -> dict:
+    return yaml.safe_load(OPENAPI_PATH.read_text(encoding="utf-8"))
 
 
 @bp.get("/healthz")
