@@ -11,6 +11,7 @@ import time
 from collections.abc import Iterator
 from functools import cache
 from pathlib import Path
+from urllib.parse import urlsplit
 
 import yaml
 from flask import Blueprint, Response, current_app, g, render_template, request
@@ -36,6 +37,7 @@ from .openai_format import (
     usage,
 )
 from .pipeline import Job, Pipeline, PromptChoice, Stored
+from .prompt import RATIO_SIZES
 from .streaming import SSE_HEADERS, ChatStream
 
 bp = Blueprint("api", __name__)
@@ -51,13 +53,50 @@ def _image_base_url() -> str:
     return _pipeline().settings.public_base_url or request.url_root.rstrip("/")
 
 
+# The home page runs only its own files: no inline code, nothing from elsewhere. `{images}`
+# adds PUBLIC_BASE_URL's origin, where the pictures are when it is not this one.
+HOME_CSP = (
+    "default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self' data: blob:{images}; "
+    "connect-src 'self'; base-uri 'none'; form-action 'none'; frame-ancestors 'none'"
+)
+
+
 @bp.get("/")
-def home() -> str:
-    """The home page: the service is up, what it offers."""
+def home() -> Response:
+    """The home page: the service is up, what it offers, and a playground to try it."""
     pipeline = _pipeline()
-    return render_template(
-        "home.html", settings=pipeline.settings, models=list(pipeline.models.values())
+    settings = pipeline.settings
+    # The page gets only what is safe to show, never the settings themselves.
+    page = render_template(
+        "home.html",
+        models=list(pipeline.models.values()),
+        default_model=settings.flux_model,
+        optimization=settings.prompt_optimization,
+        store=pipeline.store.name,
+        expiration=settings.image_expiration,
+        kept_for=_duration(settings.image_expiration),
+        ratios=RATIO_SIZES,
+        demo=settings.demo_mode,
     )
+    images = f" {_origin(settings.public_base_url)}" if settings.public_base_url else ""
+    response = Response(page, mimetype="text/html")
+    response.headers["Content-Security-Policy"] = HOME_CSP.format(images=images)
+    response.headers["Referrer-Policy"] = "no-referrer"
+    return response
+
+
+def _duration(seconds: int) -> str:
+    """`seconds` in the largest unit that divides it: "30 minutes", "1 hour", "90 seconds"."""
+    units = (("hour", 3600), ("minute", 60), ("second", 1))
+    unit, size = next((unit, size) for unit, size in units if seconds % size == 0)
+    count = seconds // size
+    return f"{count} {unit}" if count == 1 else f"{count} {unit}s"
+
+
+def _origin(url: str) -> str:
+    """The scheme and host of `url`, without any user or password it may carry."""
+    parts = urlsplit(url)
+    return f"{parts.scheme}://{parts.netloc.rpartition('@')[2]}"
 
 
 @bp.post("/v1/chat/completions")

@@ -1,0 +1,243 @@
+// The playground on the home page: streams a chat answer from this service and shows the
+// picture. The API key stays in this browser's localStorage and leaves it only in the
+// Authorization header of this service's own API.
+
+const KEY_STORAGE = "flux.apiKey";
+const RECENT_STORAGE = "flux.recent";
+const RECENT_LIMIT = 8;
+// The picture line of an answer: ![description](https://host/image/key)
+const PICTURE = /!\[[^\]]*\]\((https?:\/\/\S+)\)/;
+
+const $ = (id) => document.getElementById(id);
+const form = $("playground");
+const expirationSeconds = Number(form.dataset.expiration);
+let shown = null; // the picture on display: { url, prompt, expires }
+let stripSize = 0; // how many pictures the recent strip shows
+
+// A failed generation: what the service said, and what it means for the person.
+class Problem extends Error {
+  constructor(message, { status = 0, code = null, retryAfter = null } = {}) {
+    super(message);
+    this.status = status;
+    this.code = code;
+    this.retryAfter = retryAfter;
+  }
+}
+
+function start() {
+  const key = $("key");
+  key.value = localStorage.getItem(KEY_STORAGE) ?? "";
+  key.addEventListener("input", () => {
+    if (key.value.trim()) localStorage.setItem(KEY_STORAGE, key.value.trim());
+    else localStorage.removeItem(KEY_STORAGE);
+  });
+  form.addEventListener("submit", (event) => {
+    event.preventDefault();
+    generate();
+  });
+  $("image").addEventListener("load", () => {
+    $("picture").hidden = false;
+  });
+  $("image").addEventListener("error", () => {
+    $("picture").hidden = true;
+    if (shown) {
+      const gone = "This picture has expired or cannot be loaded.";
+      showProblem(new Problem(gone, { code: "image_not_found" }));
+    }
+  });
+  renderRecent();
+  setInterval(tick, 1000);
+}
+
+async function generate() {
+  const key = $("key").value.trim();
+  const prompt = $("prompt").value.trim();
+  const ratio = $("ratio").value;
+  // The service reads a ratio from the prompt's last word.
+  const content = ratio ? `${prompt} ${ratio}` : prompt;
+  clearResult();
+  $("generate").disabled = true;
+  $("generate").textContent = "Generating…";
+  try {
+    const body = { model: $("model").value, messages: [{ role: "user", content }], stream: true };
+    const response = await post(body, key);
+    if (!response.ok) throw await problemOf(response);
+    const url = (await readAnswer(response)).match(PICTURE)?.[1];
+    if (!url) throw new Problem("The answer held no picture.");
+    const entry = { url, prompt, expires: Date.now() + expirationSeconds * 1000 };
+    remember(entry);
+    show(entry);
+  } catch (error) {
+    showProblem(error);
+  } finally {
+    $("generate").disabled = false;
+    $("generate").textContent = "Generate";
+  }
+}
+
+async function post(body, key) {
+  const headers = { "Content-Type": "application/json" };
+  if (key) headers.Authorization = `Bearer ${key}`;
+  try {
+    return await fetch(form.dataset.endpoint, {
+      method: "POST",
+      headers,
+      body: JSON.stringify(body),
+    });
+  } catch {
+    throw new Problem("The service could not be reached.");
+  }
+}
+
+// The error of a refused request, from its OpenAI-shaped body {"error": {message, code}}.
+async function problemOf(response) {
+  const body = await response.json().catch(() => null);
+  return new Problem(body?.error?.message ?? `HTTP ${response.status}`, {
+    status: response.status,
+    code: body?.error?.code,
+    retryAfter: response.headers.get("Retry-After"),
+  });
+}
+
+// Reads the Server-Sent Events, showing the answer as it grows; returns the whole answer.
+async function readAnswer(response) {
+  const reader = response.body.pipeThrough(new TextDecoderStream()).getReader();
+  let buffer = "";
+  let answer = "";
+  for (;;) {
+    const { value, done } = await reader.read();
+    if (done) throw new Problem("The answer stopped before it was complete.");
+    buffer += value;
+    const events = buffer.split("\n\n");
+    buffer = events.pop();
+    for (const event of events) {
+      const data = event
+        .split("\n")
+        .filter((line) => line.startsWith("data: "))
+        .map((line) => line.slice("data: ".length))
+        .join("\n");
+      if (!data) continue; // a ": keep-alive" comment
+      if (data === "[DONE]") return answer;
+      const chunk = JSON.parse(data);
+      if (chunk.error) throw new Problem(chunk.error.message, { code: chunk.error.code });
+      answer += chunk.choices?.[0]?.delta?.content ?? "";
+      $("answer").textContent = readable(answer);
+    }
+  }
+}
+
+// The markdown answer as plain text: the picture is shown below it, not as a link.
+function readable(markdown) {
+  return markdown.replace(PICTURE, "").replace(/\\([\\`*_[\]<>#|~])/g, "$1").trim();
+}
+
+function clearResult() {
+  shown = null;
+  $("result").hidden = false;
+  $("answer").textContent = "";
+  $("problem").hidden = true;
+  $("picture").hidden = true;
+  $("image").removeAttribute("src");
+}
+
+function showProblem(error) {
+  const problem = error instanceof Problem ? error : new Problem(String(error));
+  $("result").hidden = false;
+  $("problem-friendly").textContent = advice(problem);
+  $("problem-message").textContent = problem.message;
+  $("problem").hidden = false;
+}
+
+// What a failure means, by HTTP status, or by error code when the stream failed midway.
+function advice({ status, code, retryAfter }) {
+  const later = retryAfter ? `Try again in ${retryAfter} s.` : "Try again in a moment.";
+  if (status === 401 || code === "invalid_api_key" || code === "missing_api_key") {
+    return "The API key is missing or wrong. Check the key above.";
+  }
+  if (status === 429 || code === "rate_limit_exceeded") {
+    return `Too many pictures for now. ${later}`;
+  }
+  if (status === 503 || code === "server_is_overloaded" || code === "store_unavailable") {
+    return `The service is busy and made nothing. ${later}`;
+  }
+  if (status === 502 || status === 504 || code === "upstream_error" || code === "upstream_timeout") {
+    return "The image model failed, so there is no picture. Try again, or pick another model.";
+  }
+  if (code === "image_not_found") return "Pictures are kept only for a while. Generate it again.";
+  if (status === 400) {
+    return "The service could not use this request. Change the prompt and try again.";
+  }
+  return "The picture could not be made.";
+}
+
+function show(entry) {
+  shown = entry;
+  $("result").hidden = false;
+  $("problem").hidden = true;
+  $("image").alt = entry.prompt;
+  $("image").src = entry.url;
+  $("download").href = entry.url;
+  tick();
+}
+
+// Once a second: the countdown of the picture on display, and the recent strip pruned.
+function tick() {
+  if (shown) {
+    const left = shown.expires - Date.now();
+    $("countdown").textContent = left > 0 ? `Expires in ${clock(left)}` : "Expired";
+    $("download").hidden = left <= 0;
+  }
+  if (recent().length !== stripSize) renderRecent();
+}
+
+function clock(milliseconds) {
+  const seconds = Math.ceil(milliseconds / 1000);
+  const pad = (n) => String(n).padStart(2, "0");
+  const [hours, minutes] = [Math.floor(seconds / 3600), Math.floor((seconds % 3600) / 60)];
+  const rest = `${pad(minutes)}:${pad(seconds % 60)}`;
+  return hours ? `${hours}:${rest}` : rest;
+}
+
+// The pictures made in this browser that are still kept, newest first.
+function recent() {
+  try {
+    const entries = JSON.parse(localStorage.getItem(RECENT_STORAGE) ?? "[]");
+    return entries.filter((entry) => entry.expires > Date.now() && /^https?:\/\//.test(entry.url));
+  } catch {
+    return [];
+  }
+}
+
+function remember(entry) {
+  const kept = [entry, ...recent().filter((other) => other.url !== entry.url)];
+  localStorage.setItem(RECENT_STORAGE, JSON.stringify(kept.slice(0, RECENT_LIMIT)));
+  renderRecent();
+}
+
+function renderRecent() {
+  const entries = recent();
+  localStorage.setItem(RECENT_STORAGE, JSON.stringify(entries));
+  $("recent").replaceChildren(
+    ...entries.map((entry) => {
+      const image = document.createElement("img");
+      image.src = entry.url;
+      image.alt = entry.prompt;
+      image.loading = "lazy";
+      const button = document.createElement("button");
+      button.type = "button";
+      button.title = entry.prompt;
+      button.addEventListener("click", () => {
+        clearResult();
+        show(entry);
+      });
+      button.append(image);
+      const item = document.createElement("li");
+      item.append(button);
+      return item;
+    }),
+  );
+  stripSize = entries.length;
+  $("recent-section").hidden = stripSize === 0;
+}
+
+start();

@@ -1,0 +1,240 @@
+"""The home page in a real browser: what it says about the server, and its playground, which
+streams a chat answer from the service and shows the picture."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+
+import pytest
+import requests
+from playwright.sync_api import Page
+
+from tests.conftest import API_KEY, OPTIMIZER_KEY, STANDIN_TOKEN, Service, Standin
+
+FOX = "a red fox in deep snow"
+PHONE = {"width": 390, "height": 844}
+
+
+@dataclass
+class Home:
+    """The home page open in a browser tab, and what went wrong in the page so far."""
+
+    page: Page
+    headers: dict[str, str]
+    errors: list[str] = field(default_factory=list)
+
+    def generate(self, key: str, prompt: str = FOX, ratio: str = "1:1", model: str = "") -> None:
+        self.page.fill("#key", key)
+        self.page.fill("#prompt", prompt)
+        self.page.select_option("#ratio", ratio)
+        if model:
+            self.page.select_option("#model", label=model)
+        self.page.click("#generate")
+
+    def problem(self) -> tuple[str, str]:
+        """The friendly line and the server's message, once a problem is shown."""
+        page = self.page
+        page.wait_for_selector("#problem", state="visible", timeout=30_000)
+        return page.text_content("#problem-friendly"), page.text_content("#problem-message")
+
+    def strip(self) -> list[str]:
+        """The pictures in the recent strip, newest first."""
+        return self.page.eval_on_selector_all("#recent img", "images => images.map(i => i.src)")
+
+
+@pytest.fixture
+def open_home(browser) -> Iterator[Callable[..., Home]]:
+    """Open a service's home page in a fresh browser context (its own localStorage)."""
+    contexts = []
+
+    def open_(service: Service, viewport: dict[str, int] | None = None) -> Home:
+        context = browser.new_context(viewport=viewport or {"width": 1100, "height": 900})
+        contexts.append(context)
+        page = context.new_page()
+        errors: list[str] = []
+        # A CSP violation shows up as a console error.
+        page.on("console", lambda message: message.type == "error" and errors.append(message.text))
+        page.on("pageerror", lambda error: errors.append(str(error)))
+        response = page.goto(f"{service.url}/")
+        assert response is not None and response.status == 200
+        return Home(page, response.headers, errors)
+
+    try:
+        yield open_
+    finally:
+        for context in contexts:
+            context.close()
+
+
+def test_the_page_says_what_the_server_offers_under_a_strict_policy(
+    open_home: Callable[..., Home], service: Service
+) -> None:
+    home = open_home(service)
+    page = home.page
+    assert page.text_content("#status") == "The service is up."
+    assert page.text_content("#models") == "flux-1-schnell, flux-2-klein-4b, flux-2-klein-9b"
+    assert page.text_content("#optimization") == "off"
+    assert page.text_content("#store") == "memory"
+    assert page.text_content("#expiry") == "30 minutes"
+    assert page.locator("#demo-notice").count() == 0
+    ratios = page.eval_on_selector_all("#ratio option", "options => options.map(o => o.value)")
+    assert ratios == ["1:1", "1:2", "3:2", "3:4", "16:9", "9:16", ""]
+    models = page.eval_on_selector_all("#model option", "options => options.map(o => o.value)")
+    assert models[0] == "@cf/black-forest-labs/flux-1-schnell"
+    assert page.input_value("#model") == models[0]  # FLUX_MODEL is picked at first
+
+    policy = home.headers["content-security-policy"]
+    assert "script-src 'self';" in policy and "default-src 'none';" in policy
+    assert "img-src 'self' data: blob:;" in policy
+    assert home.headers["referrer-policy"] == "no-referrer"
+    # Nothing but the page's own files was loaded, and nothing was refused or failed.
+    assert home.errors == []
+    for asset in ("home.js", "home.css", "favicon.svg"):
+        assert requests.get(f"{service.url}/static/{asset}", timeout=5).status_code == 200
+
+
+def test_the_page_shows_other_settings_and_nothing_secret(
+    open_home: Callable[..., Home], make_service: Callable[..., Service], standin: Standin
+) -> None:
+    service = make_service(
+        DEMO_MODE="true",
+        PROMPT_OPTIMIZATION="true",
+        IMAGE_EXPIRATION="90",
+        PUBLIC_BASE_URL="https://pictures.example.com/flux",
+    )
+    home = open_home(service)
+    page = home.page
+    assert "Demo mode: pictures come from the local Workers AI stand-in" in page.text_content(
+        "#demo-notice"
+    )
+    assert page.text_content("#optimization") == "on"
+    assert page.text_content("#expiry") == "90 seconds"
+    policy = home.headers["content-security-policy"]
+    assert "img-src 'self' data: blob: https://pictures.example.com;" in policy
+    html = page.content()
+    for secret in (API_KEY, STANDIN_TOKEN, OPTIMIZER_KEY, standin.url, "standin-account"):
+        assert secret not in html
+    assert home.errors == []
+
+
+def test_a_generation_streams_its_lines_then_shows_the_picture(
+    open_home: Callable[..., Home], service: Service, standin: Standin
+) -> None:
+    standin.configure(latency=1.0)
+    home = open_home(service)
+    page = home.page
+    home.generate(API_KEY, ratio="16:9", model="flux-2-klein-4b")
+
+    # The first lines are on the page while the stand-in is still drawing.
+    early = page.wait_for_function(
+        """() => {
+            const text = document.getElementById("answer").textContent;
+            const picture = document.getElementById("picture");
+            return text.includes("1024x576") && { text, pictureShown: !picture.hidden };
+        }"""
+    ).json_value()
+    assert early["pictureShown"] is False
+    assert "Image generated successfully" not in early["text"]
+
+    page.wait_for_selector("#picture", state="visible", timeout=30_000)
+    size = page.eval_on_selector("#image", "image => [image.naturalWidth, image.naturalHeight]")
+    assert size == [1024, 576]
+    answer = page.text_content("#answer")
+    assert f"Original prompt: {FOX}" in answer
+    assert "Model: flux-2-klein-4b" in answer
+    assert "Image generated successfully" in answer
+    assert "![" not in answer  # the picture is shown, not its markdown
+    [drawn] = standin.received()
+    assert drawn["model"] == "@cf/black-forest-labs/flux-2-klein-4b"
+    assert drawn["inputs"]["prompt"] == FOX  # the ratio was read, not drawn
+
+    picture = page.get_attribute("#image", "src")
+    assert picture.startswith(f"{service.url}/image/")
+    assert page.get_attribute("#download", "href") == picture
+    assert re.fullmatch(r"Expires in (29:5\d|30:00)", page.text_content("#countdown"))
+    assert home.strip() == [picture]
+    assert home.errors == []
+
+    page.reload()
+    assert page.input_value("#key") == API_KEY
+    assert home.strip() == [picture]
+    assert home.errors == []
+
+
+def test_an_expired_picture_leaves_the_strip(
+    open_home: Callable[..., Home], make_service: Callable[..., Service], standin: Standin
+) -> None:
+    home = open_home(make_service(IMAGE_EXPIRATION="2"))
+    home.generate(API_KEY)
+    home.page.wait_for_selector("#picture", state="visible", timeout=30_000)
+    assert len(home.strip()) == 1
+    home.page.wait_for_function(
+        "() => document.getElementById('countdown').textContent === 'Expired'", timeout=5_000
+    )
+    assert home.page.locator("#download").is_hidden()
+    home.page.wait_for_selector("#recent-section", state="hidden", timeout=5_000)
+    assert home.strip() == []
+
+
+@pytest.mark.parametrize(
+    ("key", "message"),
+    [("wrong-key", "Incorrect API key provided."), ("", "Missing API key")],
+    ids=["wrong", "missing"],
+)
+def test_a_wrong_or_missing_key_is_told_plainly(
+    open_home: Callable[..., Home], service: Service, standin: Standin, key: str, message: str
+) -> None:
+    home = open_home(service)
+    home.generate(key)
+    friendly, said = home.problem()
+    assert friendly == "The API key is missing or wrong. Check the key above."
+    assert said.startswith(message)
+    assert home.page.locator("#picture").is_hidden()
+    assert home.strip() == []
+    assert standin.received() == []
+
+
+def test_an_upstream_failure_mid_stream_is_told_plainly(
+    open_home: Callable[..., Home], service: Service, standin: Standin
+) -> None:
+    standin.fail({"kind": "success_false", "code": 3043})
+    home = open_home(service)
+    home.generate(API_KEY)
+    friendly, said = home.problem()
+    assert friendly.startswith("The image model failed, so there is no picture.")
+    assert said == "Workers AI failed (HTTP 200 with success: false, code 3043)."
+    assert f"Original prompt: {FOX}" in home.page.text_content("#answer")
+    assert home.page.locator("#picture").is_hidden()
+    assert home.strip() == []
+    assert home.errors == []
+
+
+def test_a_rate_limit_says_when_to_come_back(
+    open_home: Callable[..., Home], make_service: Callable[..., Service], standin: Standin
+) -> None:
+    home = open_home(make_service(label="home-rate-limit", RATE_LIMIT="1/minute"))
+    home.generate(API_KEY)
+    home.page.wait_for_selector("#picture", state="visible", timeout=30_000)
+    home.generate(API_KEY)
+    friendly, said = home.problem()
+    assert re.fullmatch(r"Too many pictures for now\. Try again in \d+ s\.", friendly)
+    assert "RATE_LIMIT" in said
+    assert home.page.locator("#picture").is_hidden()
+
+
+def test_the_page_fits_a_phone(
+    open_home: Callable[..., Home], service: Service, standin: Standin
+) -> None:
+    home = open_home(service, viewport=PHONE)
+    page = home.page
+    assert page.locator("#generate").is_visible()
+    home.generate(API_KEY, ratio="16:9")
+    page.wait_for_selector("#picture", state="visible", timeout=30_000)
+    # With the long answer lines and the picture on it, nothing is wider than the screen.
+    scroll_width, width = page.evaluate("[document.scrollingElement.scrollWidth, innerWidth]")
+    assert scroll_width <= width == PHONE["width"]
+    button = page.locator("#generate").bounding_box()
+    assert button is not None and button["x"] >= 0 and button["x"] + button["width"] <= width
+    assert home.errors == []
