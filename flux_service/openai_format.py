@@ -240,7 +240,8 @@ def new_completion_id() -> str:
 
 def estimate_tokens(text: str) -> int:
     """A rough token count (about four bytes a token); there is no tokenizer behind FLUX."""
-    return math.ceil(len(text.encode()) / 4)
+    # surrogatepass: a lone surrogate (legal in a JSON escape) still counts, and cannot crash.
+    return math.ceil(len(text.encode("utf-8", "surrogatepass")) / 4)
 
 
 def usage(prompt: str, content: str) -> dict[str, int]:

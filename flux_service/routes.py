@@ -15,6 +15,7 @@ from urllib.parse import urlsplit
 
 import yaml
 from flask import Blueprint, Response, current_app, g, render_template, request
+from werkzeug.exceptions import RequestEntityTooLarge
 
 from . import answer
 from .auth import require_api_key
@@ -104,7 +105,7 @@ def _origin(url: str) -> str:
 @require_api_key
 def chat_completions() -> Response:
     """Draw the picture the last user message describes; answer in markdown."""
-    chat = parse_chat_request(decode_json(request.get_data()))
+    chat = parse_chat_request(decode_json(_body()))
     pipeline = _pipeline()
     language = pipeline.settings.response_language
     task = recognise(chat.messages, language) if pipeline.settings.skip_client_tasks else None
@@ -116,6 +117,20 @@ def chat_completions() -> Response:
     _generating(job.model.id)
     stages = pipeline.run(job, _image_base_url())
     return _chat_answer(chat, job.model.id, answer.intro(language, job), _parts(job, stages))
+
+
+def _body() -> bytes:
+    """The request body; 413 when it is over MAX_BODY_BYTES, however it was sent.
+
+    Flask checks Content-Length up front, but cuts a chunked body off at the limit without a
+    word: one more byte waiting behind it means the body was too large.
+    """
+    data = request.get_data(cache=False)
+    if len(data) >= current_app.config["MAX_CONTENT_LENGTH"] and request.environ["wsgi.input"].read(
+        1
+    ):
+        raise RequestEntityTooLarge()
+    return data
 
 
 # The routes that draw: RATE_LIMIT applies to them (see ratelimit.py).
@@ -166,7 +181,7 @@ def _chat_answer(chat: ChatRequest, model: str, intro: str, parts: Iterator[str]
 @require_api_key
 def images_generations() -> Response:
     """Draw `n` pictures at once for the OpenAI Images API."""
-    images = parse_images_request(decode_json(request.get_data()))
+    images = parse_images_request(decode_json(_body()))
     pipeline = _pipeline()
     jobs = [
         pipeline.plan(
