@@ -1,5 +1,7 @@
 """Reading and checking the client's key."""
 
+import hmac
+
 import pytest
 
 from flux_service.auth import check_api_key, presented_key
@@ -37,3 +39,16 @@ def test_any_configured_key_is_accepted() -> None:
 def test_refusals_explain_themselves(key: str | None, allowed: tuple[str, ...], words: str) -> None:
     with pytest.raises(AuthenticationError, match=words):
         check_api_key(key, allowed)
+
+
+def test_every_key_is_compared_in_constant_time(monkeypatch: pytest.MonkeyPatch) -> None:
+    compared = []
+
+    def compare_digest(a: bytes, b: bytes) -> bool:
+        compared.append(b)
+        return a == b
+
+    monkeypatch.setattr(hmac, "compare_digest", compare_digest)
+    check_api_key("k1", ("k1", "k2", "k3"))
+    # No early exit on the first match: the time taken says nothing about which key matched.
+    assert compared == [b"k1", b"k2", b"k3"]
