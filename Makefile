@@ -7,7 +7,7 @@ NODE_DEPS := tests/node/node_modules/.package-lock.json
 SYSTEM_PACKAGES := chromium wrk nginx-light redis-server
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
-.PHONY: run test bench audit lint system-packages clean
+.PHONY: run test bench soak audit lint system-packages clean
 
 ## run: serve on $PORT (default 8000); without Cloudflare credentials, the local demo
 run: $(VENV)/.runtime
@@ -20,6 +20,10 @@ test: lint $(NODE_DEPS) system-packages
 ## bench: the full benchmark (several minutes); writes bench/results/latest.{json,md} and a plot
 bench: $(VENV)/.dev system-packages
 	$(BIN)/python -m bench.run
+
+## soak: a few minutes of mixed traffic, 10% upstream faults; writes bench/results/soak.{json,md}
+soak: $(VENV)/.dev system-packages
+	$(BIN)/python -m bench.soak
 
 ## audit: look up every pinned requirement in PyPI's vulnerability records (needs that API)
 audit: $(VENV)/.dev

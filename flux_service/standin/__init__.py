@@ -3,33 +3,47 @@
 It speaks the real REST wire format: the same URL, bearer token, JSON or multipart bodies
 validated against each model's published schema, the JSON envelope with base64 pictures or
 raw picture bytes, and Cloudflare's error envelope and codes. It also plays an
-OpenAI-compatible chat model for the prompt optimizer. Tests steer it over HTTP:
+OpenAI-compatible chat model for the prompt optimizer. Tests and `make soak` steer it over
+HTTP:
 
     POST /_standin/faults   {"target": "workers_ai" | "optimizer", "faults": [{...}, ...]}
-    POST /_standin/config   {"latency": seconds, "refuse": {model id: [field, ...]}}
-    GET  /_standin/requests what it received, oldest first
-    POST /_standin/reset    forget faults and requests
+    POST /_standin/config   {"latency": seconds, "refuse": {model id: [field, ...]},
+                             "fault_rate": 0..1, "optimizer_fault_rate": 0..1}
+    GET  /_standin/requests what it received, oldest first (the last 1000)
+    GET  /_standin/counts   calls and faults per target since the last reset
+    POST /_standin/reset    forget faults, fault rates, requests and counts
 
-Each queued fault is used up by the next request to its target; see `faults.py`.
+Each queued fault is used up by the next request to its target; see `faults.py`. With a
+fault rate set, a request that finds no fault queued fails at that rate, with a fault drawn
+from `RANDOM_FAULTS`.
 """
 
 from __future__ import annotations
 
 import base64
 import json
+import random
 import threading
 import time
-from collections import deque
+from collections import Counter, deque
 from dataclasses import dataclass, field
 from functools import lru_cache
 
 from flask import Flask, Response, jsonify, request
 
 from .drawing import draw, prompt_seed
-from .faults import Fault, cf_error, optimizer_fault_response, workers_ai_fault_response
+from .faults import (
+    RANDOM_FAULTS,
+    Fault,
+    cf_error,
+    fault_label,
+    optimizer_fault_response,
+    workers_ai_fault_response,
+)
 from .schemas import SCHEMAS, Schema, coerce_form, validate
 
 RECORD_LIMIT = 1000
+TARGETS = ("workers_ai", "optimizer")
 
 
 @dataclass
@@ -42,20 +56,35 @@ class StandinState:
     gateway_token: str
     latency: float
     faults: dict[str, deque[Fault]] = field(
-        default_factory=lambda: {"workers_ai": deque(), "optimizer": deque()}
+        default_factory=lambda: {target: deque() for target in TARGETS}
     )
+    fault_rates: dict[str, float] = field(default_factory=lambda: dict.fromkeys(TARGETS, 0.0))
     requests: deque[dict] = field(default_factory=lambda: deque(maxlen=RECORD_LIMIT))
+    # Totals since the last reset: a soak makes far more requests than `requests` keeps.
+    calls: Counter[str] = field(default_factory=Counter)
+    faults_used: dict[str, Counter[str]] = field(
+        default_factory=lambda: {target: Counter() for target in TARGETS}
+    )
     # Fields a model refuses although its schema lists them, as after a schema change.
     refused: dict[str, set[str]] = field(default_factory=dict)
     lock: threading.Lock = field(default_factory=threading.Lock)
 
     def next_fault(self, target: str) -> Fault | None:
+        """The next queued fault, else a random one at the target's fault rate, else None."""
         with self.lock:
-            return self.faults[target].popleft() if self.faults[target] else None
+            if self.faults[target]:
+                return self.faults[target].popleft()
+        if random.random() < self.fault_rates[target]:
+            weights, faults = zip(*RANDOM_FAULTS[target], strict=True)
+            return random.choices(faults, weights)[0]
+        return None
 
-    def record(self, entry: dict) -> None:
+    def record(self, entry: dict, target: str, fault: Fault | None) -> None:
         with self.lock:
             self.requests.append(entry)
+            self.calls[target] += 1
+            if fault:
+                self.faults_used[target][fault_label(fault)] += 1
 
 
 def create_app(
@@ -102,20 +131,35 @@ def create_app(
         state.latency = float(body.get("latency", state.latency))
         for model, names in body.get("refuse", {}).items():
             state.refused[model] = set(names)
-        return jsonify(latency=state.latency)
+        for target, name in (("workers_ai", "fault_rate"), ("optimizer", "optimizer_fault_rate")):
+            state.fault_rates[target] = float(body.get(name, state.fault_rates[target]))
+        return jsonify(latency=state.latency, fault_rates=state.fault_rates)
 
     @app.get("/_standin/requests")
     def seen() -> Response:
         with state.lock:
             return jsonify(list(state.requests))
 
+    @app.get("/_standin/counts")
+    def counts() -> Response:
+        with state.lock:
+            return jsonify(
+                {
+                    target: {"calls": state.calls[target], "faults": state.faults_used[target]}
+                    for target in TARGETS
+                }
+            )
+
     @app.post("/_standin/reset")
     def reset() -> Response:
         with state.lock:
             state.requests.clear()
             state.refused.clear()
-            for queued in state.faults.values():
-                queued.clear()
+            state.calls.clear()
+            for target in TARGETS:
+                state.faults[target].clear()
+                state.faults_used[target].clear()
+                state.fault_rates[target] = 0.0
         return jsonify(ok=True)
 
     @app.get("/_standin/health")
@@ -143,7 +187,9 @@ def _run(state: StandinState, model: str, gateway: str | None) -> Response:
                 k: (f"<{len(v)} bytes>" if isinstance(v, bytes) else v) for k, v in inputs.items()
             },
             "fault": fault.get("kind") if fault else None,
-        }
+        },
+        "workers_ai",
+        fault,
     )
     refused = state.refused.get(model, set()) & set(inputs)
     if refused and not problem:
@@ -216,7 +262,9 @@ def _chat(state: StandinState) -> Response:
     messages = body.get("messages") if isinstance(body, dict) else None
     if not isinstance(body, dict) or not isinstance(body.get("model"), str) or not messages:
         return _openai_error(400, "`model` and `messages` are required.")
-    state.record({"model": body["model"], "optimizer": True, "messages": messages})
+    state.record(
+        {"model": body["model"], "optimizer": True, "messages": messages}, "optimizer", fault
+    )
     description = str(messages[-1].get("content", "")).rpartition("Description: ")[2]
     content = f"A richly detailed picture of {description}, soft natural light, sharp focus"
     if fault:

@@ -14,6 +14,9 @@ A fault is a JSON object with a `kind`:
     reset         the connection is dropped without an answer
     cut           the answer starts, then the connection drops halfway through the body
 Optimizer faults: error, delay, garbage, empty (no content), nonsense (no choices), huge.
+
+With a fault rate set, random faults are drawn from `RANDOM_FAULTS`. Hangs are left out:
+each would only hold one client until UPSTREAM_TIMEOUT.
 """
 
 from __future__ import annotations
@@ -28,6 +31,38 @@ from flask import Response, jsonify, request
 from .schemas import Schema
 
 Fault = dict[str, Any]
+
+# (weight, fault): mostly the passing trouble Workers AI really has (no capacity, internal
+# errors, dropped connections), now and then an answer that makes no sense.
+RANDOM_FAULTS: dict[str, tuple[tuple[int, Fault], ...]] = {
+    "workers_ai": (
+        (3, {"kind": "error", "status": 500, "code": 3043, "message": "Internal server error"}),
+        (2, {"kind": "error", "status": 503, "code": 3043, "message": "Service unavailable"}),
+        (3, {"kind": "error", "status": 429, "code": 3040, "message": "Capacity exceeded"}),
+        (2, {"kind": "reset"}),
+        (1, {"kind": "cut"}),
+        (2, {"kind": "delay", "seconds": 1}),
+        (1, {"kind": "success_false", "code": 3043}),
+        (1, {"kind": "garbage", "status": 502}),
+        (1, {"kind": "truncated"}),
+        (1, {"kind": "bad_base64"}),
+        (1, {"kind": "not_image"}),
+    ),
+    "optimizer": (
+        (2, {"kind": "error", "status": 500}),
+        (1, {"kind": "error", "status": 429}),
+        (1, {"kind": "reset"}),
+        (1, {"kind": "garbage", "status": 502}),
+        (1, {"kind": "empty"}),
+        (1, {"kind": "nonsense"}),
+        (1, {"kind": "delay", "seconds": 1}),
+    ),
+}
+
+
+def fault_label(fault: Fault) -> str:
+    """A fault's kind, with its status when it has one: "error 503", "reset"."""
+    return f"{fault['kind']} {fault['status']}" if "status" in fault else fault["kind"]
 
 
 def cf_error(status: int, code: int, message: str) -> Response:
