@@ -51,10 +51,10 @@ class ClientTask:
     answer: str
 
 
-def recognise(messages: list, language: str) -> ClientTask | None:
-    """The client task `messages` ask for, or None for a real picture request."""
-    turns = [m for m in messages if isinstance(m, dict)]
-    users = [_text(m) for m in turns if m.get("role") == "user"]
+def recognise(messages: list[dict], language: str) -> ClientTask | None:
+    """The client task `messages` (as `parse_chat_request` checked them) ask for, or None for
+    a real picture request."""
+    users = [_text(m) for m in messages if m["role"] == "user"]
     if not users:
         return None
     last = users[-1].strip()
@@ -65,10 +65,10 @@ def recognise(messages: list, language: str) -> ClientTask | None:
         return ClientTask("title", _title(users[:-1], last, language))
     if opening.startswith(_SUMMARY_OPENINGS):
         return ClientTask("summary", _summary(users[:-1], language))
-    systems = " ".join(_text(m) for m in turns if m.get("role") in ("system", "developer"))
+    systems = " ".join(_text(m) for m in messages if m["role"] in ("system", "developer"))
     if _TITLE_REQUEST.search(systems) and _TRANSCRIPT_USER.match(last):
         return ClientTask("title", _title([], last, language))
-    if len(turns) == 1 and re.sub(r"[\W_]+", "", opening) in _GREETINGS:
+    if len(messages) == 1 and re.sub(r"[\W_]+", "", opening) in _GREETINGS:
         return ClientTask("check", text(language, "ready"))
     return None
 

@@ -16,7 +16,7 @@ import logging
 import sys
 import time
 import traceback
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 
 from flask import Flask, Response, g, request
 
@@ -93,10 +93,10 @@ def init_request_log(app: Flask) -> None:
         return response
 
 
-def logged_stream(events: Iterator[str], outcome: dict[str, str]) -> Iterator[str]:
+def logged_stream(events: Iterator[str], outcome: Callable[[], str | None]) -> Iterator[str]:
     """`events`, logging the request's line once the stream has ended, however it ended.
 
-    The stream sets `outcome["value"]` to "completed" or "failed: …"; a stream that ends
+    `outcome()` says how the stream ended, "completed" or "failed: …"; a stream that ends
     without either was left by its client. Call it within the request: the stream itself
     runs after the request context has gone.
     """
@@ -106,7 +106,7 @@ def logged_stream(events: Iterator[str], outcome: dict[str, str]) -> Iterator[st
         try:
             yield from events
         finally:
-            how = outcome.get("value", "client went away")
+            how = outcome() or "client went away"
             request_line(method, route, 200, started, stream=True, outcome=how, **fields)
 
     return stream()

@@ -13,7 +13,6 @@ from functools import cache
 from pathlib import Path
 from urllib.parse import urlsplit
 
-import yaml
 from flask import Blueprint, Response, current_app, g, render_template, request
 from werkzeug.exceptions import RequestEntityTooLarge
 
@@ -126,9 +125,8 @@ def _body() -> bytes:
     word: one more byte waiting behind it means the body was too large.
     """
     data = request.get_data(cache=False)
-    if len(data) >= current_app.config["MAX_CONTENT_LENGTH"] and request.environ["wsgi.input"].read(
-        1
-    ):
+    at_limit = len(data) >= current_app.config["MAX_CONTENT_LENGTH"]
+    if at_limit and request.environ["wsgi.input"].read(1):
         raise RequestEntityTooLarge()
     return data
 
@@ -169,7 +167,7 @@ def _chat_answer(chat: ChatRequest, model: str, intro: str, parts: Iterator[str]
         def failure(error: FluxError) -> str:
             return answer.failure_part(language, error.message)
 
-        events = logged_stream(stream.events(intro, parts, failure), stream.outcome)
+        events = logged_stream(stream.events(intro, parts, failure), lambda: stream.outcome)
         return Response(events, mimetype="text/event-stream", headers=SSE_HEADERS)
     content = intro + "".join(parts)
     counts = usage(chat.prompt, content)
@@ -231,6 +229,8 @@ def openapi() -> Response:
 
 @cache
 def _contract() -> dict:
+    import yaml  # here: only this route needs it, and most processes never serve it
+
     return yaml.safe_load(OPENAPI_PATH.read_text(encoding="utf-8"))
 
 

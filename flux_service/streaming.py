@@ -12,7 +12,7 @@ import logging
 import queue
 import threading
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 from .errors import FluxError
 from .openai_format import chunk_body, sse_event, usage, usage_chunk_body
@@ -35,8 +35,8 @@ class ChatStream:
     prompt: str  # for the usage count
     include_usage: bool = False
     keepalive: float = KEEPALIVE_SECONDS
-    # How the stream went, for the request log: "value" becomes "completed" or "failed: …".
-    outcome: dict[str, str] = field(default_factory=dict)
+    # How the stream went, for the request log: "completed" or "failed: …" once it ends.
+    outcome: str | None = None
 
     def chunk(self, delta: dict[str, str], finish_reason: str | None = None) -> str:
         body = chunk_body(self.completion_id, self.created, self.model, delta, finish_reason)
@@ -65,7 +65,7 @@ class ChatStream:
             if kind == "done":
                 break
             if isinstance(value, FluxError):
-                self.outcome["value"] = f"failed: {value.status} {value.code}"
+                self.outcome = f"failed: {value.status} {value.code}"
                 yield self.chunk({"content": failure(value)}) + sse_event(value.to_dict()) + DONE
                 return
             assert isinstance(value, str)
@@ -77,7 +77,7 @@ class ChatStream:
             ending += sse_event(
                 usage_chunk_body(self.completion_id, self.created, self.model, counts)
             )
-        self.outcome["value"] = "completed"
+        self.outcome = "completed"
         yield ending + DONE
 
 

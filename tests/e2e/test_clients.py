@@ -182,6 +182,7 @@ def test_housekeeping_can_be_turned_off(
         .message.content
     )
     fetch_picture(image_url(content))
+    assert [seen["inputs"]["prompt"] for seen in standin.received()] == ["hi"]
 
 
 def test_usage_comes_last_in_a_stream_when_asked(client: openai.OpenAI, standin: Standin) -> None:
