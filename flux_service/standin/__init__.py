@@ -1,17 +1,19 @@
 """A Workers AI look-alike for demo mode and the tests.
 
 It speaks the real REST wire format: the same URL, bearer token, JSON or multipart bodies
-validated against each model's published schema, the JSON envelope with base64 pictures or
-raw picture bytes, and Cloudflare's error envelope and codes. It also plays an
+validated against each model's published schema, the JSON envelope with base64 images or
+raw image bytes, and Cloudflare's error envelope and codes. It also plays an
 OpenAI-compatible chat model for the prompt optimizer. Tests and `make soak` steer it over
 HTTP:
 
     POST /_standin/faults   {"target": "workers_ai" | "optimizer", "faults": [{...}, ...]}
+    GET  /_standin/faults   how many faults wait, per target
     POST /_standin/config   {"latency": seconds, "refuse": {model id: [field, ...]},
                              "fault_rate": 0..1, "optimizer_fault_rate": 0..1}
     GET  /_standin/requests what it received, oldest first (the last 1000)
     GET  /_standin/counts   calls and faults per target since the last reset
-    POST /_standin/reset    forget faults, fault rates, requests and counts
+    POST /_standin/reset    forget faults, fault rates, refusals, requests and counts, and
+                            go back to the latency it started with
 
 Each queued fault is used up by the next request to its target; see `faults.py`. With a
 fault rate set, a request that finds no fault queued fails at that rate, with a fault drawn
@@ -44,6 +46,8 @@ from .schemas import SCHEMAS, Schema, coerce_form, validate
 
 RECORD_LIMIT = 1000
 TARGETS = ("workers_ai", "optimizer")
+DEFAULT_TOKEN = "standin-token"
+DEFAULT_ACCOUNT = "standin-account"
 
 
 @dataclass
@@ -55,6 +59,7 @@ class StandinState:
     optimizer_key: str
     gateway_token: str
     latency: float
+    start_latency: float = 0.0  # what `reset` goes back to
     faults: dict[str, deque[Fault]] = field(
         default_factory=lambda: {target: deque() for target in TARGETS}
     )
@@ -88,15 +93,15 @@ class StandinState:
 
 
 def create_app(
-    token: str = "standin-token",
-    account: str = "standin-account",
+    token: str = DEFAULT_TOKEN,
+    account: str = DEFAULT_ACCOUNT,
     latency: float = 0.0,
     optimizer_key: str = "",
     gateway_token: str = "",
 ) -> Flask:
     """The stand-in as a WSGI app: Workers AI at /client/v4, a chat model at /openai/v1."""
     app = Flask(__name__)
-    state = StandinState(token, account, optimizer_key, gateway_token, latency)
+    state = StandinState(token, account, optimizer_key, gateway_token, latency, latency)
     app.extensions["standin"] = state
 
     @app.post("/client/v4/accounts/<account_id>/ai/run/<path:model>")
@@ -124,6 +129,11 @@ def create_app(
         with state.lock:
             state.faults[body.get("target", "workers_ai")].extend(body["faults"])
         return jsonify(ok=True)
+
+    @app.get("/_standin/faults")
+    def queued_faults() -> Response:
+        with state.lock:
+            return jsonify({target: len(state.faults[target]) for target in TARGETS})
 
     @app.post("/_standin/config")
     def configure() -> Response:
@@ -153,6 +163,7 @@ def create_app(
     @app.post("/_standin/reset")
     def reset() -> Response:
         with state.lock:
+            state.latency = state.start_latency
             state.requests.clear()
             state.refused.clear()
             state.calls.clear()
@@ -171,9 +182,10 @@ def create_app(
 
 def _run(state: StandinState, model: str, gateway: str | None) -> Response:
     started = time.monotonic()
-    fault = state.next_fault("workers_ai")
+    # A refused call uses up no fault: it never reached the model.
     if request.headers.get("Authorization") != f"Bearer {state.token}":
         return cf_error(401, 10000, "Authentication error")
+    fault = state.next_fault("workers_ai")
     schema = SCHEMAS.get(model)
     if schema is None:
         return cf_error(400, 5007, f"No such model {model} or task")
@@ -198,24 +210,24 @@ def _run(state: StandinState, model: str, gateway: str | None) -> Response:
     if problem:
         return cf_error(400, 5006, f"AiError: Bad input: Error: {problem}")
     # Draw first, then wait out the rest of the latency: the answer takes `latency`, not more.
-    picture = _picture(schema, inputs)
+    image = _image(schema, inputs)
     answer = (
-        Response(picture, mimetype=schema.content_type)
+        Response(image, mimetype=schema.content_type)
         if schema.output == "binary"
-        else Response(_envelope(picture), mimetype="application/json")
+        else Response(_envelope(image), mimetype="application/json")
     )
     time.sleep(max(0.0, state.latency - (time.monotonic() - started)))
     if fault:
-        faulty = workers_ai_fault_response(fault, schema, picture)
+        faulty = workers_ai_fault_response(fault, schema, image)
         if faulty is not None:
             return faulty
     return answer
 
 
 @lru_cache(maxsize=64)
-def _envelope(picture: bytes) -> bytes:
-    """The JSON envelope around a base64 picture (the same picture is often asked again)."""
-    result = {"image": base64.b64encode(picture).decode()}
+def _envelope(image: bytes) -> bytes:
+    """The JSON envelope around a base64 image (the same image is often asked again)."""
+    result = {"image": base64.b64encode(image).decode()}
     return json.dumps({"result": result, "success": True, "errors": [], "messages": []}).encode()
 
 
@@ -232,7 +244,7 @@ def _read_inputs(schema: Schema) -> tuple[dict[str, object], str | None]:
     return body, None
 
 
-def _picture(schema: Schema, inputs: dict[str, object]) -> bytes:
+def _image(schema: Schema, inputs: dict[str, object]) -> bytes:
     prompt = str(inputs["prompt"])
     if schema.takes_size:
         width = int(inputs.get("width") or schema.default_size[0])  # type: ignore[call-overload]
@@ -247,17 +259,17 @@ def _picture(schema: Schema, inputs: dict[str, object]) -> bytes:
         seed if isinstance(seed, int) else prompt_seed(prompt),
         width,
         height,
-        schema.picture,
+        schema.image,
     )
 
 
 def _chat(state: StandinState) -> Response:
-    fault = state.next_fault("optimizer")
     if (
         state.optimizer_key
         and request.headers.get("Authorization") != f"Bearer {state.optimizer_key}"
     ):
         return _openai_error(401, "Incorrect API key provided.")
+    fault = state.next_fault("optimizer")
     body = request.get_json(silent=True)
     messages = body.get("messages") if isinstance(body, dict) else None
     if not isinstance(body, dict) or not isinstance(body.get("model"), str) or not messages:
@@ -266,7 +278,7 @@ def _chat(state: StandinState) -> Response:
         {"model": body["model"], "optimizer": True, "messages": messages}, "optimizer", fault
     )
     description = str(messages[-1].get("content", "")).rpartition("Description: ")[2]
-    content = f"A richly detailed picture of {description}, soft natural light, sharp focus"
+    content = f"A richly detailed image of {description}, soft natural light, sharp focus"
     if fault:
         faulty = optimizer_fault_response(fault, content)
         if faulty is not None:

@@ -8,8 +8,8 @@ A fault is a JSON object with a `kind`:
     hang          {"seconds": 3600}: answer nothing for that long
     garbage       an HTML page instead of JSON ({"status": 502} to pick the status)
     bad_base64    an envelope whose image is not base64
-    not_image     bytes that are no picture
-    truncated     the first half of the picture
+    not_image     bytes that are no image
+    truncated     the first half of the image
     empty         an envelope with success: true and no image
     reset         the connection is dropped without an answer
     cut           the answer starts, then the connection drops halfway through the body
@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import base64
 import socket
+import struct
 import time
 from typing import Any
 
@@ -78,7 +79,7 @@ def cf_error(status: int, code: int, message: str) -> Response:
     return response
 
 
-def workers_ai_fault_response(fault: Fault, schema: Schema, picture: bytes) -> Response | None:
+def workers_ai_fault_response(fault: Fault, schema: Schema, image: bytes) -> Response | None:
     """The faulty answer for `fault`, or None when the normal answer should follow."""
     kind = fault["kind"]
     if kind in ("delay", "hang"):
@@ -98,13 +99,13 @@ def workers_ai_fault_response(fault: Fault, schema: Schema, picture: bytes) -> R
     if kind == "reset":
         return _reset()
     if kind == "cut":
-        return _cut(picture if schema.output == "binary" else b'{"result": {"image": "' + picture)
+        return _cut(image if schema.output == "binary" else b'{"result": {"image": "' + image)
     payload = {
-        "not_image": b"this is not a picture at all",
-        "truncated": picture[: len(picture) // 2],
+        "not_image": b"this is not an image at all",
+        "truncated": image[: len(image) // 2],
     }.get(kind)
     if schema.output == "binary":
-        return Response(payload or b"not a picture", mimetype=schema.content_type)
+        return Response(payload or b"not an image", mimetype=schema.content_type)
     if kind == "bad_base64":
         return _envelope({"image": "this is *not* base64!"})
     if kind == "empty":
@@ -160,10 +161,19 @@ def _cut(body: bytes) -> Response:
     return Response(half_then_drop(), headers={"Content-Length": str(len(body))})
 
 
+# A caller in the same process, with no socket to drop, puts a function here that does it.
+DROP = "standin.drop"
+
+
 def _reset() -> Response:
     # Drop the TCP connection under the server's feet: the client sees a reset.
     raw = request.environ.get("gunicorn.socket")
     if isinstance(raw, socket.socket):
-        raw.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, b"\x01\x00\x00\x00\x00\x00\x00\x00")
-        raw.close()
+        # SO_LINGER on, with a zero timeout: closing sends RST instead of FIN. The socket is
+        # shut here and closed by gunicorn, which owns it: closing it under gunicorn's feet
+        # would free its descriptor for the next connection while gunicorn still uses it.
+        raw.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
+        raw.shutdown(socket.SHUT_RDWR)
+    elif callable(drop := request.environ.get(DROP)):
+        drop()
     return Response(b"", status=500)
