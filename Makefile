@@ -7,15 +7,20 @@ NODE_DEPS := tests/node/node_modules/.package-lock.json
 SYSTEM_PACKAGES := chromium wrk nginx-light redis-server
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
-.PHONY: run test bench soak audit lint system-packages clean
+.PHONY: run test test-fast bench soak audit lint system-packages clean
 
 ## run: serve on $PORT (default 8000); without Cloudflare credentials, the local demo
 run: $(VENV)/.runtime
 	$(BIN)/python -m flux_service.launcher
 
-## test: lint, then the whole suite (unit, end-to-end, Node SDK and browser)
+## test: lint, the fast tiers (unit, in-process), then end to end (gunicorn, SDKs, browser)
 test: lint $(NODE_DEPS) system-packages
-	$(BIN)/python -m pytest
+	$(BIN)/python -m pytest -m "unit or inprocess"
+	$(BIN)/python -m pytest -m e2e
+
+## test-fast: the unit and in-process tiers alone, in seconds: no servers, no browser
+test-fast: $(VENV)/.dev
+	$(BIN)/python -m pytest -m "unit or inprocess"
 
 ## bench: the full benchmark (several minutes); writes bench/results/latest.{json,md} and a plot
 bench: $(VENV)/.dev system-packages
@@ -27,12 +32,13 @@ soak: $(VENV)/.dev system-packages
 
 ## audit: look up every pinned requirement in PyPI's vulnerability records (needs that API)
 audit: $(VENV)/.dev
-	$(BIN)/pip-audit --requirement requirements.txt --requirement requirements-dev.txt \
-	  --no-deps --disable-pip --progress-spinner off
+	$(BIN)/python .ci/audit.py requirements.txt requirements-dev.txt
 
+## lint: ruff's checks and formatting, and mypy over the product
 lint: $(VENV)/.dev
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
+	$(BIN)/mypy
 
 $(VENV)/.runtime: requirements.txt
 	$(PYTHON) -m venv $(VENV)

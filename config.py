@@ -16,6 +16,10 @@ from urllib.parse import urlsplit
 
 from dotenv import dotenv_values
 
+# The catalogue is plain data with no imports of its own, so the gunicorn master can load it
+# before gevent patches the standard library.
+from flux_service.catalog import lookup
+
 LANGUAGES = ("en", "zh-cn", "zh-hant", "ja", "es", "fr", "ru", "de")
 
 DEFAULT_CF_API_BASE = "https://api.cloudflare.com/client/v4"
@@ -31,13 +35,20 @@ DEFAULT_IMAGE_EXPIRATION = 1800
 DEFAULT_PORT = 8000
 DEFAULT_UPSTREAM_TIMEOUT = 120.0
 DEFAULT_OPTIMIZER_TIMEOUT = 30.0
-DEFAULT_MAX_BODY_BYTES = 1024 * 1024
-DEFAULT_IMAGE_STORE_MAX_BYTES = 256 * 1024 * 1024
+# Well inside the 10 s without a byte that idle proxies and clients tolerate.
+DEFAULT_STREAM_KEEPALIVE = 5.0
+MIB = 1024 * 1024
+DEFAULT_MAX_BODY_BYTES = MIB
+DEFAULT_IMAGE_STORE_MAX_BYTES = 256 * MIB
 # Workers AI allows 720 text-to-image requests a minute, 12 a second; at the few seconds a
-# FLUX picture takes, 48 generations in flight already reach that rate.
+# FLUX image takes, 48 generations in flight already reach that rate.
 DEFAULT_MAX_CONCURRENT_GENERATIONS = 48
 DEFAULT_GENERATION_WAIT = 5.0
 
+_ONE_LIMIT = re.compile(
+    r"\s*[0-9]+\s*(?:/|\s*per\s*)\s*[0-9]*\s*(?:second|minute|hour|day|month|year)s?\s*",
+    re.IGNORECASE,
+)
 _TRUE = {"1", "true", "yes", "on"}
 _FALSE = {"0", "false", "no", "off"}
 
@@ -73,6 +84,7 @@ class Settings:
     port: int = DEFAULT_PORT
     upstream_timeout: float = DEFAULT_UPSTREAM_TIMEOUT
     optimizer_timeout: float = DEFAULT_OPTIMIZER_TIMEOUT
+    stream_keepalive: float = DEFAULT_STREAM_KEEPALIVE
     max_body_bytes: int = DEFAULT_MAX_BODY_BYTES
     image_store: str = "memory"  # or a redis:// URL
     image_store_max_bytes: int = DEFAULT_IMAGE_STORE_MAX_BYTES
@@ -105,87 +117,79 @@ def load_settings(
     """Read and check every setting from `environ` over `env_file`."""
     env = {name: value.strip() for name, value in read_environment(environ, env_file).items()}
 
-    def get(name: str, default: str = "") -> str:
-        return env.get(name) or default
+    def get(name: str, default: object = "") -> str:
+        return env.get(name) or str(default)
 
-    flux_model = _parse("FLUX_MODEL", get("FLUX_MODEL", DEFAULT_MODEL), _model_id)
-    models = _parse("MODELS", get("MODELS", ",".join(DEFAULT_MODELS)), _model_ids)
+    def setting(name: str, parser: Callable[[str], T], default: object = "") -> T:
+        return _parse(name, get(name, default), parser)
+
+    flux_model = setting("FLUX_MODEL", _model_id, DEFAULT_MODEL)
+    models = setting("MODELS", _model_ids, ",".join(DEFAULT_MODELS))
     if flux_model not in models:
         models = (flux_model, *models)
     image_store = get("IMAGE_STORE", "memory")
     if image_store.lower() == "redis":  # the URL a Redis add-on put in REDIS_URL
         image_store = _required("REDIS_URL", get("REDIS_URL"), "when IMAGE_STORE=redis")
     image_store = _parse("IMAGE_STORE", image_store, _store)
-    default_workers = "1" if image_store == "memory" else str(2 * (os.cpu_count() or 1))
-    optimization = _parse(
-        "PROMPT_OPTIMIZATION", get("PROMPT_OPTIMIZATION", get("CF_IS_TRANSLATE", "false")), _bool
-    )
+    default_workers = 1 if image_store == "memory" else 2 * (os.cpu_count() or 1)
     settings = Settings(
         api_keys=tuple(key.strip() for key in get("API_KEY").split(",") if key.strip()),
         cf_account_id=_required("CF_ACCOUNT_ID", get("CF_ACCOUNT_ID")),
         cf_api_token=_required("CF_API_TOKEN", get("CF_API_TOKEN")),
-        cf_api_base=_parse("CF_API_BASE", get("CF_API_BASE", DEFAULT_CF_API_BASE), _url),
-        cf_ai_gateway=_parse("CF_AI_GATEWAY", get("CF_AI_GATEWAY"), _gateway_id),
+        cf_api_base=setting("CF_API_BASE", _url, DEFAULT_CF_API_BASE),
+        cf_ai_gateway=setting("CF_AI_GATEWAY", _gateway_id),
         cf_ai_gateway_token=get("CF_AI_GATEWAY_TOKEN"),
-        cf_ai_gateway_base=_parse(
-            "CF_AI_GATEWAY_BASE", get("CF_AI_GATEWAY_BASE", DEFAULT_CF_AI_GATEWAY_BASE), _url
-        ),
+        cf_ai_gateway_base=setting("CF_AI_GATEWAY_BASE", _url, DEFAULT_CF_AI_GATEWAY_BASE),
         flux_model=flux_model,
         models=models,
-        flux_num_steps=_parse("FLUX_NUM_STEPS", get("FLUX_NUM_STEPS", "4"), _int_between(1, 100)),
-        image_expiration=_parse(
-            "IMAGE_EXPIRATION", get("IMAGE_EXPIRATION", "1800"), _int_between(1, 7 * 86400)
+        flux_num_steps=setting("FLUX_NUM_STEPS", _int_between(1, 100), DEFAULT_STEPS),
+        image_expiration=setting(
+            "IMAGE_EXPIRATION", _int_between(1, 7 * 86400), DEFAULT_IMAGE_EXPIRATION
         ),
-        prompt_optimization=optimization,
-        external_api_base=_parse("EXTERNAL_API_BASE", get("EXTERNAL_API_BASE"), _optional_url),
+        # CF_IS_TRANSLATE is the Worker's name for the switch.
+        prompt_optimization=setting("PROMPT_OPTIMIZATION", _bool, get("CF_IS_TRANSLATE", "false")),
+        external_api_base=setting("EXTERNAL_API_BASE", _optional_url),
         external_model=get("EXTERNAL_MODEL"),
         external_api_key=get("EXTERNAL_API_KEY"),
         system_message=get("SYSTEM_MESSAGE"),
-        response_language=_parse("RESPONSE_LANGUAGE", get("RESPONSE_LANGUAGE", "en"), _language),
-        public_base_url=_parse("PUBLIC_BASE_URL", get("PUBLIC_BASE_URL"), _optional_url),
-        port=_parse("PORT", get("PORT", str(DEFAULT_PORT)), _int_between(1, 65535)),
-        upstream_timeout=_parse(
-            "UPSTREAM_TIMEOUT", get("UPSTREAM_TIMEOUT", "120"), _float_between(0.1, 3600)
+        response_language=setting("RESPONSE_LANGUAGE", _language, "en"),
+        public_base_url=setting("PUBLIC_BASE_URL", _optional_url),
+        port=setting("PORT", _int_between(1, 65535), DEFAULT_PORT),
+        upstream_timeout=setting(
+            "UPSTREAM_TIMEOUT", _float_between(0.1, 3600), DEFAULT_UPSTREAM_TIMEOUT
         ),
-        optimizer_timeout=_parse(
-            "OPTIMIZER_TIMEOUT", get("OPTIMIZER_TIMEOUT", "30"), _float_between(0.1, 600)
+        optimizer_timeout=setting(
+            "OPTIMIZER_TIMEOUT", _float_between(0.1, 600), DEFAULT_OPTIMIZER_TIMEOUT
         ),
-        max_body_bytes=_parse(
-            "MAX_BODY_BYTES",
-            get("MAX_BODY_BYTES", str(DEFAULT_MAX_BODY_BYTES)),
-            _int_between(1024, 64 * 1024 * 1024),
+        stream_keepalive=setting(
+            "STREAM_KEEPALIVE", _float_between(0.1, 60), DEFAULT_STREAM_KEEPALIVE
         ),
-        image_store_max_bytes=_parse(
-            "IMAGE_STORE_MAX_BYTES",
-            get("IMAGE_STORE_MAX_BYTES", str(DEFAULT_IMAGE_STORE_MAX_BYTES)),
-            _int_between(64 * 1024 * 1024, 1 << 40),
+        max_body_bytes=setting(
+            "MAX_BODY_BYTES", _int_between(1024, 64 * MIB), DEFAULT_MAX_BODY_BYTES
+        ),
+        image_store_max_bytes=setting(
+            "IMAGE_STORE_MAX_BYTES", _int_between(MIB, 1 << 40), DEFAULT_IMAGE_STORE_MAX_BYTES
         ),
         https_proxy=get("HTTPS_PROXY", get("https_proxy")),
         http_proxy=get("HTTP_PROXY", get("http_proxy")),
         no_proxy=get("NO_PROXY", get("no_proxy")),
-        ca_bundle=_parse("REQUESTS_CA_BUNDLE", get("REQUESTS_CA_BUNDLE"), _optional_file),
+        ca_bundle=setting("REQUESTS_CA_BUNDLE", _optional_file),
         image_store=image_store,
-        web_concurrency=_parse(
-            "WEB_CONCURRENCY", get("WEB_CONCURRENCY", default_workers), _int_between(1, 256)
-        ),
-        max_concurrent_generations=_parse(
+        web_concurrency=setting("WEB_CONCURRENCY", _int_between(1, 256), default_workers),
+        max_concurrent_generations=setting(
             "MAX_CONCURRENT_GENERATIONS",
-            get("MAX_CONCURRENT_GENERATIONS", str(DEFAULT_MAX_CONCURRENT_GENERATIONS)),
             _int_between(1, 100_000),
+            DEFAULT_MAX_CONCURRENT_GENERATIONS,
         ),
-        generation_wait=_parse(
-            "GENERATION_WAIT",
-            get("GENERATION_WAIT", str(DEFAULT_GENERATION_WAIT)),
-            _float_between(0, 600),
-        ),
-        rate_limit=_parse("RATE_LIMIT", get("RATE_LIMIT"), _rate_limit),
-        skip_client_tasks=_parse("SKIP_CLIENT_TASKS", get("SKIP_CLIENT_TASKS", "true"), _bool),
-        demo_mode=_parse("DEMO_MODE", get("DEMO_MODE", "false"), _bool),
+        generation_wait=setting("GENERATION_WAIT", _float_between(0, 600), DEFAULT_GENERATION_WAIT),
+        rate_limit=setting("RATE_LIMIT", _rate_limit),
+        skip_client_tasks=setting("SKIP_CLIENT_TASKS", _bool, "true"),
+        demo_mode=setting("DEMO_MODE", _bool, "false"),
     )
     if settings.image_store == "memory" and settings.web_concurrency > 1:
         raise ConfigError(
-            f"WEB_CONCURRENCY={settings.web_concurrency} needs a shared picture store: with "
-            "IMAGE_STORE=memory every worker process keeps its own pictures, so a picture one "
+            f"WEB_CONCURRENCY={settings.web_concurrency} needs a shared image store: with "
+            "IMAGE_STORE=memory every worker process keeps its own images, so an image one "
             "worker stored would be missing when another serves /image/<key>. Set "
             "IMAGE_STORE=redis://… to run several workers, or WEB_CONCURRENCY=1 (Heroku sets "
             "WEB_CONCURRENCY by itself: heroku config:set WEB_CONCURRENCY=1)."
@@ -267,9 +271,6 @@ def _gateway_id(raw: str) -> str:
 
 
 def _model_id(raw: str) -> str:
-    # Imported here: the flux_service package imports this module first.
-    from flux_service.catalog import lookup
-
     model = lookup(raw)
     if model is None:
         raise ValueError("not a Workers AI text-to-image model this service knows (see README)")
@@ -298,11 +299,11 @@ def _store(raw: str) -> str:
 
 
 def _rate_limit(raw: str) -> str:
-    # Imported here: only start-up needs the parser of Flask-Limiter's limit strings.
-    from limits import parse_many
-
-    if raw:
-        parse_many(raw)  # raises ValueError on a malformed limit
+    # Flask-Limiter's grammar ("20/minute", "20 per minute;500/day"), checked here without
+    # importing `limits`, which would load asyncio and ssl into gunicorn's master before
+    # gevent patches them. tests/unit/test_config.py holds the two to the same answers.
+    if raw and not all(_ONE_LIMIT.fullmatch(part) for part in re.split(r"[,;|]", raw)):
+        raise ValueError('expected limits like "20/minute" or "20/minute;500/day"')
     return raw
 
 

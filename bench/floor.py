@@ -1,7 +1,7 @@
 """The floor of the overhead: the least a gunicorn + gevent + requests proxy can add.
 
 A bare WSGI app, served like the service, that forwards each request to the stand-in with
-requests and answers a few bytes: no Flask, no parsing, no picture. What the service adds
+requests and answers a few bytes: no Flask, no parsing, no image. What the service adds
 above this is the cost of its own work.
 """
 

@@ -49,7 +49,7 @@ TARGETS = [
     Target("1000 streams: peak RSS", (*STREAMS_1000, "peak_rss_mb"), "MB", 500, "<="),
     Target("First byte p99, 200 streams", ("first_byte", "p99_ms"), "ms", 50, "<="),
     Target(
-        "Picture serving, 32 connections",
+        "Image serving, 32 connections",
         ("serving", "service", "requests_per_s"),
         "req/s",
         3000,
@@ -181,7 +181,7 @@ def _serving(r: dict) -> list[str]:
             serve["nginx"]["mb_per_s"],
         ],
     ]
-    intro = f"Picture serving: a {serve['picture_kb']} KB JPEG, wrk at 32 connections."
+    intro = f"Image serving: a {serve['image_kb']} KB JPEG, wrk at 32 connections."
     ratio = f"Ratio to nginx: {serve['ratio_to_nginx']}."
     return [intro, "", *table(["server", "requests/s", "MB/s"], rows), "", ratio]
 

@@ -1,5 +1,5 @@
 """make bench: measure what the service adds to a generation, how many waiting clients it
-holds, how fast it answers and serves pictures, and how many generations it sustains.
+holds, how fast it answers and serves images, and how many generations it sustains.
 
 The stand-in and the service start exactly as the tests start them (the Procfile's command);
 the load comes from `bench.load` in a process of its own. `--smoke` runs every scenario for
@@ -26,12 +26,14 @@ import requests
 
 from bench.report import write_report
 from config import read_environment
-from flux_service.launcher import (
+from flux_service.launcher import standin_env
+from tests.servers import (
     Server,
     free_port,
-    standin_env,
+    listening_socket,
     start_service,
     start_standin,
+    stop_all,
     wait_until_up,
 )
 
@@ -136,15 +138,17 @@ class Bench:
 
 
 def start_floor(target: str) -> Server:
-    """bench.floor under gunicorn with the service's worker class, on a free port."""
-    port = free_port()
+    """bench.floor under gunicorn with the service's worker class, on a socket of its own."""
     gunicorn = str(Path(sys.executable).parent / "gunicorn")
     app = f"bench.floor:make_app({target!r}, {TOKEN!r})"
-    options = ["--bind", f"127.0.0.1:{port}", "--worker-class", "gevent", "--workers", "1"]
-    # Run from bench/, away from the service's gunicorn.conf.py, which gunicorn would read.
-    quiet = ["--pythonpath", str(ROOT), "--no-control-socket", "--log-level", "warning"]
-    process = subprocess.Popen([gunicorn, app, *options, *quiet], cwd=ROOT / "bench")
-    server = Server(process, f"http://127.0.0.1:{port}")
+    with listening_socket() as listener:
+        fd = listener.fileno()
+        options = ["--bind", f"fd://{fd}", "--worker-class", "gevent", "--workers", "1"]
+        # Run from bench/, away from the service's gunicorn.conf.py, which gunicorn would read.
+        quiet = ["--pythonpath", str(ROOT), "--no-control-socket", "--log-level", "warning"]
+        command = [gunicorn, app, *options, *quiet]
+        process = subprocess.Popen(command, cwd=ROOT / "bench", pass_fds=[fd])
+        server = Server(process, f"http://127.0.0.1:{listener.getsockname()[1]}")
     wait_until_up(server, "/")
     return server
 
@@ -287,12 +291,12 @@ def serving(bench: Bench, profile: Profile) -> dict:
         bench.chat_url, json=bench.chat_plan(PROMPT)["body"], headers=bench.auth, timeout=30
     ).json()
     url = answer["choices"][0]["message"]["content"].rsplit("(", 1)[1].rstrip(")")
-    picture = requests.get(url, timeout=10).content
+    image = requests.get(url, timeout=10).content
     ours = wrk(url, profile.serving_seconds)
-    with nginx_serving(picture, bench.service_cores) as nginx_url:
+    with nginx_serving(image, bench.service_cores) as nginx_url:
         theirs = wrk(nginx_url, profile.serving_seconds)
     return {
-        "picture_kb": round(len(picture) / 1024, 1),
+        "image_kb": round(len(image) / 1024, 1),
         "connections": 32,
         "service": ours,
         "nginx": theirs,
@@ -322,7 +326,7 @@ def wrk(url: str, seconds: int) -> dict:
 def nginx_serving(data: bytes, cores: list[int] | None):
     """nginx (one worker, like the service, on its cores) serving `data` from a file."""
     with tempfile.TemporaryDirectory() as root:
-        Path(root, "picture.jpeg").write_bytes(data)
+        Path(root, "image.jpeg").write_bytes(data)
         port = free_port()
         conf = Path(root, "nginx.conf")
         conf.write_text(
@@ -334,10 +338,10 @@ def nginx_serving(data: bytes, cores: list[int] | None):
         process = subprocess.Popen(["nginx", "-c", str(conf), "-g", "daemon off; user root;"])
         server = Server(process, f"http://127.0.0.1:{port}")
         try:
-            wait_until_up(server, "/picture.jpeg")
+            wait_until_up(server, "/image.jpeg")
             for nginx in processes(server) if cores else []:
                 nginx.cpu_affinity(cores)
-            yield f"{server.url}/picture.jpeg"
+            yield f"{server.url}/image.jpeg"
         finally:
             process.terminate()
             process.wait()
@@ -384,7 +388,7 @@ def main() -> None:
     standin = start_standin(token=TOKEN, account=ACCOUNT)
     env = {
         **read_environment(env_file=None),
-        **standin_env(standin, TOKEN, ACCOUNT),
+        **standin_env(standin.url, TOKEN, ACCOUNT),
         "API_KEY": KEY,
         "UPSTREAM_TIMEOUT": "60",
         # Measure what the service itself can hold, not the cap that protects the upstream.
@@ -411,9 +415,7 @@ def main() -> None:
                 print(f"bench: {name}…", file=sys.stderr, flush=True)
                 results[name] = scenario(bench, profile)
     finally:
-        floor.stop()
-        service.stop()
-        standin.stop()
+        stop_all([floor, service, standin])
     print(write_report(results, args.out))
 
 

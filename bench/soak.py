@@ -2,12 +2,12 @@
 
 The stand-in and the service start as `make bench` starts them (the Procfile's command), with
 prompt optimization on. Clients chat, streamed and not, ask the Images API for one or two
-pictures as URLs or base64, list models, fetch pictures, send requests that must be refused,
-and leave streams half-read. Every answer is counted by kind. Every picture URL handed out
+images as URLs or base64, list models, fetch images, send requests that must be refused,
+and leave streams half-read. Every answer is counted by kind. Every image URL handed out
 is fetched at once (it must decode), again just before it expires (the same bytes) and just
 after (404). The service's RSS is read throughout.
 
-Exit code 1 on any defect: a 500, a failed connection, a lost picture, an error the injected
+Exit code 1 on any defect: a 500, a failed connection, a lost image, an error the injected
 faults cannot explain, an error in the service's log, or a restarted worker.
 """
 
@@ -40,7 +40,8 @@ from bench.load import IMAGE
 from bench.report import table
 from bench.run import RESULTS, processes
 from config import read_environment
-from flux_service.launcher import Server, standin_env, start_service, start_standin
+from flux_service.launcher import standin_env
+from tests.servers import Server, start_service, start_standin
 
 KEY = "soak-key"
 TOKEN = "soak-token"
@@ -55,9 +56,9 @@ PROMPTS = (
     "a robot watering tomato plants",
 )
 RATIOS = ("", " 16:9", " 3:4")
-# A chat answer or a picture check may wait on UPSTREAM_TIMEOUT plus a slow optimizer.
+# A chat answer or an image check may wait on UPSTREAM_TIMEOUT plus a slow optimizer.
 CLIENT_TIMEOUT = 60
-# Pictures are checked this long before and after they expire; the answer is judged with
+# Images are checked this long before and after they expire; the answer is judged with
 # EXPIRY_MARGIN to spare, so a check that starts a little late is still judged fairly.
 CHECK_LEAD = 3.0
 EXPIRY_MARGIN = 1.0
@@ -82,12 +83,12 @@ class Profile:
     """How long and how hard the soak runs."""
 
     minutes: float = 3.0
-    # About 16 pictures a second, which the default 256 MB store holds for the whole
-    # expiration: the soak checks that pictures last, not what happens when it is full.
+    # About 16 images a second, which the default 256 MB store holds for the whole
+    # expiration: the soak checks that images last, not what happens when it is full.
     clients: int = 16
-    latency: float = 1.0  # seconds per picture at the stand-in
+    latency: float = 1.0  # seconds per image at the stand-in
     fault_rate: float = 0.1  # of Workers AI calls, and of optimizer calls
-    expiration: int = 60  # IMAGE_EXPIRATION: short, so every picture expires within the soak
+    expiration: int = 60  # IMAGE_EXPIRATION: short, so every image expires within the soak
     warmup: float = 10.0
 
 
@@ -95,8 +96,8 @@ SMOKE = Profile(minutes=0.25, clients=8, expiration=10, warmup=3.0)
 
 
 @dataclass
-class Picture:
-    """A picture URL handed out, and what its checks found."""
+class HandedOut:
+    """An image URL handed out, and what its checks found."""
 
     url: str
     asked: float  # when the request that made it was sent: it expires no earlier than TTL later
@@ -115,10 +116,10 @@ class Soak:
     url: str
     ttl: int
     outcomes: Counter[tuple[str, str]] = field(default_factory=Counter)
-    pictures: list[Picture] = field(default_factory=list)
-    due: list[tuple[float, int, str, Picture]] = field(default_factory=list)  # a heap
+    images: list[HandedOut] = field(default_factory=list)
+    due: list[tuple[float, int, str, HandedOut]] = field(default_factory=list)  # a heap
     order: itertools.count = field(default_factory=itertools.count)
-    base64_pictures: int = 0
+    base64_images: int = 0
 
     @property
     def auth(self) -> dict[str, str]:
@@ -126,52 +127,50 @@ class Soak:
 
     async def handed_out(self, session: aiohttp.ClientSession, url: str, asked: float) -> None:
         """Keep `url` for its checks at expiry, and fetch it now as a client would."""
-        picture = Picture(url, asked, time.monotonic())
-        self.pictures.append(picture)
+        image = HandedOut(url, asked, time.monotonic())
+        self.images.append(image)
+        heapq.heappush(self.due, (asked + self.ttl - CHECK_LEAD, next(self.order), "before", image))
         heapq.heappush(
-            self.due, (asked + self.ttl - CHECK_LEAD, next(self.order), "before", picture)
+            self.due, (image.handed + self.ttl + CHECK_LEAD, next(self.order), "after", image)
         )
-        heapq.heappush(
-            self.due, (picture.handed + self.ttl + CHECK_LEAD, next(self.order), "after", picture)
-        )
-        await self.note("picture fetched at once", self.check(session, picture))
+        await self.note("image fetched at once", self.check(session, image))
 
-    async def check(self, session: aiohttp.ClientSession, picture: Picture, stage: str = "") -> str:
-        """Fetch `picture` and judge the answer by its age: "ok", or what is wrong. `stage`
+    async def check(self, session: aiohttp.ClientSession, image: HandedOut, stage: str = "") -> str:
+        """Fetch `image` and judge the answer by its age: "ok", or what is wrong. `stage`
         names the scheduled checks: "before" and "after" its expiry."""
         sent = time.monotonic()
-        async with session.get(picture.url) as reply:
+        async with session.get(image.url) as reply:
             status, data = reply.status, await reply.read()
         received = time.monotonic()
-        must_serve = received < picture.asked + self.ttl - EXPIRY_MARGIN
-        must_be_gone = sent > picture.handed + self.ttl + EXPIRY_MARGIN
+        must_serve = received < image.asked + self.ttl - EXPIRY_MARGIN
+        must_be_gone = sent > image.handed + self.ttl + EXPIRY_MARGIN
         if status == 200 and must_be_gone:
-            picture.outlived = True
-            return "picture served after its expiry"
+            image.outlived = True
+            return "image served after its expiry"
         if status == 200:
             digest = hashlib.sha256(data).hexdigest()
-            if not picture.digest and await asyncio.to_thread(decodable, data):
-                picture.digest = digest
-            if digest != picture.digest:
-                picture.lost = True
-                return "picture changed or undecodable"
-            picture.served_before_expiry |= stage == "before"
+            if not image.digest and await asyncio.to_thread(decodable, data):
+                image.digest = digest
+            if digest != image.digest:
+                image.lost = True
+                return "image changed or undecodable"
+            image.served_before_expiry |= stage == "before"
             return "ok"
         if status == 404 and not must_serve:
-            picture.gone_after_expiry |= stage == "after" and must_be_gone
+            image.gone_after_expiry |= stage == "after" and must_be_gone
             return "ok"
-        picture.lost = True
-        return "picture lost" if status == 404 else f"picture GET {status}"
+        image.lost = True
+        return "image lost" if status == 404 else f"image GET {status}"
 
     async def keep_checking(self, session: aiohttp.ClientSession, traffic: asyncio.Task) -> None:
-        """Check each picture just before and just after its expiry, until all are done."""
+        """Check each image just before and just after its expiry, until all are done."""
         async with asyncio.TaskGroup() as checks:
             while self.due or not traffic.done():
                 if not self.due or self.due[0][0] > time.monotonic():
                     await asyncio.sleep(0.1)
                     continue
-                _, _, stage, picture = heapq.heappop(self.due)
-                checks.create_task(self.note("picture check", self.check(session, picture, stage)))
+                _, _, stage, image = heapq.heappop(self.due)
+                checks.create_task(self.note("image check", self.check(session, image, stage)))
 
     async def note(self, operation: str, outcome: Awaitable[str]) -> None:
         """Count how `outcome` ended, a failed connection included."""
@@ -185,10 +184,10 @@ class Soak:
 
 
 def decodable(data: bytes) -> bool:
-    """Whether `data` is a whole picture Pillow can decode."""
+    """Whether `data` is a whole image Pillow can decode."""
     try:
-        with Image.open(io.BytesIO(data)) as picture:
-            picture.load()
+        with Image.open(io.BytesIO(data)) as image:
+            image.load()
         return True
     except (OSError, SyntaxError, ValueError):
         return False
@@ -235,7 +234,7 @@ async def chat(soak: Soak, session: aiohttp.ClientSession, rng: random.Random) -
         content = (await reply.json())["choices"][0]["message"]["content"]
     found = IMAGE.search(content.encode())
     if not found:
-        return "no picture"
+        return "no image"
     await soak.handed_out(session, found[1].decode(), asked)
     return "ok"
 
@@ -259,7 +258,7 @@ async def stream(soak: Soak, session: aiohttp.ClientSession, rng: random.Random)
             content += [choice["delta"].get("content") or "" for choice in event["choices"]]
     found = IMAGE.search("".join(content).encode())
     if not done or not found:
-        return "stream ended early" if not done else "no picture"
+        return "stream ended early" if not done else "no image"
     await soak.handed_out(session, found[1].decode(), asked)
     return "ok"
 
@@ -287,18 +286,18 @@ async def images(soak: Soak, session: aiohttp.ClientSession, rng: random.Random)
             return await error_kind(reply)
         items = (await reply.json())["data"]
     if len(items) != n:
-        return f"{len(items)} pictures for n={n}"
+        return f"{len(items)} images for n={n}"
     for item in items:
         if response_format == "url":
             await soak.handed_out(session, item["url"], asked)
         elif await asyncio.to_thread(decodable, base64.b64decode(item["b64_json"])):
-            soak.base64_pictures += 1
+            soak.base64_images += 1
         else:
-            return "base64 picture undecodable"
+            return "base64 image undecodable"
     return "ok"
 
 
-async def models(soak: Soak, session: aiohttp.ClientSession, rng: random.Random) -> str:
+async def models(soak: Soak, session: aiohttp.ClientSession, _rng: random.Random) -> str:
     async with session.get(f"{soak.url}/v1/models", headers=soak.auth) as reply:
         if reply.status != 200:
             return await error_kind(reply)
@@ -306,8 +305,8 @@ async def models(soak: Soak, session: aiohttp.ClientSession, rng: random.Random)
 
 
 async def refetch(soak: Soak, session: aiohttp.ClientSession, rng: random.Random) -> str:
-    """Fetch a picture handed out earlier, as chat apps do when a chat is opened again."""
-    return await soak.check(session, rng.choice(soak.pictures)) if soak.pictures else "ok"
+    """Fetch an image handed out earlier, as chat apps do when a chat is opened again."""
+    return await soak.check(session, rng.choice(soak.images)) if soak.images else "ok"
 
 
 async def wrong_key(soak: Soak, session: aiohttp.ClientSession, rng: random.Random) -> str:
@@ -317,7 +316,7 @@ async def wrong_key(soak: Soak, session: aiohttp.ClientSession, rng: random.Rand
         return "ok" if reply.status == 200 else await error_kind(reply)
 
 
-async def bad_json(soak: Soak, session: aiohttp.ClientSession, rng: random.Random) -> str:
+async def bad_json(soak: Soak, session: aiohttp.ClientSession, _rng: random.Random) -> str:
     headers = {**soak.auth, "Content-Type": "application/json"}
     url = f"{soak.url}/v1/images/generations"
     async with session.post(url, data=b'{"prompt": "a fox",', headers=headers) as reply:
@@ -332,7 +331,7 @@ OPERATIONS: dict[str, tuple[Operation, int]] = {
     "images": (images, 20),
     "stream left half-read": (leave_stream, 5),
     "models": (models, 5),
-    "picture fetched again": (refetch, 12),
+    "image fetched again": (refetch, 12),
     "wrong key": (wrong_key, 4),
     "bad JSON": (bad_json, 4),
 }
@@ -388,7 +387,7 @@ class Rss:
 
 
 async def run_soak(standin: Server, service: Server, profile: Profile) -> dict:
-    """Warm up, soak, wait for every picture to expire; return the figures."""
+    """Warm up, soak, wait for every image to expire; return the figures."""
     connector = aiohttp.TCPConnector(limit=0)
     timeout = aiohttp.ClientTimeout(total=CLIENT_TIMEOUT)
     async with aiohttp.ClientSession(connector=connector, timeout=timeout) as session:
@@ -422,13 +421,13 @@ async def run_soak(standin: Server, service: Server, profile: Profile) -> dict:
         end_rss = rss.now()
         upstream = await control("counts")
 
-        print("soak: waiting for the last pictures to expire…", file=sys.stderr, flush=True)
+        print("soak: waiting for the last images to expire…", file=sys.stderr, flush=True)
         await control("reset", {})
         await checker
-        # The store lets expired pictures go when the next one comes: make one (not kept
+        # The store lets expired images go when the next one comes: make one (not kept
         # for checks), then let the worker hand the memory back.
         flush = chat(Soak(service.url, profile.expiration), session, random.Random())
-        await state.note("chat once every picture expired", flush)
+        await state.note("chat once every image expired", flush)
         await asyncio.sleep(TRIM_WAIT)
         settled_rss = rss.now()
         watcher.cancel()
@@ -441,13 +440,13 @@ async def run_soak(standin: Server, service: Server, profile: Profile) -> dict:
             for (op, kind), count in sorted(state.outcomes.items())
         ],
         "upstream": upstream,
-        "pictures": {
-            "handed_out": len(state.pictures),
-            "served_until_expiry": sum(p.served_before_expiry for p in state.pictures),
-            "gone_after_expiry": sum(p.gone_after_expiry for p in state.pictures),
-            "lost": sum(p.lost for p in state.pictures),
-            "outlived_expiry": sum(p.outlived for p in state.pictures),
-            "base64_decoded": state.base64_pictures,
+        "images": {
+            "handed_out": len(state.images),
+            "served_until_expiry": sum(p.served_before_expiry for p in state.images),
+            "gone_after_expiry": sum(p.gone_after_expiry for p in state.images),
+            "lost": sum(p.lost for p in state.images),
+            "outlived_expiry": sum(p.outlived for p in state.images),
+            "base64_decoded": state.base64_images,
         },
         "rss_mb": {
             "start": start_rss,
@@ -476,14 +475,14 @@ def defects(results: dict) -> list[str]:
         possible = sum(injected.get(cause, 0) for cause in causes)
         if seen > possible:
             found.append(f"{seen} {code} errors, but only {possible} faults that end so")
-    pictures = results["pictures"]
+    images = results["images"]
     for name in ("lost", "outlived_expiry"):
-        if pictures[name]:
-            found.append(f"{pictures[name]} pictures {name.replace('_', ' ')}")
+        if images[name]:
+            found.append(f"{images[name]} images {name.replace('_', ' ')}")
     for name in ("served_until_expiry", "gone_after_expiry"):
-        if pictures[name] != pictures["handed_out"]:
-            missing = pictures["handed_out"] - pictures[name]
-            found.append(f"{missing} pictures not confirmed {name.replace('_', ' ')}")
+        if images[name] != images["handed_out"]:
+            missing = images["handed_out"] - images[name]
+            found.append(f"{missing} images not confirmed {name.replace('_', ' ')}")
     if results["service_log_errors"]:
         found.append(f"{results['service_log_errors']} errors in the service's log")
     if results["standin_failures"]:
@@ -513,7 +512,7 @@ def stderr_to(path: Path) -> Iterator[None]:
 
 def render(r: dict) -> str:
     """The figures as markdown: a summary, then every outcome and every injected fault."""
-    p, rss, upstream = r["pictures"], r["rss_mb"], r["upstream"]
+    p, rss, upstream = r["images"], r["rss_mb"], r["upstream"]
 
     def calls(target: str) -> str:
         made, injected = upstream[target]["calls"], sum(upstream[target]["faults"].values())
@@ -526,15 +525,15 @@ def render(r: dict) -> str:
         ["generations failed by an injected fault", f"{failed} of {generations}"],
         ["Workers AI calls / faults injected", calls("workers_ai")],
         ["optimizer calls / faults injected", calls("optimizer")],
-        ["picture URLs handed out", p["handed_out"]],
+        ["image URLs handed out", p["handed_out"]],
         ["… served, the same bytes, until just before expiry", p["served_until_expiry"]],
         ["… 404 just after expiry", p["gone_after_expiry"]],
         ["… lost", p["lost"]],
-        ["pictures dropped early by a full store", p["dropped_by_full_store"]],
-        ["base64 pictures decoded", p["base64_decoded"]],
+        ["images dropped early by a full store", p["dropped_by_full_store"]],
+        ["base64 images decoded", p["base64_decoded"]],
         ["RSS at start, after warm-up", f"{rss['start']} MB"],
         ["RSS at the end of traffic", f"{rss['end_of_traffic']} MB"],
-        ["RSS once every picture expired", f"{rss['after_expiry']} MB"],
+        ["RSS once every image expired", f"{rss['after_expiry']} MB"],
         ["peak RSS", f"{rss['peak']} MB"],
         ["errors in the service's log", r["service_log_errors"]],
         ["defects", len(r["defects"])],
@@ -543,8 +542,8 @@ def render(r: dict) -> str:
     lines = [
         f"Soaked {r['date']} on {r['cores']} cores ({r['profile']} run): {s['minutes']:g} min "
         f"of traffic from {s['clients']} clients; the stand-in takes {s['latency']:g} s a "
-        f"picture and fails {s['fault_rate']:.0%} of Workers AI and optimizer calls; "
-        f"pictures expire after {s['expiration']} s.",
+        f"image and fails {s['fault_rate']:.0%} of Workers AI and optimizer calls; "
+        f"images expire after {s['expiration']} s.",
         "",
         *table(["measure", "result"], summary),
         "",
@@ -593,7 +592,7 @@ def main() -> None:
         servers.callback(standin.stop)
         env = {
             **read_environment(env_file=None),
-            **standin_env(standin, TOKEN, ACCOUNT),
+            **standin_env(standin.url, TOKEN, ACCOUNT),
             "API_KEY": KEY,
             "IMAGE_EXPIRATION": str(profile.expiration),
             "UPSTREAM_TIMEOUT": "10",
@@ -616,7 +615,7 @@ def main() -> None:
     results["service_log_errors"] = log_lines(
         service_log, '"level": "error"', '"level": "critical"', "[ERROR]", "[CRITICAL]"
     )
-    results["pictures"]["dropped_by_full_store"] = log_lines(service_log, "picture store full")
+    results["images"]["dropped_by_full_store"] = log_lines(service_log, "image store full")
     results["standin_failures"] = log_lines(standin_log, "ERROR in app")
     results["defects"] = defects(results)
     (args.out / "soak.json").write_text(json.dumps(results, indent=1))

@@ -15,8 +15,8 @@ from pathlib import Path
 from playwright.sync_api import sync_playwright
 
 from config import read_environment
-from flux_service.launcher import standin_env, start_service, start_standin
-from tests.conftest import CHROMIUM, CHROMIUM_FLAGS
+from flux_service.launcher import standin_env
+from tests.servers import CHROMIUM, CHROMIUM_FLAGS, start_service, start_standin
 
 OUTPUT = Path(__file__).resolve().parent / "home.png"
 KEY = "sk-screenshot"
@@ -25,23 +25,19 @@ VIEWPORT = {"width": 1100, "height": 900}
 
 def main() -> None:
     standin = start_standin()
-    env = {**read_environment(env_file=None), **standin_env(standin), "API_KEY": KEY}
+    env = {**read_environment(env_file=None), **standin_env(standin.url), "API_KEY": KEY}
     service = start_service({**env, "DEMO_MODE": "true"})
-    try:
-        with sync_playwright() as playwright:
-            browser = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_FLAGS)
-            page = browser.new_page(viewport=VIEWPORT)
-            page.goto(f"{service.url}/")
-            page.fill("#key", KEY)
-            page.fill("#prompt", "a red fox in deep snow")
-            page.select_option("#ratio", "16:9")
-            page.click("#generate")
-            page.wait_for_selector("#picture", state="visible", timeout=30_000)
-            page.screenshot(path=OUTPUT, full_page=True)
-            browser.close()
-    finally:
-        service.stop()
-        standin.stop()
+    with standin, service, sync_playwright() as playwright:
+        browser = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_FLAGS)
+        page = browser.new_page(viewport=VIEWPORT)
+        page.goto(f"{service.url}/")
+        page.fill("#key", KEY)
+        page.fill("#prompt", "a red fox in deep snow")
+        page.select_option("#ratio", "16:9")
+        page.click("#generate")
+        page.wait_for_selector("#generated", state="visible", timeout=30_000)
+        page.screenshot(path=OUTPUT, full_page=True)
+        browser.close()
     print(f"wrote {OUTPUT} ({OUTPUT.stat().st_size // 1024} KB)")
 
 

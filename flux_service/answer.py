@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import re
 
-from .pipeline import Job, PromptChoice, Stored
+from .pipeline import Plan, PromptChoice, Stored
 from .prompt import ratio_label
 from .translations import text
 
@@ -21,21 +21,21 @@ def markdown_text(value: str) -> str:
     return _MARKDOWN_SPECIAL.sub(r"\\\1", " ".join(value.split()))
 
 
-def intro(language: str, job: Job) -> str:
+def intro(language: str, plan: Plan) -> str:
     """What is known before any upstream call: the prompt, the model and the size."""
-    size = f"{job.width}x{job.height} ({ratio_label(job.width, job.height)})"
-    if job.scaled:
+    size = f"{plan.width}x{plan.height} ({ratio_label(plan.width, plan.height)})"
+    if plan.scaled:
         note = text(
             language,
             "scaled",
-            requested=f"{job.prompt.width}x{job.prompt.height}",
-            model=job.model.short_name,
-            max_side=job.model.max_side,
+            requested=f"{plan.prompt.width}x{plan.prompt.height}",
+            model=plan.model.short_name,
+            max_side=plan.model.max_side,
         )
         size = f"{size}, {note}"
     return (
-        f"- 🎨 {text(language, 'original')}: {markdown_text(job.prompt.text)}\n"
-        f"- 🤖 {text(language, 'model')}: {job.model.short_name}\n"
+        f"- 🎨 {text(language, 'original')}: {markdown_text(plan.prompt.text)}\n"
+        f"- 🤖 {text(language, 'model')}: {plan.model.short_name}\n"
         f"- 📐 {text(language, 'size')}: {size}\n"
     )
 
@@ -57,20 +57,13 @@ def prompt_part(language: str, choice: PromptChoice) -> str:
     )
 
 
-def result_part(language: str, job: Job, stored: Stored) -> str:
-    """The seed, the success line and the picture itself."""
+def result_part(language: str, plan: Plan, stored: Stored, url: str) -> str:
+    """The seed, the success line and the image itself, linked at `url`."""
     seed = f"- 🎲 {text(language, 'seed')}: {stored.seed}\n" if stored.seed is not None else ""
-    alt = markdown_text(job.prompt.text[:ALT_TEXT_LIMIT])
-    return f"{seed}\n🌟 {text(language, 'success')}\n\n![{alt}]({stored.url})"
+    alt = markdown_text(plan.prompt.text[:ALT_TEXT_LIMIT])
+    return f"{seed}\n🌟 {text(language, 'success')}\n\n![{alt}]({url})"
 
 
 def failure_part(language: str, message: str) -> str:
     """The line a chat client shows when generation fails mid-stream."""
     return f"\n❌ {text(language, 'failed', message=message)}"
-
-
-def stage_part(language: str, job: Job, stage: PromptChoice | Stored) -> str:
-    """The part of the answer that `stage` completes."""
-    if isinstance(stage, PromptChoice):
-        return prompt_part(language, stage)
-    return result_part(language, job, stage)

@@ -7,14 +7,16 @@ from collections.abc import Callable, Mapping
 from functools import wraps
 from typing import TypeVar
 
-from flask import current_app, request
+from flask import request
+from werkzeug.datastructures import Headers
 
 from .errors import AuthenticationError
+from .state import current_state
 
 F = TypeVar("F", bound=Callable)
 
 
-def presented_key(headers: Mapping[str, str]) -> str | None:
+def presented_key(headers: Headers | Mapping[str, str]) -> str | None:
     """The key a client sent: `Authorization: Bearer <key>`, or `X-Api-Key` (Cherry Studio)."""
     scheme, _, token = headers.get("Authorization", "").partition(" ")
     if scheme.lower() == "bearer" and token.strip():
@@ -46,8 +48,7 @@ def require_api_key(view: F) -> F:
 
     @wraps(view)
     def guarded(*args: object, **kwargs: object) -> object:
-        settings = current_app.extensions["flux"].settings
-        check_api_key(presented_key(request.headers), settings.api_keys)
+        check_api_key(presented_key(request.headers), current_state().settings.api_keys)
         return view(*args, **kwargs)
 
     return guarded  # type: ignore[return-value]

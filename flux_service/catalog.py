@@ -1,9 +1,9 @@
 """The Workers AI text-to-image models we can call, and how each one wants to be called.
 
-Facts per model (fields, ranges, body and answer format, prompt limits, prices) come from
+Facts per model (fields, ranges, body and answer format, prompt limits) come from
 Cloudflare's published model schemas and changelogs. Sizes are data, not branches: a model
 either takes width/height (`SizeRule`) or always draws `native_size`, in which case the
-picture is cropped and resized afterwards.
+image is cropped and resized afterwards.
 """
 
 from __future__ import annotations
@@ -53,10 +53,7 @@ class ModelSpec:
     size: SizeRule | None  # None: the model takes no size and draws native_size
     native_size: tuple[int, int] | None = None
     seed: bool = False
-    guidance: Range | None = None
-    negative_prompt: bool = False
     prompt_limit: int = PROMPT_LIMIT
-    price: str = ""
 
     @property
     def created(self) -> int:
@@ -66,7 +63,7 @@ class ModelSpec:
 
     @property
     def max_side(self) -> int:
-        """The longest side a picture from this model can have without upscaling."""
+        """The longest side an image from this model can have without upscaling."""
         if self.size is not None:
             return self.size.high
         assert self.native_size is not None
@@ -90,7 +87,6 @@ MODELS: tuple[ModelSpec, ...] = (
         size=None,
         native_size=(1024, 1024),
         prompt_limit=2048,
-        price="$0.0000528 per 512x512 tile + $0.0001056 per step (~$0.0006 at 1024x1024, 4 steps)",
     ),
     ModelSpec(
         id="@cf/black-forest-labs/flux-2-klein-4b",
@@ -104,8 +100,6 @@ MODELS: tuple[ModelSpec, ...] = (
         default_steps=None,
         size=_FLUX2_SIZE,
         seed=True,
-        guidance=Range(0, 20),
-        price="$0.000287 per output 512x512 tile (about $0.0011 at 1024x1024)",
     ),
     ModelSpec(
         id="@cf/black-forest-labs/flux-2-klein-9b",
@@ -119,8 +113,6 @@ MODELS: tuple[ModelSpec, ...] = (
         default_steps=None,
         size=_FLUX2_SIZE,
         seed=True,
-        guidance=Range(0, 20),
-        price="$0.015 for the first megapixel + $0.002 per extra megapixel",
     ),
     ModelSpec(
         id="@cf/black-forest-labs/flux-2-dev",
@@ -134,8 +126,6 @@ MODELS: tuple[ModelSpec, ...] = (
         default_steps=25,
         size=_FLUX2_SIZE,
         seed=True,
-        guidance=Range(0, 20),
-        price="$0.00041 per output 512x512 tile per step (about $0.041 at 1024x1024, 25 steps)",
     ),
     ModelSpec(
         id="@cf/leonardo/lucid-origin",
@@ -149,8 +139,6 @@ MODELS: tuple[ModelSpec, ...] = (
         default_steps=20,
         size=SizeRule(256, 2500, 8),
         seed=True,
-        guidance=Range(0, 10),
-        price="$0.006996 per 512x512 tile + $0.000132 per step (about $0.031 at 1024x1024)",
     ),
     ModelSpec(
         id="@cf/leonardo/phoenix-1.0",
@@ -164,9 +152,6 @@ MODELS: tuple[ModelSpec, ...] = (
         default_steps=25,
         size=SizeRule(256, 2048, 8),
         seed=True,
-        guidance=Range(2, 10),
-        negative_prompt=True,
-        price="$0.00583 per 512x512 tile + $0.00011 per step (about $0.026 at 1024x1024)",
     ),
     ModelSpec(
         id="@cf/stabilityai/stable-diffusion-xl-base-1.0",
@@ -180,9 +165,6 @@ MODELS: tuple[ModelSpec, ...] = (
         default_steps=20,
         size=_SD_SIZE,
         seed=True,
-        guidance=Range(0, 30),
-        negative_prompt=True,
-        price="no published price (beta)",
     ),
     ModelSpec(
         id="@cf/bytedance/stable-diffusion-xl-lightning",
@@ -196,9 +178,6 @@ MODELS: tuple[ModelSpec, ...] = (
         default_steps=8,
         size=_SD_SIZE,
         seed=True,
-        guidance=Range(0, 30),
-        negative_prompt=True,
-        price="no published price (beta)",
     ),
     ModelSpec(
         id="@cf/lykon/dreamshaper-8-lcm",
@@ -212,13 +191,33 @@ MODELS: tuple[ModelSpec, ...] = (
         default_steps=8,
         size=_SD_SIZE,
         seed=True,
-        guidance=Range(0, 30),
-        negative_prompt=True,
-        price="no published price (beta)",
     ),
 )
 
 CATALOG: dict[str, ModelSpec] = {model.id: model for model in MODELS}
+
+
+@dataclass(frozen=True)
+class ServedModels:
+    """The models this server offers (MODELS), and the one it draws with by default."""
+
+    default: ModelSpec
+    offered: tuple[ModelSpec, ...]
+
+    @classmethod
+    def from_ids(cls, default: str, ids: tuple[str, ...]) -> ServedModels:
+        """The catalogue entries for `ids`, with `default` among them."""
+        return cls(CATALOG[default], tuple(CATALOG[model_id] for model_id in ids))
+
+    def pick(self, name: str | None) -> ModelSpec:
+        """The served model called `name`; an unknown, unserved or missing name gets the default."""
+        model = lookup(name) if name else None
+        return model if model in self.offered else self.default
+
+    def find(self, name: str) -> ModelSpec | None:
+        """The served model called `name`, or None."""
+        model = lookup(name)
+        return model if model in self.offered else None
 
 
 def lookup(name: str) -> ModelSpec | None:

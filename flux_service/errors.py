@@ -7,10 +7,11 @@
      ├── RateLimitError (429, Retry-After)
      ├── UnavailableError (503, Retry-After): this server cannot take the request now
      │    ├── CapacityError: MAX_CONCURRENT_GENERATIONS are already running
-     │    └── StoreUnavailableError: the picture store cannot be reached
-     └── UpstreamError (502)
-          ├── UpstreamBusyError (503, Retry-After)
-          └── UpstreamTimeoutError (504)
+     │    └── StoreUnavailableError: the image store cannot be reached
+     ├── UpstreamError (502)
+     │    ├── UpstreamBusyError (503, Retry-After)
+     │    └── UpstreamTimeoutError (504)
+     └── StatusError (any status): Flask's own refusals (unknown route, wrong method, …)
 
 Every error answers in the OpenAI shape `{"error": {"message", "type", "param", "code"}}`.
 Messages are written for the person reading them and never hold a key, a token or a
@@ -21,9 +22,10 @@ from __future__ import annotations
 
 import logging
 
-import orjson
 from flask import Flask, Response
 from werkzeug.exceptions import HTTPException
+
+from .responses import json_response
 
 log = logging.getLogger(__name__)
 
@@ -34,9 +36,11 @@ class FluxError(Exception):
     status = 500
     type = "server_error"
     code: str | None = None
-    # Failed generations tell the OpenAI SDKs not to repeat the request: each retry is a
-    # new picture, paid for again.
+    # False on failed generations: it tells the OpenAI SDKs not to repeat the request, since
+    # each retry is a new image, paid for again.
     should_retry = True
+    # True when trying the same call again soon may well work (a 5xx, a dropped connection).
+    transient = False
 
     def __init__(
         self,
@@ -45,6 +49,7 @@ class FluxError(Exception):
         param: str | None = None,
         code: str | None = None,
         retry_after: int | None = None,
+        transient: bool | None = None,
     ) -> None:
         super().__init__(message)
         self.message = message
@@ -52,6 +57,8 @@ class FluxError(Exception):
         self.retry_after = retry_after
         if code is not None:
             self.code = code
+        if transient is not None:
+            self.transient = transient
 
     def to_dict(self) -> dict:
         """The OpenAI error body."""
@@ -79,6 +86,10 @@ class InvalidRequestError(FluxError):
 
     status = 400
     type = "invalid_request_error"
+
+    def about(self, param: str) -> InvalidRequestError:
+        """This error, naming `param` as the field at fault unless it names one already."""
+        return InvalidRequestError(self.message, param=self.param or param, code=self.code)
 
 
 class AuthenticationError(FluxError):
@@ -119,7 +130,7 @@ class CapacityError(UnavailableError):
 
 
 class StoreUnavailableError(UnavailableError):
-    """The picture store (Redis) cannot be reached."""
+    """The image store (Redis) cannot be reached."""
 
     code = "store_unavailable"
 
@@ -131,14 +142,6 @@ class UpstreamError(FluxError):
     type = "upstream_error"
     code = "upstream_error"
     should_retry = False
-    # True when trying again soon may well work (a 5xx, a dropped connection, no capacity).
-    transient = False
-
-    def __init__(
-        self, message: str, *, transient: bool = False, retry_after: int | None = None
-    ) -> None:
-        super().__init__(message, retry_after=retry_after)
-        self.transient = transient
 
 
 class UpstreamBusyError(UpstreamError):
@@ -147,9 +150,7 @@ class UpstreamBusyError(UpstreamError):
     status = 503
     type = "server_error"
     code = "server_is_overloaded"
-
-    def __init__(self, message: str, *, retry_after: int | None = None) -> None:
-        super().__init__(message, transient=True, retry_after=retry_after)
+    transient = True
 
 
 class UpstreamTimeoutError(UpstreamError):
@@ -160,22 +161,19 @@ class UpstreamTimeoutError(UpstreamError):
     code = "upstream_timeout"
 
 
-class HTTPError(FluxError):
-    """Flask's own errors (unknown route, wrong method, body too large) in our shape."""
+class StatusError(FluxError):
+    """Flask's own refusals (unknown route, wrong method, body too large) in our shape."""
 
     def __init__(self, status: int) -> None:
-        super().__init__(_HTTP_MESSAGES.get(status, "The request could not be handled."))
+        super().__init__(_STATUS_MESSAGES.get(status, "The request could not be handled."))
         self.status = status
         self.type = "invalid_request_error" if status < 500 else "server_error"
-        self.code = _HTTP_CODES.get(status)
+        self.code = _STATUS_CODES.get(status)
 
 
 def error_response(error: FluxError) -> Response:
     """The JSON answer for `error`, with its status and headers."""
-    response = Response(orjson.dumps(error.to_dict()), status=error.status)
-    response.mimetype = "application/json"
-    response.headers.update(error.headers())
-    return response
+    return json_response(error.to_dict(), error.status, error.headers())
 
 
 def register_error_handlers(app: Flask) -> None:
@@ -187,21 +185,21 @@ def register_error_handlers(app: Flask) -> None:
 
     @app.errorhandler(HTTPException)
     def handle_http_error(error: HTTPException) -> Response:
-        response = error_response(HTTPError(error.code or 500))
+        response = error_response(StatusError(error.code or 500))
         if error.code == 405:
             response.headers["Allow"] = ", ".join(getattr(error, "valid_methods", None) or [])
         return response
 
     @app.errorhandler(Exception)
-    def handle_unexpected(error: Exception) -> Response:
+    def handle_unexpected(_error: Exception) -> Response:
         log.exception("unexpected error while answering a request")
         return error_response(FluxError("The server hit an unexpected error."))
 
 
-_HTTP_MESSAGES = {
+_STATUS_MESSAGES = {
     400: "The request could not be read.",
     404: "There is nothing at this URL. The API lives under /v1.",
     405: "This URL does not take that method.",
     413: "The request body is too large.",
 }
-_HTTP_CODES = {404: "not_found", 405: "method_not_allowed", 413: "request_too_large"}
+_STATUS_CODES = {404: "not_found", 405: "method_not_allowed", 413: "request_too_large"}

@@ -1,24 +1,26 @@
-"""The application factory: builds the store, the clients and the pipeline, and wires the
-blueprint, the error handlers and CORS around them."""
+"""The application factory: opens the store, builds the clients and the pipeline, and wires
+the blueprint, the error handlers and CORS around them."""
 
 from __future__ import annotations
 
 import logging
 
+import requests
 from flask import Flask, Response, request
 from flask_cors import CORS
 from werkzeug.middleware.proxy_fix import ProxyFix
 
 from config import Settings, load_settings
 
-from .catalog import CATALOG
+from .catalog import ServedModels
 from .errors import register_error_handlers
+from .image_server import ImageServer
 from .logs import configure_logging, init_request_log
 from .optimizer import PromptOptimizer
-from .pictures import PictureServer
 from .pipeline import Pipeline
 from .routes import GENERATION_ENDPOINTS, bp
-from .store import open_store
+from .state import State
+from .store import ImageStore, MemoryStore
 from .upstream import http_session
 from .workers_ai import WorkersAIClient
 
@@ -27,30 +29,34 @@ log = logging.getLogger(__name__)
 # Headers a browser may read from our answers (the SDKs' retry logic uses them).
 EXPOSED_HEADERS = ["Retry-After", "x-should-retry", "Content-Disposition"]
 PREFLIGHT_MAX_AGE = 86400
-# What Flask-CORS and _harden add to the app's answers, for the pictures served before it.
-PICTURE_HEADERS = [
+# What Flask-CORS and _harden add to the app's answers, for the images served before it.
+IMAGE_HEADERS = [
     ("Access-Control-Allow-Origin", "*"),
     ("Access-Control-Expose-Headers", ", ".join(EXPOSED_HEADERS)),
     ("X-Content-Type-Options", "nosniff"),
 ]
 
 
-def create_app(settings: Settings | None = None) -> Flask:
-    """Build the service from `settings` (default: the environment and `.env`)."""
+def create_app(settings: Settings | None = None, session: requests.Session | None = None) -> Flask:
+    """Build the service from `settings` (default: the environment and `.env`).
+
+    `session` carries every upstream call (default: one built from the settings); tests pass
+    one that reaches the Workers AI stand-in inside the test process.
+    """
     settings = settings or load_settings()
+    session = session or http_session(settings)
     configure_logging()
     app = Flask(__name__)
     app.config["MAX_CONTENT_LENGTH"] = settings.max_body_bytes
 
-    session = http_session(settings)
-    optimizer = PromptOptimizer(settings, session) if settings.prompt_optimization else None
-    models = {model_id: CATALOG[model_id] for model_id in settings.models}
+    models = ServedModels.from_ids(settings.flux_model, settings.models)
     store = open_store(settings)
-    workers_ai = WorkersAIClient(settings, session)
-    app.extensions["flux"] = Pipeline(settings, models, workers_ai, optimizer, store)
+    optimizer = PromptOptimizer(settings, session) if settings.prompt_optimization else None
+    pipeline = Pipeline(settings, models, WorkersAIClient(settings, session), optimizer, store)
+    app.extensions["flux"] = State(settings, models, store, pipeline)
     # Behind Heroku, Render or nginx, image URLs must use the scheme and host clients see.
     proxied = ProxyFix(app.wsgi_app, x_proto=1, x_host=1, x_port=1, x_prefix=1)
-    app.wsgi_app = PictureServer(proxied, store, PICTURE_HEADERS)  # type: ignore[method-assign]
+    app.wsgi_app = ImageServer(proxied, store, IMAGE_HEADERS)  # type: ignore[method-assign]
 
     init_request_log(app)
     # A preflight needs no key and no route of its own: answer it before routing.
@@ -68,16 +74,26 @@ def create_app(settings: Settings | None = None) -> Flask:
     )
     app.register_blueprint(bp)
     if settings.rate_limit:
-        # Imported only when used: Flask-Limiter looks at every request once attached.
-        from .ratelimit import init_rate_limits
+        # Imported only when used: Flask-Limiter and its storage cost every process memory.
+        from .ratelimit import init_rate_limits  # noqa: PLC0415
 
         init_rate_limits(app, settings, GENERATION_ENDPOINTS)
     register_error_handlers(app)
     if settings.demo_mode:
-        log.warning("DEMO MODE: pictures come from the local Workers AI stand-in, not Cloudflare")
+        log.warning("DEMO MODE: images come from the local Workers AI stand-in, not Cloudflare")
     if not settings.api_keys:
         log.warning("API_KEY is not set: every generation request will be refused")
     return app
+
+
+def open_store(settings: Settings) -> ImageStore:
+    """The store IMAGE_STORE names."""
+    if settings.image_store == "memory":
+        return MemoryStore(settings.image_expiration, settings.image_store_max_bytes)
+    # Imported only when used: redis-py adds 7 MB to every process that loads it.
+    from .redis_store import RedisStore  # noqa: PLC0415
+
+    return RedisStore.from_url(settings.image_store, settings.image_expiration)
 
 
 def _answer_preflight() -> Response | None:

@@ -1,4 +1,4 @@
-"""Pictures: what the bytes really are, and fitting them to the exact size asked for."""
+"""Images: what the bytes really are, and fitting them to the exact size asked for."""
 
 from __future__ import annotations
 
@@ -18,25 +18,21 @@ _PNG_END = b"IEND\xaeB`\x82"
 
 
 class ImageError(ValueError):
-    """The bytes are not a whole picture in a format we serve."""
+    """The bytes are not a whole image in a format we serve."""
 
 
 @dataclass(frozen=True)
-class Picture:
-    """Encoded picture bytes with their real type and pixel size."""
+class EncodedImage:
+    """Encoded image bytes with their real type and pixel size."""
 
     data: bytes
     mime: str
     width: int
     height: int
 
-    @property
-    def size(self) -> str:
-        return f"{self.width}x{self.height}"
-
 
 def sniff_mime(data: bytes) -> str | None:
-    """The picture type named by the first bytes, or None."""
+    """The image type named by the first bytes, or None."""
     if data.startswith(b"\xff\xd8\xff"):
         return "image/jpeg"
     if data.startswith(b"\x89PNG\r\n\x1a\n"):
@@ -46,41 +42,43 @@ def sniff_mime(data: bytes) -> str | None:
     return None
 
 
-def read_picture(data: bytes) -> Picture:
+def read_image(data: bytes) -> EncodedImage:
     """Check that `data` is a complete JPEG, PNG or WebP and read its size (no decoding)."""
     mime = sniff_mime(data)
     if mime is None:
-        raise ImageError("not a JPEG, PNG or WebP picture")
+        raise ImageError("not a JPEG, PNG or WebP image")
     # A cut-off download keeps a valid header; the trailer tells us it is whole.
     if not _has_trailer(data, mime):
-        raise ImageError("the picture is truncated")
+        raise ImageError("the image is truncated")
     try:
         with Image.open(io.BytesIO(data)) as image:
             width, height = image.size
     except (UnidentifiedImageError, OSError, ValueError) as error:
-        raise ImageError("the picture cannot be read") from error
-    return Picture(data, mime, width, height)
+        raise ImageError("the image cannot be read") from error
+    return EncodedImage(data, mime, width, height)
 
 
-def fit_picture(picture: Picture, width: int, height: int, mime: str | None = None) -> Picture:
-    """`picture` centre-cropped to the ratio of width:height and resized to exactly that.
+def fit_image(
+    image: EncodedImage, width: int, height: int, mime: str | None = None
+) -> EncodedImage:
+    """`image` centre-cropped to the ratio of width:height and resized to exactly that.
 
-    `mime` re-encodes to another type; by default the picture keeps its own.
+    `mime` re-encodes to another type; by default the image keeps its own.
     """
-    mime = mime or picture.mime
-    if (picture.width, picture.height) == (width, height) and mime == picture.mime:
-        return picture
+    mime = mime or image.mime
+    if (image.width, image.height) == (width, height) and mime == image.mime:
+        return image
     fmt = next(name for name, known in FORMATS.items() if known == mime)
     try:
-        with Image.open(io.BytesIO(picture.data)) as image:
-            fitted = ImageOps.fit(image, (width, height), method=Image.Resampling.LANCZOS)
+        with Image.open(io.BytesIO(image.data)) as decoded:
+            fitted = ImageOps.fit(decoded, (width, height), method=Image.Resampling.LANCZOS)
     except (OSError, ValueError) as error:
-        raise ImageError("the picture cannot be decoded") from error
+        raise ImageError("the image cannot be decoded") from error
     if fmt == "JPEG" and fitted.mode not in ("RGB", "L"):
         fitted = fitted.convert("RGB")
     out = io.BytesIO()
     fitted.save(out, fmt, **_SAVE_OPTIONS[fmt])
-    return Picture(out.getvalue(), mime, width, height)
+    return EncodedImage(out.getvalue(), mime, width, height)
 
 
 def _has_trailer(data: bytes, mime: str) -> bool:
@@ -91,3 +89,11 @@ def _has_trailer(data: bytes, mime: str) -> bool:
         return _PNG_END in tail
     # WebP states its own length in the RIFF header.
     return len(data) >= 12 and int.from_bytes(data[4:8], "little") + 8 <= len(data)
+
+
+def fit_within(width: int, height: int, max_side: int) -> tuple[int, int]:
+    """(width, height) scaled down, keeping the ratio, so neither side exceeds `max_side`."""
+    longest = max(width, height)
+    if longest <= max_side:
+        return width, height
+    return max(1, round(width * max_side / longest)), max(1, round(height * max_side / longest))

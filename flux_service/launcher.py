@@ -1,8 +1,8 @@
-"""Start the service exactly as the Procfile does, with the stand-in beside it when needed.
+"""`make run`: serve exactly as the Procfile does, with the stand-in beside it when needed.
 
-`make run` calls `main()`: with Cloudflare credentials it serves for real; without, it
-starts the local Workers AI stand-in and points the service at it (demo mode). The tests
-and the benchmarks start their servers through the same functions.
+With Cloudflare credentials it becomes gunicorn and serves for real; without them it starts
+the local Workers AI stand-in, points the service at it (demo mode), and ends with
+gunicorn's exit status, so a bad setting is a failed `make run`.
 """
 
 from __future__ import annotations
@@ -10,38 +10,16 @@ from __future__ import annotations
 import os
 import secrets
 import shlex
-import signal
 import socket
 import subprocess
 import sys
-import time
-from dataclasses import dataclass
 from pathlib import Path
 
-import requests
+from config import DEFAULT_PORT, read_environment
 
-from config import read_environment
+from .standin import DEFAULT_ACCOUNT, DEFAULT_TOKEN
 
 ROOT = Path(__file__).resolve().parent.parent
-START_TIMEOUT = 30.0
-
-
-@dataclass
-class Server:
-    """A server process we started, and where it listens."""
-
-    process: subprocess.Popen
-    url: str
-
-    def stop(self) -> None:
-        """Stop the process at once (gunicorn's quick shutdown), killing it if it lingers."""
-        if self.process.poll() is None:
-            self.process.send_signal(signal.SIGINT)
-            try:
-                self.process.wait(timeout=10)
-            except subprocess.TimeoutExpired:
-                self.process.kill()
-                self.process.wait()
 
 
 def procfile_command(procfile: Path = ROOT / "Procfile") -> list[str]:
@@ -55,92 +33,51 @@ def procfile_command(procfile: Path = ROOT / "Procfile") -> list[str]:
     raise RuntimeError(f"{procfile} has no web: line")
 
 
-def free_port() -> int:
-    """A TCP port nobody listens on right now."""
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
-
-
-def wait_until_up(server: Server, path: str, timeout: float = START_TIMEOUT) -> None:
-    """Poll `path` until the server answers; fail early if its process dies."""
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if server.process.poll() is not None:
-            raise RuntimeError(f"{server.url} exited with code {server.process.returncode}")
-        try:
-            requests.get(server.url + path, timeout=1)
-            return
-        except requests.RequestException:
-            time.sleep(0.05)
-    server.stop()
-    raise RuntimeError(f"{server.url} did not come up within {timeout:g} s")
-
-
-def start_standin(
-    port: int | None = None,
-    latency: float = 0.0,
-    token: str = "standin-token",
-    account: str = "standin-account",
-    optimizer_key: str = "",
-    gateway_token: str = "",
-) -> Server:
-    """Start the Workers AI stand-in on loopback."""
-    port = port or free_port()
-    command = [
-        sys.executable, "-m", "flux_service.standin", "--port", str(port),
-        "--latency", str(latency), "--token", token, "--account", account,
-        "--optimizer-key", optimizer_key, "--gateway-token", gateway_token,
+def standin_command(listener: socket.socket, token: str, account: str, *options: str) -> list[str]:
+    """The command that runs the stand-in on `listener`, an open socket it inherits."""
+    return [
+        sys.executable, "-m", "flux_service.standin", "--fd", str(listener.fileno()),
+        "--token", token, "--account", account, *options,
     ]  # fmt: skip
-    server = Server(subprocess.Popen(command, cwd=ROOT), f"http://127.0.0.1:{port}")
-    wait_until_up(server, "/_standin/health")
-    return server
 
 
-def start_service(env: dict[str, str], port: int | None = None, **popen: object) -> Server:
-    """Start the service with the Procfile's command, `env` as its whole environment."""
-    port = port or free_port()
-    env = {**env, "PORT": str(port)}
-    process = subprocess.Popen(procfile_command(), cwd=ROOT, env=env, **popen)  # type: ignore[call-overload]
-    server = Server(process, f"http://127.0.0.1:{port}")
-    wait_until_up(server, "/")
-    return server
+def standin_env(url: str, token: str = DEFAULT_TOKEN, account: str = DEFAULT_ACCOUNT) -> dict:
+    """The settings that point the service at a stand-in listening at `url`."""
+    return {"CF_API_BASE": f"{url}/client/v4", "CF_ACCOUNT_ID": account, "CF_API_TOKEN": token}
 
 
-def standin_env(standin: Server, token: str = "standin-token", account: str = "standin-account"):
-    """The settings that point the service at `standin`."""
-    return {
-        "CF_API_BASE": f"{standin.url}/client/v4",
-        "CF_ACCOUNT_ID": account,
-        "CF_API_TOKEN": token,
-    }
-
-
-def main() -> None:
-    """`make run`: serve for real with Cloudflare credentials, or the demo without them."""
+def main() -> int:
+    """Serve for real with Cloudflare credentials, or the demo without them."""
     env = read_environment()
+    command = procfile_command()
     if env.get("CF_ACCOUNT_ID") and env.get("CF_API_TOKEN"):
-        os.execvpe(procfile_command()[0], procfile_command(), env)
-    token = secrets.token_urlsafe(16)
-    standin = start_standin(token=token, account="demo")
+        os.execvpe(command[0], command, env)
+    token, account = secrets.token_urlsafe(16), "demo"
     key = env.get("API_KEY") or "sk-demo-" + secrets.token_urlsafe(12)
-    port = env.get("PORT") or "8000"
+    with socket.create_server(("127.0.0.1", 0)) as listener:
+        standin = subprocess.Popen(
+            standin_command(listener, token, account), pass_fds=[listener.fileno()], cwd=ROOT
+        )
+        url = f"http://127.0.0.1:{listener.getsockname()[1]}"
+    port = env.get("PORT") or DEFAULT_PORT
     banner = "=" * 72
     print(
-        f"{banner}\n DEMO MODE: no Cloudflare credentials are set, so pictures come from a\n"
+        f"{banner}\n DEMO MODE: no Cloudflare credentials are set, so images come from a\n"
         f" local Workers AI stand-in, not from a real model.\n"
-        f" Set CF_ACCOUNT_ID and CF_API_TOKEN (in .env) to serve real pictures.\n\n"
+        f" Set CF_ACCOUNT_ID and CF_API_TOKEN (in .env) to serve real images.\n\n"
         f" URL:     http://localhost:{port}/v1\n API key: {key}\n{banner}",
         flush=True,
     )
-    demo = {**env, **standin_env(standin, token, "demo"), "DEMO_MODE": "true", "API_KEY": key}
+    demo = {**env, **standin_env(url, token, account), "DEMO_MODE": "true", "API_KEY": key}
+    service = subprocess.Popen(command, cwd=ROOT, env=demo)
     try:
-        subprocess.run(procfile_command(), cwd=ROOT, env=demo, check=False)
-    except KeyboardInterrupt:
-        pass
+        return service.wait()
+    except KeyboardInterrupt:  # Ctrl-C reached gunicorn too: let it finish shutting down
+        return service.wait()
     finally:
-        standin.stop()
+        standin.terminate()
+        standin.wait()
 
 
 if __name__ == "__main__":
-    main()
+    sys.exit(main())

@@ -2,11 +2,11 @@
 
 Every request gets one line: method, route, status, duration, and for generations the model
 and the time spent waiting on Workers AI. The route is the URL pattern (`/image/<key>`), so
-picture keys stay out of the logs; API keys and tokens never enter them at all, and errors
+image keys stay out of the logs; API keys and tokens never enter them at all, and errors
 are logged by type and place, without their text or a traceback that could quote a secret.
 
 Request lines are written straight to standard error, one `write` each: at thousands of
-picture fetches a second, the logging module's machinery would cost more than the fetch.
+image fetches a second, the logging module's machinery would cost more than the fetch.
 """
 
 from __future__ import annotations

@@ -2,7 +2,7 @@
 into a good English prompt for an image model.
 
 `PromptOptimizer.optimize` raises `OptimizerError` for every kind of failure; the pipeline
-then draws from the original prompt, so a broken optimizer never costs the user a picture.
+then draws from the original prompt, so a broken optimizer never costs the user an image.
 """
 
 from __future__ import annotations
@@ -17,7 +17,7 @@ from .upstream import proxies_for
 
 DEFAULT_SYSTEM_MESSAGE = """\
 You write prompts for a text-to-image model of the FLUX family.
-You receive a picture description, in any language, and the aspect ratio of the picture.
+You receive an image description, in any language, and the aspect ratio of the image.
 Answer with one prompt in English and nothing else: no title, no quotes, no explanation.
 
 A good prompt:
@@ -26,7 +26,7 @@ A good prompt:
 - then the style: photograph (lens, depth of field), painting, illustration, 3D render, and so on;
 - names the colours and the mood;
 - frames the shot for the aspect ratio: wide scenes for landscape, a standing subject for portrait;
-- keeps every detail of the description, and quotes any text that must appear in the picture;
+- keeps every detail of the description, and quotes any text that must appear in the image;
 - stays under 120 words, in plain sentences, without lists or weights."""
 
 CONNECT_TIMEOUT = 10.0
@@ -62,9 +62,9 @@ def clean_answer(text: str) -> str:
 class PromptOptimizer:
     """Asks `EXTERNAL_MODEL` at `EXTERNAL_API_BASE` to rewrite prompts."""
 
-    def __init__(self, settings: Settings, session: requests.Session | None = None) -> None:
+    def __init__(self, settings: Settings, session: requests.Session) -> None:
         self.model = settings.external_model
-        self._session = session or requests.Session()
+        self._session = session
         self._url = chat_completions_url(settings.external_api_base)
         self._proxies = proxies_for(self._url, settings)
         self._system_message = settings.system_message or DEFAULT_SYSTEM_MESSAGE
@@ -77,7 +77,7 @@ class PromptOptimizer:
 
     def optimize(self, description: str, ratio: str, size: str) -> str:
         """A rewritten prompt for `description`; raises OptimizerError on any failure."""
-        body = {
+        body: dict[str, object] = {
             "model": self.model,
             "messages": [
                 {"role": "system", "content": self._system_message},
@@ -96,10 +96,16 @@ class PromptOptimizer:
                 timeout=self._timeout,
                 proxies=self._proxies,
             )
-            response.raise_for_status()
+        except requests.RequestException as error:
+            raise OptimizerError(type(error).__name__) from None
+        # The status says what went wrong (401: a revoked key, 429: a rate limit) and carries
+        # no secret; the body might, so it stays out of the log.
+        if not response.ok:
+            raise OptimizerError(f"HTTP {response.status_code}")
+        try:
             content = response.json()["choices"][0]["message"]["content"]
         except (requests.RequestException, ValueError, KeyError, IndexError, TypeError) as error:
-            raise OptimizerError(type(error).__name__) from None
+            raise OptimizerError(f"HTTP {response.status_code}, {type(error).__name__}") from None
         if not isinstance(content, str) or not clean_answer(content):
             raise OptimizerError("empty answer")
         return clean_answer(content)

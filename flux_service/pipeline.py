@@ -1,10 +1,11 @@
-"""The one generation path, for chat and the Images API.
+"""The one generation path, for every endpoint: chat, streamed chat and the Images API.
 
-`Pipeline.plan` decides everything that can be decided without the network (prompt, model,
-size, steps, seed) and rejects bad input before any answer has started. `Pipeline.run` then
-yields each stage as it completes, so a stream can show it at once:
+An endpoint describes what it wants as an `Order`. `Pipeline.plan` decides everything that
+needs no network (prompt, model, size, steps, seeds) and refuses unusable input before any
+answer has started. `Pipeline.run` then yields each stage as it completes, so a stream can
+show it at once:
 
-    plan ─> PromptChoice (original or optimized) ─> Stored (drawn, fitted, stored)
+    Order ─plan─> Plan ─run─> PromptChoice ─> Stored, one per image as each is done
 """
 
 from __future__ import annotations
@@ -14,19 +15,17 @@ import math
 import secrets
 import threading
 import time
-from collections.abc import Callable, Iterator, Mapping
-from concurrent.futures import ThreadPoolExecutor
+from collections.abc import Iterable, Iterator
+from concurrent.futures import ThreadPoolExecutor, as_completed
 from dataclasses import dataclass
-from typing import TypeVar
-
-from gevent import monkey
-from gevent.hub import get_hub
+from operator import attrgetter
 
 from config import Settings
 
-from .catalog import MAX_SEED, ModelSpec, lookup
+from .catalog import MAX_SEED, ModelSpec, ServedModels
 from .errors import CapacityError, InvalidRequestError, UpstreamError
-from .images import ImageError, Picture, fit_picture, read_picture
+from .images import EncodedImage, ImageError, fit_image, fit_within, read_image
+from .offload import off_the_event_loop
 from .optimizer import OptimizerError, PromptOptimizer
 from .prompt import PromptSpec, parse_prompt, ratio_label, shorten
 from .store import ImageStore
@@ -34,12 +33,23 @@ from .workers_ai import WorkersAIClient, model_inputs
 
 log = logging.getLogger(__name__)
 
-CAPACITY_RETRY_AFTER = 5  # seconds; about the time a picture takes
-T = TypeVar("T")
+CAPACITY_RETRY_AFTER = 5  # seconds; about the time an image takes
 
 
 @dataclass(frozen=True)
-class Job:
+class Order:
+    """What an endpoint asks for, in the user's terms."""
+
+    prompt: str  # the user's words, as sent: a size or ratio token may end them
+    model: str | None = None  # a name the client chose; unknown names get FLUX_MODEL
+    n: int = 1
+    seed: int | None = None  # the first image's; the others count up from it
+    size: tuple[int, int] | None = None  # an explicit size, over the prompt's own
+    mime: str | None = None  # an image type asked for, else the model's own
+
+
+@dataclass(frozen=True)
+class Plan:
     """A generation decided in full before any upstream call."""
 
     prompt: PromptSpec  # the cleaned prompt and the size it asked for
@@ -47,8 +57,8 @@ class Job:
     width: int  # the size we will deliver: the one asked for, or scaled down to fit
     height: int
     steps: int | None
-    seed: int | None
-    mime: str | None = None  # a picture type asked for, else the model's own
+    seeds: tuple[int | None, ...]  # one per image
+    mime: str | None = None
 
     @property
     def scaled(self) -> bool:
@@ -60,19 +70,20 @@ class PromptChoice:
     """The prompt sent to the model, and who wrote it."""
 
     text: str
-    optimizer: str | None  # the configured optimizer model, None when optimization is off
-    optimized: bool  # False: the optimizer is off or failed, and `text` is the user's own
+    optimizer: str | None = None  # the configured optimizer model; None when it is off
+    optimized: bool = False  # False: the optimizer is off or failed; `text` is the user's own
     shortened_to: int | None = None
 
 
 @dataclass(frozen=True)
 class Stored:
-    """The finished picture and where to fetch it."""
+    """One finished image, kept in the store under `key`."""
 
-    picture: Picture
-    url: str
+    index: int  # its place among the plan's images
+    image: EncodedImage
+    key: str
     seed: int | None  # the seed the model really got
-    upstream_seconds: float = 0.0  # time spent waiting on Workers AI, retries included
+    upstream_seconds: float  # time spent waiting on Workers AI, retries included
 
 
 class Pipeline:
@@ -81,132 +92,117 @@ class Pipeline:
     def __init__(
         self,
         settings: Settings,
-        models: Mapping[str, ModelSpec],
+        models: ServedModels,
         workers_ai: WorkersAIClient,
         optimizer: PromptOptimizer | None,
         store: ImageStore,
     ) -> None:
-        self.settings = settings
-        self.models = models
-        self.store = store
+        self._settings = settings
+        self._models = models
+        self._store = store
         self._workers_ai = workers_ai
         self._optimizer = optimizer
         # MAX_CONCURRENT_GENERATIONS is for the whole instance: each worker takes its share.
         share = math.ceil(settings.max_concurrent_generations / settings.web_concurrency)
         self._slots = threading.BoundedSemaphore(share)
 
-    def model_for(self, name: str | None) -> ModelSpec:
-        """The served model called `name`; unknown or missing names get FLUX_MODEL."""
-        model = lookup(name) if name else None
-        return model if model and model.id in self.models else self.models[self.settings.flux_model]
-
-    def plan(
-        self,
-        text: str,
-        model: str | None = None,
-        seed: int | None = None,
-        size: tuple[int, int] | None = None,
-        mime: str | None = None,
-        param: str = "messages",
-    ) -> Job:
+    def plan(self, order: Order) -> Plan:
         """Decide the whole generation; raise InvalidRequestError for unusable input and
-        StoreUnavailableError when the picture could not be stored."""
-        spec = parse_prompt(text)
-        if size is not None:
-            spec = PromptSpec(spec.text, *size, explicit_size=True)
+        StoreUnavailableError when the store cannot take images right now."""
+        spec = parse_prompt(order.prompt)
+        if order.size is not None:
+            spec = PromptSpec(spec.text, *order.size)
         if not spec.text:
-            raise InvalidRequestError("The prompt is empty: describe the picture.", param=param)
-        chosen = self.model_for(model)
-        if len(spec.text) > chosen.prompt_limit:
+            raise InvalidRequestError("The prompt is empty: describe the image.")
+        model = self._models.pick(order.model)
+        if len(spec.text) > model.prompt_limit:
             raise InvalidRequestError(
                 f"The prompt has {len(spec.text)} characters; "
-                f"{chosen.short_name} takes at most {chosen.prompt_limit}.",
-                param=param,
+                f"{model.short_name} takes at most {model.prompt_limit}."
             )
-        width, height = fit_within(spec.width, spec.height, chosen.max_side)
-        if chosen.seed and seed is None:
-            seed = secrets.randbelow(MAX_SEED + 1)
+        width, height = fit_within(spec.width, spec.height, model.max_side)
         steps = (
-            self.settings.flux_num_steps
-            if chosen.id == self.settings.flux_model
-            else chosen.default_steps
+            self._settings.flux_num_steps if model is self._models.default else model.default_steps
         )
-        # Fail before anything is spent when the picture could not be kept.
-        self.store.check()
-        return Job(spec, chosen, width, height, steps, seed if chosen.seed else None, mime)
+        # Fail before anything is spent when the images could not be kept.
+        self._store.check()
+        return Plan(spec, model, width, height, steps, _seeds(model, order), order.mime)
 
-    def run(self, job: Job, image_base_url: str) -> Iterator[PromptChoice | Stored]:
-        """Optimize, then draw, fit and store, yielding each stage when it is done."""
-        choice = self.choose_prompt(job)
+    def run(self, plan: Plan) -> Iterator[PromptChoice | Stored]:
+        """Optimize, then draw, fit and store each image, yielding every stage when done."""
+        choice = self.choose_prompt(plan)
         yield choice
-        yield self.draw(job, choice, image_base_url)
+        if len(plan.seeds) == 1:
+            yield self.draw(plan, choice, 0)
+            return
+        # Several images are drawn at once; each is handed on the moment it is stored.
+        with ThreadPoolExecutor(max_workers=len(plan.seeds)) as pool:
+            futures = [pool.submit(self.draw, plan, choice, i) for i in range(len(plan.seeds))]
+            for future in as_completed(futures):
+                yield future.result()
 
-    def choose_prompt(self, job: Job) -> PromptChoice:
+    def choose_prompt(self, plan: Plan) -> PromptChoice:
         """The prompt to draw: the optimizer's rewrite, or the user's own if it is off or fails."""
-        original = job.prompt.text
+        original = plan.prompt.text
         if self._optimizer is None:
-            return PromptChoice(original, None, False)
+            return PromptChoice(original)
+        writer = self._optimizer.model
         try:
             text = self._optimizer.optimize(
-                original, ratio_label(job.width, job.height), f"{job.width}x{job.height}"
+                original, ratio_label(plan.width, plan.height), f"{plan.width}x{plan.height}"
             )
         except OptimizerError as error:
             log.warning("prompt optimizer failed (%s); drawing from the original prompt", error)
-            return PromptChoice(original, self._optimizer.model, False)
-        limit = job.model.prompt_limit
+            return PromptChoice(original, optimizer=writer)
+        limit = plan.model.prompt_limit
         if len(text) > limit:
-            return PromptChoice(shorten(text, limit), self._optimizer.model, True, limit)
-        return PromptChoice(text, self._optimizer.model, True)
+            return PromptChoice(
+                shorten(text, limit), optimizer=writer, optimized=True, shortened_to=limit
+            )
+        return PromptChoice(text, optimizer=writer, optimized=True)
 
-    def draw(self, job: Job, choice: PromptChoice, image_base_url: str) -> Stored:
-        """Have the model draw `choice`, fit the picture to the job's size and store it."""
+    def draw(self, plan: Plan, choice: PromptChoice, index: int) -> Stored:
+        """Have the model draw image `index` of `plan`, fit it to the plan's size and store it."""
         inputs = model_inputs(
-            job.model, choice.text, job.width, job.height, steps=job.steps, seed=job.seed
+            plan.model, choice.text, plan.width, plan.height, plan.steps, plan.seeds[index]
         )
-        if not self._slots.acquire(timeout=self.settings.generation_wait):
+        if not self._slots.acquire(timeout=self._settings.generation_wait):
             raise CapacityError(
-                "This server is drawing as many pictures at once as it allows; "
+                "This server is drawing as many images at once as it allows; "
                 "try again in a few seconds.",
                 retry_after=CAPACITY_RETRY_AFTER,
             )
         started = time.monotonic()
         try:
-            drawing = self._workers_ai.run(job.model, inputs)
+            drawing = self._workers_ai.run(plan.model, inputs)
         finally:
             self._slots.release()
         upstream_seconds = time.monotonic() - started
         try:
-            picture = read_picture(drawing.data)
-            if (picture.width, picture.height) != (job.width, job.height) or job.mime:
-                picture = off_the_event_loop(fit_picture, picture, job.width, job.height, job.mime)
+            image = read_image(drawing.data)
+            if (image.width, image.height) != (plan.width, plan.height) or plan.mime:
+                image = off_the_event_loop(fit_image, image, plan.width, plan.height, plan.mime)
         except ImageError as error:
-            raise UpstreamError(f"Workers AI answered with an unusable picture: {error}.") from None
-        key = self.store.put(picture.data, picture.mime)
-        seed = drawing.inputs.get("seed")
-        url = f"{image_base_url}/image/{key}"
-        return Stored(picture, url, seed if isinstance(seed, int) else None, upstream_seconds)
-
-    def draw_all(self, jobs: list[Job], choice: PromptChoice, image_base_url: str) -> list[Stored]:
-        """`draw` for every job at once; the first failure is raised."""
-        with ThreadPoolExecutor(max_workers=len(jobs)) as pool:
-            return list(pool.map(lambda job: self.draw(job, choice, image_base_url), jobs))
+            raise UpstreamError(f"Workers AI answered with an unusable image: {error}.") from None
+        key = self._store.put(image.data, image.mime)
+        return Stored(index, image, key, drawing.seed, upstream_seconds)
 
 
-def off_the_event_loop(function: Callable[..., T], *args: object) -> T:
-    """`function(*args)` on a real OS thread when gevent serves us, else right here.
-
-    Pillow releases the GIL while it decodes, resizes and encodes, so on a real thread the
-    event loop keeps serving every other client meanwhile instead of stalling for the
-    milliseconds a picture takes.
-    """
-    if monkey.is_module_patched("threading"):
-        return get_hub().threadpool.apply(function, args)
-    return function(*args)
+def collect(stages: Iterable[PromptChoice | Stored]) -> tuple[PromptChoice, list[Stored]]:
+    """The prompt choice and every stored image of a run, in the plan's order."""
+    choice, *images = stages
+    if not isinstance(choice, PromptChoice):
+        raise TypeError("a run starts with its prompt choice")
+    stored = sorted((stage for stage in images if isinstance(stage, Stored)), key=_by_index)
+    return choice, stored
 
 
-def fit_within(width: int, height: int, max_side: int) -> tuple[int, int]:
-    """(width, height) scaled down, keeping the ratio, so neither side exceeds `max_side`."""
-    longest = max(width, height)
-    if longest <= max_side:
-        return width, height
-    return max(1, round(width * max_side / longest)), max(1, round(height * max_side / longest))
+_by_index = attrgetter("index")
+
+
+def _seeds(model: ModelSpec, order: Order) -> tuple[int | None, ...]:
+    """A seed per image for models that take one: the order's and the next ones, or random."""
+    if not model.seed:
+        return (None,) * order.n
+    first = secrets.randbelow(MAX_SEED + 1) if order.seed is None else order.seed
+    return tuple((first + index) % (MAX_SEED + 1) for index in range(order.n))

@@ -34,17 +34,11 @@ _TRAILING_SEPARATORS = " \t\n,，"
 
 @dataclass(frozen=True)
 class PromptSpec:
-    """A cleaned prompt and the picture size it asks for."""
+    """A cleaned prompt and the image size it asks for."""
 
     text: str
     width: int
     height: int
-    explicit_size: bool = False
-
-    @property
-    def ratio(self) -> str:
-        """The size as a reduced ratio, e.g. "16:9"."""
-        return ratio_label(self.width, self.height)
 
 
 def clean_prompt(text: str) -> str:
@@ -66,7 +60,7 @@ def parse_prompt(text: str) -> PromptSpec:
         return PromptSpec(_before(text, match), width, height)
     match = _SIZE_AT_END.search(text)
     if match and all(MIN_SIDE <= int(side) <= MAX_SIDE for side in match.groups()):
-        return PromptSpec(_before(text, match), int(match[1]), int(match[2]), explicit_size=True)
+        return PromptSpec(_before(text, match), int(match[1]), int(match[2]))
     width, height = RATIO_SIZES[DEFAULT_RATIO]
     return PromptSpec(text, width, height)
 

@@ -1,4 +1,4 @@
-"""The Redis picture store: every worker and every instance finds every picture."""
+"""The Redis image store: every worker and every instance finds every image."""
 
 from __future__ import annotations
 
@@ -19,16 +19,16 @@ STORE_RETRY_AFTER = 5
 
 
 class RedisStore:
-    """Pictures in Redis: `SET key value EX ttl`, so Redis does the forgetting.
+    """Images in Redis: `SET key value EX ttl`, so Redis does the forgetting.
 
-    The value is the picture's type, a newline, then its bytes. Any failure to reach Redis
+    The value is the image's type, a newline, then its bytes. Any failure to reach Redis
     becomes StoreUnavailableError; redis-py reconnects by itself once Redis is back.
     """
 
     name = "redis"
 
     def __init__(self, client: redis.Redis, ttl: int) -> None:
-        self.ttl = ttl
+        self._ttl = ttl
         self._redis = client
 
     @classmethod
@@ -45,7 +45,7 @@ class RedisStore:
     def put(self, data: bytes, mime: str) -> str:
         key = new_key()
         with _reaching_redis():
-            self._redis.set(REDIS_PREFIX + key, mime.encode() + b"\n" + data, ex=self.ttl)
+            self._redis.set(REDIS_PREFIX + key, mime.encode() + b"\n" + data, ex=self._ttl)
         return key
 
     def get(self, key: str) -> StoredImage | None:
@@ -70,8 +70,8 @@ def _reaching_redis() -> Iterator[None]:
     try:
         yield
     except redis.RedisError as error:
-        log.error("picture store unreachable: %s", type(error).__name__)
+        log.error("image store unreachable: %s", type(error).__name__)
         raise StoreUnavailableError(
-            "The picture store (Redis) cannot be reached right now; try again shortly.",
+            "The image store (Redis) cannot be reached right now; try again shortly.",
             retry_after=STORE_RETRY_AFTER,
         ) from None

@@ -1,8 +1,8 @@
-"""Where pictures wait to be fetched: keyed by an unguessable id, gone after their TTL.
+"""Where images wait to be fetched: keyed by an unguessable id, gone after their TTL.
 
-`MemoryStore` keeps them in this process, bounded in bytes; `RedisStore` (in
-`redis_store.py`) keeps them in Redis, where every worker and every instance finds them.
-`open_store` picks one from IMAGE_STORE.
+`ImageStore` is what every store offers. `MemoryStore` keeps images in this process,
+bounded in bytes; `RedisStore` (in `redis_store.py`) keeps them in Redis, where every
+worker and every instance finds them. The factory opens the one IMAGE_STORE names.
 """
 
 from __future__ import annotations
@@ -17,8 +17,6 @@ from typing import Protocol
 
 from cachetools import TTLCache
 
-from config import Settings
-
 log = logging.getLogger(__name__)
 
 KEY_BYTES = 24  # 192 random bits: `/image/<key>` is public, so the key is the secret
@@ -26,7 +24,7 @@ KEY_BYTES = 24  # 192 random bits: `/image/<key>` is public, so the key is the s
 
 @dataclass(frozen=True)
 class StoredImage:
-    """A stored picture and how long it has left."""
+    """A stored image and how long it has left."""
 
     data: bytes
     mime: str
@@ -37,34 +35,23 @@ class ImageStore(Protocol):
     """What the pipeline and the routes need from a store."""
 
     name: str
-    ttl: int
 
     def put(self, data: bytes, mime: str) -> str:
-        """Keep `data` for `ttl` seconds; return its new key."""
+        """Keep `data` for IMAGE_EXPIRATION seconds; return its new key."""
         ...
 
     def get(self, key: str) -> StoredImage | None:
-        """The picture under `key`, or None if it is unknown or expired."""
+        """The image under `key`, or None if it is unknown or expired."""
         ...
 
     def check(self) -> None:
-        """Raise StoreUnavailableError unless the store can take pictures now."""
+        """Raise StoreUnavailableError unless the store can take images now."""
         ...
 
 
 def new_key() -> str:
     """A fresh URL-safe key with KEY_BYTES of randomness."""
     return secrets.token_urlsafe(KEY_BYTES)
-
-
-def open_store(settings: Settings) -> ImageStore:
-    """The store IMAGE_STORE names."""
-    if settings.image_store == "memory":
-        return MemoryStore(settings.image_expiration, settings.image_store_max_bytes)
-    # Imported only when used: redis-py adds 7 MB to every process that loads it.
-    from .redis_store import RedisStore
-
-    return RedisStore.from_url(settings.image_store, settings.image_expiration)
 
 
 @dataclass(frozen=True)
@@ -75,20 +62,21 @@ class _Entry:
 
 
 class _OldestFirst(TTLCache):
-    """A TTLCache that, when full, drops the picture stored first, and says so.
+    """A TTLCache that, when full, drops the image stored first, and says so.
 
-    TTLCache would drop the least recently *read* one; every picture has the same TTL, so the
-    first to expire is the oldest, and reading it does not make it younger.
+    TTLCache would drop the least recently *read* one; every image has the same TTL, so the
+    first to expire is the oldest, and reading it does not make it younger. That relies on
+    TTLCache iterating in order of expiry, which `test_store.py` pins down.
     """
 
     def popitem(self) -> tuple[str, _Entry]:
         self.expire()
-        key = next(iter(self), None)  # iteration runs in order of expiry
+        key = next(iter(self), None)
         if key is None:
-            raise KeyError("the picture store is empty")
+            raise KeyError("the image store is empty")
         entry = self.pop(key)
         log.warning(
-            "picture store full (IMAGE_STORE_MAX_BYTES=%d): dropped a picture %.0f s before "
+            "image store full (IMAGE_STORE_MAX_BYTES=%d): dropped an image %.0f s before "
             "its expiry",
             self.maxsize,
             entry.expires - self.timer(),
@@ -97,14 +85,14 @@ class _OldestFirst(TTLCache):
 
 
 class MemoryStore:
-    """Pictures in this process: a TTLCache behind a lock, bounded by bytes of picture data."""
+    """Images in this process: a TTLCache behind a lock, bounded by bytes of image data."""
 
     name = "memory"
 
     def __init__(
         self, ttl: int, max_bytes: int, clock: Callable[[], float] = time.monotonic
     ) -> None:
-        self.ttl = ttl
+        self._ttl = ttl
         self._clock = clock
         self._cache = _OldestFirst(maxsize=max_bytes, ttl=ttl, timer=clock, getsizeof=_size)
         self._lock = threading.Lock()
@@ -112,7 +100,7 @@ class MemoryStore:
     def put(self, data: bytes, mime: str) -> str:
         key = new_key()
         with self._lock:
-            self._cache[key] = _Entry(data, mime, self._clock() + self.ttl)
+            self._cache[key] = _Entry(data, mime, self._clock() + self._ttl)
         return key
 
     def get(self, key: str) -> StoredImage | None:

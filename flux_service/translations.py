@@ -20,10 +20,10 @@ TEXTS: dict[str, dict[str, str]] = {
         "seed": "Seed",
         "success": "Image generated successfully!",
         "failed": "Image generation failed: {message}",
-        "ready": "👋 Flux API is ready. Describe a picture and it will be drawn, for example: a red fox in deep snow 16:9",
-        "summary": "Pictures drawn in this conversation: {prompts}",
+        "ready": "👋 Flux API is ready. Describe an image and it will be drawn, for example: a red fox in deep snow 16:9",
+        "summary": "Images drawn in this conversation: {prompts}",
         "tag": "Image generation",
-        "picture": "Picture",
+        "image": "Image",
     },
     "zh-cn": {
         "original": "原始提示词",
@@ -41,7 +41,7 @@ TEXTS: dict[str, dict[str, str]] = {
         "ready": "👋 Flux API 已就绪。描述一幅画面即可生成，例如：雪地里的红狐狸 16:9",
         "summary": "本次对话生成的图片：{prompts}",
         "tag": "图像生成",
-        "picture": "图片",
+        "image": "图片",
     },
     "zh-hant": {
         "original": "原始提示詞",
@@ -59,7 +59,7 @@ TEXTS: dict[str, dict[str, str]] = {
         "ready": "👋 Flux API 已就緒。描述一幅畫面即可產生，例如：雪地裡的紅狐狸 16:9",
         "summary": "本次對話產生的圖片：{prompts}",
         "tag": "圖像產生",
-        "picture": "圖片",
+        "image": "圖片",
     },
     "ja": {
         "original": "元のプロンプト",
@@ -77,7 +77,7 @@ TEXTS: dict[str, dict[str, str]] = {
         "ready": "👋 Flux API の準備ができました。描きたい絵を説明してください。例：雪の中の赤いキツネ 16:9",
         "summary": "この会話で生成した画像：{prompts}",
         "tag": "画像生成",
-        "picture": "画像",
+        "image": "画像",
     },
     "es": {
         "original": "Prompt original",
@@ -95,7 +95,7 @@ TEXTS: dict[str, dict[str, str]] = {
         "ready": "👋 Flux API está lista. Describe una imagen y se dibujará, por ejemplo: un zorro rojo en la nieve 16:9",
         "summary": "Imágenes generadas en esta conversación: {prompts}",
         "tag": "Generación de imágenes",
-        "picture": "Imagen",
+        "image": "Imagen",
     },
     "fr": {
         "original": "Prompt d'origine",
@@ -113,7 +113,7 @@ TEXTS: dict[str, dict[str, str]] = {
         "ready": "👋 Flux API est prête. Décrivez une image et elle sera dessinée, par exemple : un renard roux dans la neige 16:9",
         "summary": "Images générées dans cette conversation : {prompts}",
         "tag": "Génération d'images",
-        "picture": "Image",
+        "image": "Image",
     },
     "ru": {
         "original": "Исходный запрос",
@@ -131,7 +131,7 @@ TEXTS: dict[str, dict[str, str]] = {
         "ready": "👋 Flux API готов. Опишите картинку, и она будет нарисована, например: рыжая лиса в глубоком снегу 16:9",
         "summary": "Изображения из этого разговора: {prompts}",
         "tag": "Генерация изображений",
-        "picture": "Изображение",
+        "image": "Изображение",
     },
     "de": {
         "original": "Ursprünglicher Prompt",
@@ -149,7 +149,7 @@ TEXTS: dict[str, dict[str, str]] = {
         "ready": "👋 Flux API ist bereit. Beschreiben Sie ein Bild, und es wird gezeichnet, zum Beispiel: ein Rotfuchs im tiefen Schnee 16:9",
         "summary": "In diesem Gespräch erzeugte Bilder: {prompts}",
         "tag": "Bilderzeugung",
-        "picture": "Bild",
+        "image": "Bild",
     },
 }
 

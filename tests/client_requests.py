@@ -1,7 +1,7 @@
-"""Background requests as chat apps send them, and picture requests that must not look like them.
+"""Client tasks as chat apps send them, and image requests that must not look like them.
 
 Built from the client reference: how each app opens its request and how it lays out the
-conversation. Shared by the unit tests of `housekeeping` and the end-to-end tests.
+conversation. Shared by the unit tests of `client_tasks` and the tests of the routes.
 """
 
 from __future__ import annotations
@@ -31,7 +31,7 @@ def open_webui(task: str, output: str) -> dict:
 
 
 # (name, body, kind of task, a fragment the answer must hold)
-HOUSEKEEPING = [
+CLIENT_TASKS = [
     (
         "open-webui title",
         open_webui(
@@ -105,7 +105,7 @@ HOUSEKEEPING = [
             ],
         },
         "summary",
-        "Pictures drawn in this conversation: a red fox sleeping in deep snow",
+        "Images drawn in this conversation: a red fox sleeping in deep snow",
     ),
     (
         "chatbox naming",
@@ -152,7 +152,7 @@ HOUSEKEEPING = [
     ),
 ]
 
-PICTURE_PROMPTS = [
+IMAGE_PROMPTS = [
     "a red fox sleeping in deep snow 16:9",
     "hi-res photo of a hello kitty plush on a shelf",
     "a movie title card that reads THE END, 16:9",

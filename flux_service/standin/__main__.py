@@ -1,42 +1,51 @@
-"""Run the stand-in: `python -m flux_service.standin --port 8788 [--latency 5]`."""
+"""Run the stand-in: `python -m flux_service.standin --port 8788 [--latency 5]`.
+
+`--fd N` serves on an already listening socket the caller opened and passed on, so a test
+or `make run` knows the address before the stand-in starts and no other program can take it.
+"""
 
 from __future__ import annotations
 
 import argparse
+from collections.abc import Callable
+from functools import partial
 
+from flask import Flask
 from gunicorn.app.base import BaseApplication
 
-from . import create_app
+from . import DEFAULT_ACCOUNT, DEFAULT_TOKEN, create_app
 
 
 class _StandinServer(BaseApplication):
     """Gunicorn with gevent, one process (the stand-in keeps its faults and records in memory)."""
 
-    def __init__(self, options: dict[str, object], app_options: dict[str, object]) -> None:
+    def __init__(self, options: dict[str, object], make_app: Callable[[], Flask]) -> None:
         self._options = options
-        self._app_options = app_options
+        self._make_app = make_app
         super().__init__()
 
     def load_config(self) -> None:
         for name, value in self._options.items():
             self.cfg.set(name, value)
 
-    def load(self):  # type: ignore[no-untyped-def]
-        return create_app(**self._app_options)
+    def load(self) -> Flask:
+        # In the worker, after gevent has patched it: the app's locks are made gevent-aware.
+        return self._make_app()
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description="A local Workers AI look-alike.")
     parser.add_argument("--host", default="127.0.0.1")
     parser.add_argument("--port", type=int, default=8788)
-    parser.add_argument("--latency", type=float, default=0.0, help="seconds per picture")
-    parser.add_argument("--token", default="standin-token")
-    parser.add_argument("--account", default="standin-account")
+    parser.add_argument("--fd", type=int, help="serve on this inherited listening socket")
+    parser.add_argument("--latency", type=float, default=0.0, help="seconds per image")
+    parser.add_argument("--token", default=DEFAULT_TOKEN)
+    parser.add_argument("--account", default=DEFAULT_ACCOUNT)
     parser.add_argument("--optimizer-key", default="")
     parser.add_argument("--gateway-token", default="")
     args = parser.parse_args()
     options = {
-        "bind": f"{args.host}:{args.port}",
+        "bind": f"fd://{args.fd}" if args.fd is not None else f"{args.host}:{args.port}",
         "workers": 1,
         "worker_class": "gevent",
         "worker_connections": 10000,
@@ -44,14 +53,15 @@ def main() -> None:
         "loglevel": "warning",
         "control_socket_disable": True,
     }
-    app_options = {
-        "token": args.token,
-        "account": args.account,
-        "latency": args.latency,
-        "optimizer_key": args.optimizer_key,
-        "gateway_token": args.gateway_token,
-    }
-    _StandinServer(options, app_options).run()
+    make_app = partial(
+        create_app,
+        token=args.token,
+        account=args.account,
+        latency=args.latency,
+        optimizer_key=args.optimizer_key,
+        gateway_token=args.gateway_token,
+    )
+    _StandinServer(options, make_app).run()
 
 
 if __name__ == "__main__":

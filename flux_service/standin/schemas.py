@@ -27,8 +27,8 @@ class Schema:
 
     fields: dict[str, Field]
     body: str = "json"  # or "multipart"
-    output: str = "base64"  # or "binary": raw picture bytes
-    picture: str = "JPEG"  # what the model draws
+    output: str = "base64"  # or "binary": raw image bytes
+    image: str = "JPEG"  # what the model draws
     content_type: str = ""  # what a binary model labels its bytes as
     closed: bool = False  # additionalProperties: false
     default_size: tuple[int, int] = (1024, 1024)
@@ -73,14 +73,14 @@ SCHEMAS: dict[str, Schema] = {
         _FLUX2, body="multipart", closed=True, default_size=(1024, 768), round_down=16
     ),
     "@cf/black-forest-labs/flux-2-klein-9b": Schema(
-        _FLUX2, body="multipart", closed=True, default_size=(1024, 768), picture="PNG"
+        _FLUX2, body="multipart", closed=True, default_size=(1024, 768), image="PNG"
     ),
     "@cf/black-forest-labs/flux-2-dev": Schema(
         {**_FLUX2, "steps": Field("integer", 1, 50)},
         body="multipart",
         closed=True,
         default_size=(1024, 768),
-        picture="PNG",
+        image="PNG",
     ),
     "@cf/leonardo/lucid-origin": Schema(
         {
@@ -108,14 +108,14 @@ SCHEMAS: dict[str, Schema] = {
         content_type="image/jpeg",
     ),
     "@cf/stabilityai/stable-diffusion-xl-base-1.0": Schema(
-        _SD, output="binary", picture="PNG", content_type="image/png"
+        _SD, output="binary", image="PNG", content_type="image/png"
     ),
     # Labelled PNG, but sometimes JPEG in practice: clients must read the bytes.
     "@cf/bytedance/stable-diffusion-xl-lightning": Schema(
-        _SD, output="binary", picture="JPEG", content_type="image/png"
+        _SD, output="binary", image="JPEG", content_type="image/png"
     ),
     "@cf/lykon/dreamshaper-8-lcm": Schema(
-        _SD, output="binary", picture="PNG", content_type="image/png", default_size=(512, 512)
+        _SD, output="binary", image="PNG", content_type="image/png", default_size=(512, 512)
     ),
 }
 

@@ -1,18 +1,18 @@
 // The playground on the home page: streams a chat answer from this service and shows the
-// picture. The API key stays in this browser's localStorage and leaves it only in the
+// image. The API key stays in this browser's localStorage and leaves it only in the
 // Authorization header of this service's own API.
 
 const KEY_STORAGE = "flux.apiKey";
 const RECENT_STORAGE = "flux.recent";
 const RECENT_LIMIT = 8;
-// The picture line of an answer: ![description](https://host/image/key)
-const PICTURE = /!\[[^\]]*\]\((https?:\/\/\S+)\)/;
+// The image line of an answer: ![description](https://host/image/key)
+const IMAGE = /!\[[^\]]*\]\((https?:\/\/\S+)\)/;
 
 const $ = (id) => document.getElementById(id);
 const form = $("playground");
 const expirationSeconds = Number(form.dataset.expiration);
-let shown = null; // the picture on display: { url, prompt, expires }
-let stripSize = 0; // how many pictures the recent strip shows
+let shown = null; // the image on display: { url, prompt, expires }
+let stripSize = 0; // how many images the recent strip shows
 
 // A failed generation: what the service said, and what it means for the person.
 class Problem extends Error {
@@ -36,12 +36,12 @@ function start() {
     generate();
   });
   $("image").addEventListener("load", () => {
-    $("picture").hidden = false;
+    $("generated").hidden = false;
   });
   $("image").addEventListener("error", () => {
-    $("picture").hidden = true;
+    $("generated").hidden = true;
     if (shown) {
-      const gone = "This picture has expired or cannot be loaded.";
+      const gone = "This image has expired or cannot be loaded.";
       showProblem(new Problem(gone, { code: "image_not_found" }));
     }
   });
@@ -62,8 +62,8 @@ async function generate() {
     const body = { model: $("model").value, messages: [{ role: "user", content }], stream: true };
     const response = await post(body, key);
     if (!response.ok) throw await problemOf(response);
-    const url = (await readAnswer(response)).match(PICTURE)?.[1];
-    if (!url) throw new Problem("The answer held no picture.");
+    const url = (await readAnswer(response)).match(IMAGE)?.[1];
+    if (!url) throw new Problem("The answer held no image.");
     const entry = { url, prompt, expires: Date.now() + expirationSeconds * 1000 };
     remember(entry);
     show(entry);
@@ -126,9 +126,9 @@ async function readAnswer(response) {
   }
 }
 
-// The markdown answer as plain text: the picture is shown below it, not as a link.
+// The markdown answer as plain text: the image is shown below it, not as a link.
 function readable(markdown) {
-  return markdown.replace(PICTURE, "").replace(/\\([\\`*_[\]<>#|~])/g, "$1").trim();
+  return markdown.replace(IMAGE, "").replace(/\\([\\`*_[\]<>#|~])/g, "$1").trim();
 }
 
 function clearResult() {
@@ -136,7 +136,7 @@ function clearResult() {
   $("result").hidden = false;
   $("answer").textContent = "";
   $("problem").hidden = true;
-  $("picture").hidden = true;
+  $("generated").hidden = true;
   $("image").removeAttribute("src");
 }
 
@@ -155,19 +155,19 @@ function advice({ status, code, retryAfter }) {
     return "The API key is missing or wrong. Check the key above.";
   }
   if (status === 429 || code === "rate_limit_exceeded") {
-    return `Too many pictures for now. ${later}`;
+    return `Too many images for now. ${later}`;
   }
   if (status === 503 || code === "server_is_overloaded" || code === "store_unavailable") {
     return `The service is busy and made nothing. ${later}`;
   }
   if (status === 502 || status === 504 || code === "upstream_error" || code === "upstream_timeout") {
-    return "The image model failed, so there is no picture. Try again, or pick another model.";
+    return "The image model failed, so there is no image. Try again, or pick another model.";
   }
-  if (code === "image_not_found") return "Pictures are kept only for a while. Generate it again.";
+  if (code === "image_not_found") return "Images are kept only for a while. Generate it again.";
   if (status === 400) {
     return "The service could not use this request. Change the prompt and try again.";
   }
-  return "The picture could not be made.";
+  return "The image could not be made.";
 }
 
 function show(entry) {
@@ -180,7 +180,7 @@ function show(entry) {
   tick();
 }
 
-// Once a second: the countdown of the picture on display, and the recent strip pruned.
+// Once a second: the countdown of the image on display, and the recent strip pruned.
 function tick() {
   if (shown) {
     const left = shown.expires - Date.now();
@@ -198,7 +198,7 @@ function clock(milliseconds) {
   return hours ? `${hours}:${rest}` : rest;
 }
 
-// The pictures made in this browser that are still kept, newest first.
+// The images made in this browser that are still kept, newest first.
 function recent() {
   try {
     const entries = JSON.parse(localStorage.getItem(RECENT_STORAGE) ?? "[]");

@@ -1,14 +1,19 @@
-"""A real browser on another origin calls the API with fetch, streams, and shows the picture:
+"""A real browser on another origin calls the API with fetch, streams, and shows the image:
 CORS proven the only way that counts."""
 
 from __future__ import annotations
 
 from urllib.parse import urlencode
 
-from tests.conftest import API_KEY, Service, Standin
+import pytest
+
+from tests.e2e.service import Service
+from tests.helpers import API_KEY, Standin
+
+pytestmark = pytest.mark.browser
 
 
-def test_a_page_on_another_origin_streams_chat_and_shows_the_picture(
+def test_a_page_on_another_origin_streams_chat_and_shows_the_image(
     browser, other_origin: str, service: Service, standin: Standin
 ) -> None:
     page = browser.new_page()

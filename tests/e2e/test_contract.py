@@ -16,7 +16,8 @@ import pytest
 import requests
 import yaml
 
-from tests.conftest import API_KEY, Service
+from tests.e2e.service import Service
+from tests.helpers import API_KEY
 
 SCHEMATHESIS = Path(sys.executable).parent / "schemathesis"
 OPENAPI = Path(__file__).resolve().parents[2] / "openapi.yaml"
@@ -30,10 +31,11 @@ def test_openapi_json_is_the_yaml_contract(service: Service) -> None:
     assert response.json()["openapi"] == "3.1.0"
 
 
+@pytest.mark.slow
 @pytest.mark.timeout(180)
 @pytest.mark.parametrize(
     ("headers", "seconds"),
-    [(["-H", f"Authorization: Bearer {API_KEY}"], 50), ([], 15)],
+    [(["-H", f"Authorization: Bearer {API_KEY}"], 25), ([], 8)],
     ids=["with-key", "without-key"],
 )
 def test_the_service_keeps_its_contract_under_fuzzing(
@@ -48,7 +50,8 @@ def test_the_service_keeps_its_contract_under_fuzzing(
     run = subprocess.run(command, cwd=tmp_path, capture_output=True, text=True, timeout=170)
     report = run.stdout[-6000:] + run.stderr[-2000:]
     assert run.returncode == 0, report
-    assert "passed" in run.stdout and "failure" not in run.stdout.lower(), report
+    assert "passed" in run.stdout, report
+    assert "failure" not in run.stdout.lower(), report
     # Nothing the fuzzer sent made the service stumble, even where it answered well.
     log = service.log()
     assert "unexpected error" not in log

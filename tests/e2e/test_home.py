@@ -1,5 +1,5 @@
 """The home page in a real browser: what it says about the server, and its playground, which
-streams a chat answer from the service and shows the picture."""
+streams a chat answer from the service and shows the image."""
 
 from __future__ import annotations
 
@@ -11,7 +11,11 @@ import pytest
 import requests
 from playwright.sync_api import Page
 
-from tests.conftest import API_KEY, OPTIMIZER_KEY, STANDIN_TOKEN, Service, Standin
+from tests.e2e.service import Service
+from tests.helpers import API_KEY, OPTIMIZER_KEY, STANDIN_TOKEN, Standin
+
+pytestmark = pytest.mark.browser
+
 
 FOX = "a red fox in deep snow"
 PHONE = {"width": 390, "height": 844}
@@ -40,7 +44,7 @@ class Home:
         return page.text_content("#problem-friendly"), page.text_content("#problem-message")
 
     def strip(self) -> list[str]:
-        """The pictures in the recent strip, newest first."""
+        """The images in the recent strip, newest first."""
         return self.page.eval_on_selector_all("#recent img", "images => images.map(i => i.src)")
 
 
@@ -58,7 +62,8 @@ def open_home(browser) -> Iterator[Callable[..., Home]]:
         page.on("console", lambda message: message.type == "error" and errors.append(message.text))
         page.on("pageerror", lambda error: errors.append(str(error)))
         response = page.goto(f"{service.url}/")
-        assert response is not None and response.status == 200
+        assert response is not None
+        assert response.status == 200
         return Home(page, response.headers, errors)
 
     try:
@@ -86,7 +91,8 @@ def test_the_page_says_what_the_server_offers_under_a_strict_policy(
     assert page.input_value("#model") == models[0]  # FLUX_MODEL is picked at first
 
     policy = home.headers["content-security-policy"]
-    assert "script-src 'self';" in policy and "default-src 'none';" in policy
+    assert "script-src 'self';" in policy
+    assert "default-src 'none';" in policy
     assert "img-src 'self' data: blob:;" in policy
     assert home.headers["referrer-policy"] == "no-referrer"
     # Nothing but the page's own files was loaded, and nothing was refused or failed.
@@ -102,24 +108,24 @@ def test_the_page_shows_other_settings_and_nothing_secret(
         DEMO_MODE="true",
         PROMPT_OPTIMIZATION="true",
         IMAGE_EXPIRATION="90",
-        PUBLIC_BASE_URL="https://pictures.example.com/flux",
+        PUBLIC_BASE_URL="https://images.example.com/flux",
     )
     home = open_home(service)
     page = home.page
-    assert "Demo mode: pictures come from the local Workers AI stand-in" in page.text_content(
+    assert "Demo mode: images come from the local Workers AI stand-in" in page.text_content(
         "#demo-notice"
     )
     assert page.text_content("#optimization") == "on"
     assert page.text_content("#expiry") == "90 seconds"
     policy = home.headers["content-security-policy"]
-    assert "img-src 'self' data: blob: https://pictures.example.com;" in policy
+    assert "img-src 'self' data: blob: https://images.example.com;" in policy
     html = page.content()
     for secret in (API_KEY, STANDIN_TOKEN, OPTIMIZER_KEY, standin.url, "standin-account"):
         assert secret not in html
     assert home.errors == []
 
 
-def test_a_generation_streams_its_lines_then_shows_the_picture(
+def test_a_generation_streams_its_lines_then_shows_the_image(
     open_home: Callable[..., Home], service: Service, standin: Standin
 ) -> None:
     standin.configure(latency=1.0)
@@ -131,44 +137,44 @@ def test_a_generation_streams_its_lines_then_shows_the_picture(
     early = page.wait_for_function(
         """() => {
             const text = document.getElementById("answer").textContent;
-            const picture = document.getElementById("picture");
-            return text.includes("1024x576") && { text, pictureShown: !picture.hidden };
+            const result = document.getElementById("generated");
+            return text.includes("1024x576") && { text, imageShown: !result.hidden };
         }"""
     ).json_value()
-    assert early["pictureShown"] is False
+    assert early["imageShown"] is False
     assert "Image generated successfully" not in early["text"]
 
-    page.wait_for_selector("#picture", state="visible", timeout=30_000)
+    page.wait_for_selector("#generated", state="visible", timeout=30_000)
     size = page.eval_on_selector("#image", "image => [image.naturalWidth, image.naturalHeight]")
     assert size == [1024, 576]
     answer = page.text_content("#answer")
     assert f"Original prompt: {FOX}" in answer
     assert "Model: flux-2-klein-4b" in answer
     assert "Image generated successfully" in answer
-    assert "![" not in answer  # the picture is shown, not its markdown
+    assert "![" not in answer  # the image is shown, not its markdown
     [drawn] = standin.received()
     assert drawn["model"] == "@cf/black-forest-labs/flux-2-klein-4b"
     assert drawn["inputs"]["prompt"] == FOX  # the ratio was read, not drawn
 
-    picture = page.get_attribute("#image", "src")
-    assert picture.startswith(f"{service.url}/image/")
-    assert page.get_attribute("#download", "href") == picture
+    image = page.get_attribute("#image", "src")
+    assert image.startswith(f"{service.url}/image/")
+    assert page.get_attribute("#download", "href") == image
     assert re.fullmatch(r"Expires in (29:5\d|30:00)", page.text_content("#countdown"))
-    assert home.strip() == [picture]
+    assert home.strip() == [image]
     assert home.errors == []
 
     page.reload()
     assert page.input_value("#key") == API_KEY
-    assert home.strip() == [picture]
+    assert home.strip() == [image]
     assert home.errors == []
 
 
-def test_an_expired_picture_leaves_the_strip(
-    open_home: Callable[..., Home], make_service: Callable[..., Service], standin: Standin
+def test_an_expired_image_leaves_the_strip(
+    open_home: Callable[..., Home], make_service: Callable[..., Service]
 ) -> None:
     home = open_home(make_service(IMAGE_EXPIRATION="2"))
     home.generate(API_KEY)
-    home.page.wait_for_selector("#picture", state="visible", timeout=30_000)
+    home.page.wait_for_selector("#generated", state="visible", timeout=30_000)
     assert len(home.strip()) == 1
     home.page.wait_for_function(
         "() => document.getElementById('countdown').textContent === 'Expired'", timeout=5_000
@@ -191,7 +197,7 @@ def test_a_wrong_or_missing_key_is_told_plainly(
     friendly, said = home.problem()
     assert friendly == "The API key is missing or wrong. Check the key above."
     assert said.startswith(message)
-    assert home.page.locator("#picture").is_hidden()
+    assert home.page.locator("#generated").is_hidden()
     assert home.strip() == []
     assert standin.received() == []
 
@@ -203,38 +209,38 @@ def test_an_upstream_failure_mid_stream_is_told_plainly(
     home = open_home(service)
     home.generate(API_KEY)
     friendly, said = home.problem()
-    assert friendly.startswith("The image model failed, so there is no picture.")
+    assert friendly.startswith("The image model failed, so there is no image.")
     assert said == "Workers AI failed (HTTP 200 with success: false, code 3043)."
     assert f"Original prompt: {FOX}" in home.page.text_content("#answer")
-    assert home.page.locator("#picture").is_hidden()
+    assert home.page.locator("#generated").is_hidden()
     assert home.strip() == []
     assert home.errors == []
 
 
 def test_a_rate_limit_says_when_to_come_back(
-    open_home: Callable[..., Home], make_service: Callable[..., Service], standin: Standin
+    open_home: Callable[..., Home], make_service: Callable[..., Service]
 ) -> None:
     home = open_home(make_service(label="home-rate-limit", RATE_LIMIT="1/minute"))
     home.generate(API_KEY)
-    home.page.wait_for_selector("#picture", state="visible", timeout=30_000)
+    home.page.wait_for_selector("#generated", state="visible", timeout=30_000)
     home.generate(API_KEY)
     friendly, said = home.problem()
-    assert re.fullmatch(r"Too many pictures for now\. Try again in \d+ s\.", friendly)
+    assert re.fullmatch(r"Too many images for now\. Try again in \d+ s\.", friendly)
     assert "RATE_LIMIT" in said
-    assert home.page.locator("#picture").is_hidden()
+    assert home.page.locator("#generated").is_hidden()
 
 
-def test_the_page_fits_a_phone(
-    open_home: Callable[..., Home], service: Service, standin: Standin
-) -> None:
+def test_the_page_fits_a_phone(open_home: Callable[..., Home], service: Service) -> None:
     home = open_home(service, viewport=PHONE)
     page = home.page
     assert page.locator("#generate").is_visible()
     home.generate(API_KEY, ratio="16:9")
-    page.wait_for_selector("#picture", state="visible", timeout=30_000)
-    # With the long answer lines and the picture on it, nothing is wider than the screen.
+    page.wait_for_selector("#generated", state="visible", timeout=30_000)
+    # With the long answer lines and the image on it, nothing is wider than the screen.
     scroll_width, width = page.evaluate("[document.scrollingElement.scrollWidth, innerWidth]")
     assert scroll_width <= width == PHONE["width"]
     button = page.locator("#generate").bounding_box()
-    assert button is not None and button["x"] >= 0 and button["x"] + button["width"] <= width
+    assert button is not None
+    assert button["x"] >= 0
+    assert button["x"] + button["width"] <= width
     assert home.errors == []

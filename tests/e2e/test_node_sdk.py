@@ -10,7 +10,8 @@ from pathlib import Path
 
 from PIL import Image
 
-from tests.conftest import API_KEY, Service, Standin, fetch_picture, image_url
+from tests.e2e.service import Service
+from tests.helpers import API_KEY, Standin, fetch_image, image_url
 
 SCRIPT = Path(__file__).resolve().parent.parent / "node" / "clients.mjs"
 
@@ -30,11 +31,11 @@ def test_the_node_sdk_streams_chat_and_draws_images(service: Service, standin: S
     assert chat["roles"] == ["assistant"]
     assert chat["finish"] == "stop"
     assert chat["usage"]["total_tokens"] > 0
-    assert fetch_picture(image_url(chat["content"]))[1].size == (1024, 576)
+    assert fetch_image(image_url(chat["content"]))[1].size == (1024, 576)
 
     assert len(seen["urls"]) == 2
     for url in seen["urls"]:
-        assert fetch_picture(url)[1].size == (768, 512)
+        assert fetch_image(url)[1].size == (768, 512)
     (inline,) = seen["inline"]
     assert Image.open(io.BytesIO(base64.b64decode(inline))).size == (512, 512)
 

@@ -5,17 +5,18 @@ import string
 
 import pytest
 
-from config import LANGUAGES, Settings
+from config import LANGUAGES
 from flux_service.answer import failure_part, intro, markdown_text, prompt_part, result_part
 from flux_service.catalog import CATALOG
-from flux_service.images import Picture
-from flux_service.pipeline import Job, PromptChoice, Stored
+from flux_service.images import EncodedImage
+from flux_service.pipeline import Plan, PromptChoice, Stored
 from flux_service.prompt import PromptSpec
 from flux_service.translations import TEXTS
 
 SCHNELL = CATALOG["@cf/black-forest-labs/flux-1-schnell"]
-JOB = Job(PromptSpec("a red fox", 1280, 720, True), SCHNELL, 1024, 576, 4, None)
-STORED = Stored(Picture(b"", "image/jpeg", 1024, 576), "https://x.test/image/KEY", 7)
+PLAN = Plan(PromptSpec("a red fox", 1280, 720), SCHNELL, 1024, 576, 4, (None,))
+STORED = Stored(0, EncodedImage(b"", "image/jpeg", 1024, 576), "KEY", 7, 1.0)
+URL = "https://x.test/image/KEY"
 
 
 def placeholders(phrase: str) -> set[str]:
@@ -35,9 +36,11 @@ def test_every_language_has_every_phrase_with_the_same_placeholders() -> None:
 def test_the_answer_says_the_six_things_in_each_language(language: str) -> None:
     phrases = TEXTS[language]
     content = (
-        intro(language, JOB)
-        + prompt_part(language, PromptChoice("a red fox, golden light", "writer-1", True))
-        + result_part(language, JOB, STORED)
+        intro(language, PLAN)
+        + prompt_part(
+            language, PromptChoice("a red fox, golden light", optimizer="writer-1", optimized=True)
+        )
+        + result_part(language, PLAN, STORED, URL)
     )
     assert f"{phrases['original']}: a red fox" in content
     assert f"{phrases['optimizer']}: writer-1" in content
@@ -51,17 +54,19 @@ def test_the_answer_says_the_six_things_in_each_language(language: str) -> None:
 
 @pytest.mark.parametrize("language", LANGUAGES)
 def test_without_optimizer_the_answer_says_the_original_prompt_was_used(language: str) -> None:
-    content = prompt_part(language, PromptChoice("a red fox", None, False))
+    content = prompt_part(language, PromptChoice("a red fox"))
     assert TEXTS[language]["no_optimizer"] in content
 
 
 def test_a_failed_optimizer_is_named() -> None:
-    content = prompt_part("en", PromptChoice("a red fox", "writer-1", False))
+    content = prompt_part("en", PromptChoice("a red fox", optimizer="writer-1"))
     assert "writer-1 did not answer, so the original prompt was used" in content
 
 
 def test_a_shortened_prompt_says_so() -> None:
-    content = prompt_part("en", PromptChoice("a red fox", "writer-1", True, 2048))
+    content = prompt_part(
+        "en", PromptChoice("a red fox", optimizer="writer-1", optimized=True, shortened_to=2048)
+    )
     assert "shortened to the model's limit of 2048 characters" in content
 
 
@@ -85,11 +90,7 @@ def test_markdown_text_shows_prompts_as_written(raw: str, shown: str) -> None:
 
 
 def test_alt_text_cannot_break_the_image_markdown() -> None:
-    job = Job(PromptSpec("a ](evil) [fox\nline", 1024, 1024), SCHNELL, 1024, 1024, 4, None)
-    line = result_part("en", job, STORED).splitlines()[-1]
+    plan = Plan(PromptSpec("a ](evil) [fox\nline", 1024, 1024), SCHNELL, 1024, 1024, 4, (None,))
+    line = result_part("en", plan, STORED, URL).splitlines()[-1]
     # One image: the alt text holds no unescaped bracket, and the URL closes the line.
     assert re.fullmatch(r"!\[(?:\\.|[^\]\\\n])*\]\(https://x\.test/image/KEY\)", line), line
-
-
-def test_settings_default_language_is_english() -> None:
-    assert Settings(cf_account_id="a", cf_api_token="t").response_language == "en"

@@ -45,4 +45,5 @@ def test_a_greeting_in_a_conversation_is_a_image_request() -> None:
 
 def test_answers_follow_the_language() -> None:
     check = recognise([{"role": "user", "content": "你好"}], "zh-cn")
-    assert check.kind == "check" and "已就绪" in check.answer
+    assert check.kind == "check"
+    assert "已就绪" in check.answer

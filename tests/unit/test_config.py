@@ -94,7 +94,9 @@ def test_dotenv_is_read_and_the_environment_wins(tmp_path) -> None:
 def test_secrets_stay_out_of_repr() -> None:
     settings = load(API_KEY="sk-secret", EXTERNAL_API_KEY="ext-secret")
     text = repr(settings)
-    assert "tok" not in text and "sk-secret" not in text and "ext-secret" not in text
+    assert "tok" not in text
+    assert "sk-secret" not in text
+    assert "ext-secret" not in text
 
 
 def test_scaling_settings() -> None:
@@ -112,7 +114,7 @@ def test_scaling_settings() -> None:
 
 
 def test_several_workers_need_a_shared_store() -> None:
-    with pytest.raises(ConfigError, match="WEB_CONCURRENCY=2 needs a shared picture store"):
+    with pytest.raises(ConfigError, match="WEB_CONCURRENCY=2 needs a shared image store"):
         load(WEB_CONCURRENCY="2")
     assert load(IMAGE_STORE="redis://localhost", WEB_CONCURRENCY="2").web_concurrency == 2
 
@@ -142,3 +144,24 @@ def test_image_store_redis_takes_the_add_ons_url() -> None:
     assert load(IMAGE_STORE="redis", REDIS_URL="rediss://h:6380").image_store == "rediss://h:6380"
     with pytest.raises(ConfigError, match="REDIS_URL is required when IMAGE_STORE=redis"):
         load(IMAGE_STORE="redis")
+
+
+@pytest.mark.parametrize(
+    "limit",
+    ["20/minute", "20 per minute", "20/minute;500/day", "1/second, 5/2 hours", "3 PER DAY",
+     "many", "20/fortnight", "/minute", "20/minute;", "20 minutes", "20/minute 500/day"],
+)  # fmt: skip
+def test_rate_limits_are_read_as_flask_limiter_reads_them(limit: str) -> None:
+    # The parser the check stands in for, imported only by this test.
+    from limits import parse_many  # noqa: PLC0415
+
+    try:
+        parse_many(limit)
+        accepted = True
+    except ValueError:
+        accepted = False
+    if accepted:
+        assert load(RATE_LIMIT=limit).rate_limit == limit
+    else:
+        with pytest.raises(ConfigError, match="RATE_LIMIT"):
+            load(RATE_LIMIT=limit)

@@ -59,5 +59,17 @@ def test_failed_generations_tell_the_sdks_not_to_retry() -> None:
 def test_a_refusal_of_this_server_lets_the_sdks_try_again_later() -> None:
     # Nothing was generated or paid for, so the SDKs may retry after Retry-After.
     assert CapacityError("x", retry_after=5).headers() == {"Retry-After": "5"}
+
+
+def test_only_passing_failures_are_worth_trying_again() -> None:
     assert UpstreamError("x", transient=True).transient
+    assert UpstreamBusyError("x").transient  # out of capacity: always passing
     assert not UpstreamError("x").transient
+    assert not InvalidRequestError("x").transient
+
+
+def test_an_error_can_name_the_field_it_came_in() -> None:
+    error = InvalidRequestError("The prompt is empty.", code="empty")
+    named = error.about("messages")
+    assert (named.message, named.param, named.code) == ("The prompt is empty.", "messages", "empty")
+    assert InvalidRequestError("x", param="seed").about("messages").param == "seed"

@@ -1,11 +1,13 @@
 """Planning a generation: everything decided before any upstream call."""
 
 import pytest
+import requests
 
 from config import Settings
-from flux_service.catalog import CATALOG
+from flux_service.catalog import MAX_SEED, ServedModels
 from flux_service.errors import InvalidRequestError
-from flux_service.pipeline import MAX_SEED, Pipeline, fit_within
+from flux_service.images import fit_within
+from flux_service.pipeline import Order, Pipeline, PromptChoice, Stored, collect
 from flux_service.store import MemoryStore
 from flux_service.workers_ai import WorkersAIClient
 
@@ -16,56 +18,80 @@ KLEIN = "@cf/black-forest-labs/flux-2-klein-4b"
 @pytest.fixture
 def pipeline() -> Pipeline:
     settings = Settings(cf_account_id="a", cf_api_token="t", flux_num_steps=6)
-    models = {model_id: CATALOG[model_id] for model_id in settings.models}
-    return Pipeline(settings, models, WorkersAIClient(settings), None, MemoryStore(60, 1 << 20))
+    models = ServedModels.from_ids(settings.flux_model, settings.models)
+    # Planning never reaches the network: this session is never used.
+    workers_ai = WorkersAIClient(settings, requests.Session())
+    return Pipeline(settings, models, workers_ai, None, MemoryStore(60, 1 << 20))
 
 
 def test_a_plain_prompt_gets_the_default_model_and_size(pipeline: Pipeline) -> None:
-    job = pipeline.plan("a red fox")
-    assert (job.model.id, job.width, job.height, job.steps) == (SCHNELL, 1024, 1024, 6)
-    assert job.seed is None  # FLUX.1 schnell takes no seed
-    assert not job.scaled
+    plan = pipeline.plan(Order("a red fox"))
+    assert (plan.model.id, plan.width, plan.height, plan.steps) == (SCHNELL, 1024, 1024, 6)
+    assert plan.seeds == (None,)  # FLUX.1 schnell takes no seed
+    assert not plan.scaled
 
 
 @pytest.mark.parametrize("name", ["flux-2-klein-4b", KLEIN, "black-forest-labs/flux-2-klein-4b"])
 def test_a_model_is_picked_by_id_or_short_name(pipeline: Pipeline, name: str) -> None:
-    assert pipeline.plan("a fox", model=name).model.id == KLEIN
+    assert pipeline.plan(Order("a fox", model=name)).model.id == KLEIN
 
 
 @pytest.mark.parametrize("name", ["gpt-4o", "dall-e-3", "sdxl-base", ""])
 def test_unknown_or_unserved_models_fall_back_to_flux_model(pipeline: Pipeline, name: str) -> None:
-    assert pipeline.plan("a fox", model=name).model.id == SCHNELL
+    assert pipeline.plan(Order("a fox", model=name)).model.id == SCHNELL
 
 
 def test_models_with_a_seed_get_a_random_one_or_the_one_asked_for(pipeline: Pipeline) -> None:
-    seeds = {pipeline.plan("a fox", model=KLEIN).seed for _ in range(20)}
-    assert len(seeds) > 1 and all(0 <= seed <= MAX_SEED for seed in seeds)
-    assert pipeline.plan("a fox", model=KLEIN, seed=42).seed == 42
-    assert pipeline.plan("a fox", model=KLEIN).steps is None  # klein runs fixed steps
+    seeds = {pipeline.plan(Order("a fox", model=KLEIN)).seeds[0] for _ in range(20)}
+    assert len(seeds) > 1
+    assert all(0 <= seed <= MAX_SEED for seed in seeds)
+    assert pipeline.plan(Order("a fox", model=KLEIN, seed=42)).seeds == (42,)
+    assert pipeline.plan(Order("a fox", model=KLEIN)).steps is None  # klein runs fixed steps
+
+
+def test_several_images_get_consecutive_seeds(pipeline: Pipeline) -> None:
+    assert pipeline.plan(Order("a fox", model=KLEIN, n=3, seed=MAX_SEED)).seeds == (
+        MAX_SEED,
+        0,
+        1,
+    )
+    assert pipeline.plan(Order("a fox", n=2)).seeds == (None, None)
 
 
 def test_sizes_beyond_the_model_are_scaled_down(pipeline: Pipeline) -> None:
-    job = pipeline.plan("a fox 2048x1152")
-    assert (job.width, job.height, job.scaled) == (1024, 576, True)
-    job = pipeline.plan("a fox 1280x720", model=KLEIN)
-    assert (job.width, job.height, job.scaled) == (1280, 720, False)
+    plan = pipeline.plan(Order("a fox 2048x1152"))
+    assert (plan.width, plan.height, plan.scaled) == (1024, 576, True)
+    plan = pipeline.plan(Order("a fox 1280x720", model=KLEIN))
+    assert (plan.width, plan.height, plan.scaled) == (1280, 720, False)
+
+
+def test_an_explicit_size_wins_over_the_prompts(pipeline: Pipeline) -> None:
+    plan = pipeline.plan(Order("a fox 16:9", model=KLEIN, size=(512, 768)))
+    assert (plan.prompt.text, plan.width, plan.height) == ("a fox", 512, 768)
 
 
 @pytest.mark.parametrize(
-    ("text", "seed", "param", "words"),
+    ("text", "words"),
     [
-        ("   ", None, "messages", "empty"),
-        ("16:9", None, "messages", "empty"),
-        ("x" * 2049, None, "messages", "at most 2048"),
-        ("x" * 100_000, None, "messages", "at most 2048"),
+        ("   ", "empty"),
+        ("16:9", "empty"),
+        ("x" * 2049, "at most 2048"),
+        ("x" * 100_000, "at most 2048"),
     ],
 )
 def test_unusable_input_is_refused_before_any_call(
-    pipeline: Pipeline, text: str, seed: int | None, param: str, words: str
+    pipeline: Pipeline, text: str, words: str
 ) -> None:
     with pytest.raises(InvalidRequestError, match=words) as caught:
-        pipeline.plan(text, seed=seed)
-    assert caught.value.param == param
+        pipeline.plan(Order(text))
+    assert caught.value.param is None  # the view names the field it came in
+    assert caught.value.about("prompt").param == "prompt"
+
+
+def test_collect_puts_the_images_in_the_plans_order() -> None:
+    choice = PromptChoice("a fox")
+    second, first = (Stored(i, None, f"k{i}", None, 0.0) for i in (1, 0))  # type: ignore[arg-type]
+    assert collect([choice, second, first]) == (choice, [first, second])
 
 
 @pytest.mark.parametrize(

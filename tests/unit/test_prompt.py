@@ -18,8 +18,8 @@ from flux_service.prompt import PromptSpec, clean_prompt, parse_prompt, ratio_la
         ("a red fox, 16:9", PromptSpec("a red fox", 1024, 576)),
         ("a red fox 16 : 9  ", PromptSpec("a red fox", 1024, 576)),
         ("一只红狐狸，16：9", PromptSpec("一只红狐狸", 1024, 576)),
-        ("a red fox 1280x720", PromptSpec("a red fox", 1280, 720, explicit_size=True)),
-        ("a red fox 800×600", PromptSpec("a red fox", 800, 600, explicit_size=True)),
+        ("a red fox 1280x720", PromptSpec("a red fox", 1280, 720)),
+        ("a red fox 800×600", PromptSpec("a red fox", 800, 600)),
     ],
 )
 def test_size_token_at_the_end_sets_the_size(text: str, expected: PromptSpec) -> None:

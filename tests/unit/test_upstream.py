@@ -36,7 +36,12 @@ def test_no_proxy_star_and_no_settings_mean_direct() -> None:
     assert proxies_for("https://api.cloudflare.com", star) == {}
 
 
-def test_the_session_never_reads_the_environment() -> None:
+def test_the_session_never_reads_the_environment(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("HTTPS_PROXY", "http://from-the-environment:3128")
+    monkeypatch.setenv("REQUESTS_CA_BUNDLE", "/from/the/environment.pem")
     session = http_session(Settings(cf_account_id="a", cf_api_token="t"))
-    assert session.trust_env is False
-    assert session.verify is True
+    settings = session.merge_environment_settings(
+        "https://api.cloudflare.com/client/v4", {}, None, None, None
+    )
+    assert settings["proxies"] == {}
+    assert settings["verify"] is True

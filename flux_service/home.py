@@ -1,0 +1,52 @@
+"""The home page: the service is up, what it offers, and a playground to try it."""
+
+from __future__ import annotations
+
+from urllib.parse import urlsplit
+
+from flask import Response, render_template
+
+from .prompt import RATIO_SIZES
+from .state import State
+
+# The page runs only its own files: no inline code, nothing from elsewhere. `{images}` adds
+# PUBLIC_BASE_URL's origin, where the images are when it is not this one.
+HOME_CSP = (
+    "default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self' data: blob:{images}; "
+    "connect-src 'self'; base-uri 'none'; form-action 'none'; frame-ancestors 'none'"
+)
+
+
+def home_page(state: State) -> Response:
+    """The page, showing only what is safe to show: never the settings themselves."""
+    settings = state.settings
+    page = render_template(
+        "home.html",
+        models=state.models.offered,
+        default_model=settings.flux_model,
+        optimization=settings.prompt_optimization,
+        store=state.store.name,
+        expiration=settings.image_expiration,
+        kept_for=duration(settings.image_expiration),
+        ratios=RATIO_SIZES,
+        demo=settings.demo_mode,
+    )
+    images = f" {origin(settings.public_base_url)}" if settings.public_base_url else ""
+    response = Response(page, mimetype="text/html")
+    response.headers["Content-Security-Policy"] = HOME_CSP.format(images=images)
+    response.headers["Referrer-Policy"] = "no-referrer"
+    return response
+
+
+def duration(seconds: int) -> str:
+    """`seconds` in the largest unit that divides it: "30 minutes", "1 hour", "90 seconds"."""
+    units = (("hour", 3600), ("minute", 60), ("second", 1))
+    unit, size = next((unit, size) for unit, size in units if seconds % size == 0)
+    count = seconds // size
+    return f"{count} {unit}" if count == 1 else f"{count} {unit}s"
+
+
+def origin(url: str) -> str:
+    """The scheme and host of `url`, without any user or password it may carry."""
+    parts = urlsplit(url)
+    return f"{parts.scheme}://{parts.netloc.rpartition('@')[2]}"

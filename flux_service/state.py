@@ -1,0 +1,33 @@
+"""The service's state: the settings and what was built from them, one object per app.
+
+`create_app` builds it once and keeps it in `app.extensions["flux"]`; views, the key check,
+the home page and the health check read it through `current_state()`.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from flask import current_app
+
+from config import Settings
+
+from .catalog import ServedModels
+from .pipeline import Pipeline
+from .store import ImageStore
+
+
+@dataclass(frozen=True)
+class State:
+    """Everything a request may need besides the request itself."""
+
+    settings: Settings
+    models: ServedModels
+    store: ImageStore
+    pipeline: Pipeline
+
+
+def current_state() -> State:
+    """The state of the app handling the current request."""
+    state: State = current_app.extensions["flux"]
+    return state

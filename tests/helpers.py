@@ -1,0 +1,76 @@
+"""What tests of every tier share: the keys they use, the stand-in's controls, and reading
+the images in an answer."""
+
+from __future__ import annotations
+
+import base64
+import io
+import re
+
+import requests
+from PIL import Image
+
+API_KEY = "test-key"
+STANDIN_TOKEN = "standin-token"
+OPTIMIZER_KEY = "optimizer-key"
+GATEWAY_TOKEN = "gateway-token"
+FOX = [{"role": "user", "content": "a red fox"}]
+AUTH = {"Authorization": f"Bearer {API_KEY}"}
+_MARKDOWN_IMAGE = re.compile(r"!\[[^\]]*\]\((\S+)\)")
+
+
+class Standin:
+    """The Workers AI stand-in's controls, over any session that reaches it."""
+
+    def __init__(self, session: requests.Session, url: str) -> None:
+        self.session = session
+        self.url = url
+
+    def reset(self) -> None:
+        """No faults queued, nothing recorded, no latency."""
+        self._post("reset", {})
+
+    def configure(self, latency: float) -> None:
+        self._post("config", {"latency": latency})
+
+    def fail(self, *faults: dict, target: str = "workers_ai") -> None:
+        """Queue faults: each is used up by the next request to `target`."""
+        self._post("faults", {"target": target, "faults": list(faults)})
+
+    def refuse(self, model: str, *fields: str) -> None:
+        """Make `model` refuse `fields` as unknown, as after a schema change."""
+        self._post("config", {"refuse": {model: list(fields)}})
+
+    def received(self, optimizer: bool = False) -> list[dict]:
+        """What the stand-in received, oldest first (Workers AI calls, or optimizer calls)."""
+        seen = self.session.get(f"{self.url}/_standin/requests", timeout=5).json()
+        return [entry for entry in seen if bool(entry.get("optimizer")) == optimizer]
+
+    def queued(self) -> dict[str, int]:
+        """How many faults wait, per target."""
+        return self.session.get(f"{self.url}/_standin/faults", timeout=5).json()
+
+    def _post(self, what: str, body: dict) -> None:
+        self.session.post(f"{self.url}/_standin/{what}", json=body, timeout=5).raise_for_status()
+
+
+def image_url(content: str) -> str:
+    """The URL of the image in a markdown answer."""
+    match = _MARKDOWN_IMAGE.search(content)
+    assert match, f"no image in the answer: {content!r}"
+    return match[1]
+
+
+def decode(data: bytes | str) -> Image.Image:
+    """An image from its bytes or their base64, fully loaded."""
+    raw = base64.b64decode(data) if isinstance(data, str) else data
+    image = Image.open(io.BytesIO(raw))
+    image.load()
+    return image
+
+
+def fetch_image(url: str) -> tuple[requests.Response, Image.Image]:
+    """GET an image URL over the network; the response and the decoded image."""
+    response = requests.get(url, timeout=10)
+    assert response.status_code == 200, response.text
+    return response, decode(response.content)

@@ -1,0 +1,61 @@
+"""Fixtures for the in-process tier, the way flaskr tests: a fresh app for every test, built by
+`create_app(settings, session)`, and Flask's test client for it.
+
+The app's upstream session reaches a fresh Workers AI stand-in through `WSGITransport`, so
+the real client code runs (retries, envelopes, errors) without a socket anywhere.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+import pytest
+import requests
+from flask import Flask
+from flask.testing import FlaskClient
+
+from flux_service import standin as standin_package
+from flux_service.factory import create_app
+from tests.helpers import GATEWAY_TOKEN, OPTIMIZER_KEY, STANDIN_TOKEN, Standin
+from tests.inprocess.api import STANDIN_URL, Api, settings_with
+from tests.wsgi_transport import wsgi_session
+
+
+@pytest.fixture
+def session() -> requests.Session:
+    """A session that reaches a fresh stand-in at STANDIN_URL, in this process."""
+    app = standin_package.create_app(
+        token=STANDIN_TOKEN, optimizer_key=OPTIMIZER_KEY, gateway_token=GATEWAY_TOKEN
+    )
+    return wsgi_session(app, STANDIN_URL)
+
+
+@pytest.fixture
+def standin(session: requests.Session) -> Standin:
+    return Standin(session, STANDIN_URL)
+
+
+@pytest.fixture
+def make_app(session: requests.Session) -> Callable[..., Flask]:
+    """Build an app with extra settings: make_app(IMAGE_EXPIRATION="2")."""
+
+    def make(**env: str) -> Flask:
+        return create_app(settings_with(**env), session)
+
+    return make
+
+
+@pytest.fixture
+def app(make_app: Callable[..., Flask]) -> Flask:
+    return make_app()
+
+
+@pytest.fixture
+def client(app: Flask) -> FlaskClient:
+    """Flask's test client for the app."""
+    return app.test_client()
+
+
+@pytest.fixture
+def api(client: FlaskClient) -> Api:
+    return Api(client)

@@ -1,0 +1,61 @@
+"""Rate limits per key and the cap on generations at once, counted by each app of its own."""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections.abc import Callable
+
+from flask import Flask
+
+from tests.helpers import API_KEY, Standin
+from tests.inprocess.api import Api
+
+
+def test_rate_limits_count_images_per_key(make_app: Callable[..., Flask], standin: Standin) -> None:
+    api = Api(make_app(RATE_LIMIT="2/minute", API_KEY=f"{API_KEY},other-key").test_client())
+    first = time.time()
+    api.answer("a red fox")
+    for _ in range(3):  # connection checks draw nothing and do not count
+        api.answer("hi")
+    api.answer("a red fox")
+    refused = api.chat("a red fox")
+    assert refused.status_code == 429
+    error = refused.get_json()["error"]
+    assert error["type"] == "requests"
+    assert "RATE_LIMIT" in error["message"]
+    expected = 60 - (time.time() - first)
+    assert abs(int(refused.headers["Retry-After"]) - expected) <= 1.5
+    assert refused.headers["x-should-retry"] == "false"
+    assert api.post("/v1/chat/completions", {"messages": [{"role": "user", "content": "a fox"}]},
+                    key="other-key").status_code == 200  # fmt: skip
+    assert len(standin.received()) == 3
+
+
+def test_two_apps_count_apart(make_app: Callable[..., Flask]) -> None:
+    one, two = (Api(make_app(RATE_LIMIT="1/minute").test_client()) for _ in range(2))
+    assert one.chat("a fox").status_code == 200
+    assert one.chat("a fox").status_code == 429
+    assert two.chat("a fox").status_code == 200
+
+
+def test_generations_beyond_the_cap_wait_then_get_503(
+    make_app: Callable[..., Flask], standin: Standin
+) -> None:
+    app = make_app(MAX_CONCURRENT_GENERATIONS="1", GENERATION_WAIT="0.2")
+    standin.configure(latency=0.6)
+    busy = threading.Thread(target=lambda: Api(app.test_client()).answer("a fox"))
+    busy.start()
+    deadline = time.monotonic() + 5
+    while not standin.received():  # the first generation holds the only slot
+        assert time.monotonic() < deadline
+        time.sleep(0.01)
+    started = time.monotonic()
+    refused = Api(app.test_client()).chat("a fox")
+    waited = time.monotonic() - started
+    busy.join()
+    assert refused.status_code == 503
+    assert refused.headers["Retry-After"] == "5"
+    assert "drawing as many images at once as it allows" in refused.get_json()["error"]["message"]
+    assert 0.2 <= waited < 0.5  # it waited its GENERATION_WAIT, not the whole generation
+    assert len(standin.received()) == 1

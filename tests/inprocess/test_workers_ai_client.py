@@ -1,0 +1,53 @@
+"""The Workers AI client on its own, against the stand-in in process: its two ways of trying
+again (without a refused field; after a passing failure) and when it stops. A call cut short
+by its timeout needs a socket: that is in the e2e tier."""
+
+from __future__ import annotations
+
+import time
+
+import pytest
+import requests
+
+from flux_service.catalog import CATALOG
+from flux_service.errors import InvalidRequestError, UpstreamError
+from flux_service.workers_ai import WorkersAIClient
+from tests.helpers import Standin
+from tests.inprocess.api import settings_with
+
+KLEIN = CATALOG["@cf/black-forest-labs/flux-2-klein-4b"]
+INPUTS = {"prompt": "a fox", "width": 256, "height": 256, "seed": 3}
+
+
+def client(session: requests.Session, timeout: str = "10") -> WorkersAIClient:
+    return WorkersAIClient(settings_with(UPSTREAM_TIMEOUT=timeout), session)
+
+
+def test_a_refused_field_is_left_out_at_once_and_from_then_on(
+    session: requests.Session, standin: Standin
+) -> None:
+    standin.refuse(KLEIN.id, "seed")
+    workers_ai = client(session)
+    drawing = workers_ai.run(KLEIN, dict(INPUTS))
+    assert drawing.seed is None  # the model never got one
+    workers_ai.run(KLEIN, dict(INPUTS))
+    sent = [set(entry["inputs"]) for entry in standin.received()]
+    assert sent == [set(INPUTS), set(INPUTS) - {"seed"}, set(INPUTS) - {"seed"}]
+
+
+def test_a_refused_prompt_is_never_left_out(session: requests.Session, standin: Standin) -> None:
+    standin.refuse(KLEIN.id, "prompt")
+    with pytest.raises(InvalidRequestError, match="prompt"):
+        client(session).run(KLEIN, dict(INPUTS))
+    assert len(standin.received()) == 1
+
+
+def test_a_passing_failure_is_tried_again_until_the_deadline(
+    session: requests.Session, standin: Standin
+) -> None:
+    standin.fail(*[{"kind": "error", "status": 500, "code": 3043}] * 50)
+    started = time.monotonic()
+    with pytest.raises(UpstreamError, match="HTTP 500"):
+        client(session, timeout="0.5").run(KLEIN, dict(INPUTS))
+    assert time.monotonic() - started < 0.6
+    assert 1 <= len(standin.received()) < 50

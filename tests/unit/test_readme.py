@@ -1,0 +1,37 @@
+"""The README's map of the code names exactly what is in flux_service/ and tests/."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def mapped(folder: str) -> set[str]:
+    """The names the README's map lists under `folder`/."""
+    readme = (ROOT / "README.md").read_text()
+    layout = readme.split("## Development", 1)[1].split("```", 2)[1]
+    block = layout.split(f"\n{folder}/\n", 1)[1]
+    names = set()
+    for line in block.splitlines():
+        if not line.startswith("  "):
+            break
+        names.add(line.split()[0].rstrip("/"))
+    return names
+
+
+def present(folder: str) -> set[str]:
+    """What `folder` holds: its modules and folders, without caches or installed packages."""
+    skip = {"__pycache__", "node_modules", "__init__.py"} if folder == "tests" else {"__pycache__"}
+    return {
+        path.name
+        for path in (ROOT / folder).iterdir()
+        if path.name not in skip and (path.is_dir() or path.suffix == ".py")
+    }
+
+
+@pytest.mark.parametrize("folder", ["flux_service", "tests"])
+def test_the_readme_maps_every_module_and_folder(folder: str) -> None:
+    assert mapped(folder) == present(folder)
