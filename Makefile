@@ -13,10 +13,10 @@ SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 run: $(VENV)/.runtime
 	$(BIN)/python -m flux_service.launcher
 
-## test: lint, the fast tiers (unit, in-process), then end to end (gunicorn, SDKs, browser)
+## test: lint, the fast tiers (unit, in-process), then end to end and attacks (real servers)
 test: lint $(NODE_DEPS) system-packages
 	$(BIN)/python -m pytest -m "unit or inprocess"
-	$(BIN)/python -m pytest -m e2e
+	$(BIN)/python -m pytest -m "e2e or attacks"
 
 ## test-fast: the unit and in-process tiers alone, in seconds: no servers, no browser
 test-fast: $(VENV)/.dev

@@ -4,6 +4,7 @@
     tests/inprocess/  inprocess  the app from create_app, Flask's test client, and the
                                  Workers AI stand-in answering in the same process
     tests/e2e/        e2e        gunicorn and the stand-in as real processes over loopback
+    tests/attacks/    attacks    what a hostile client does, bounded, on loopback only
 
 and, where a test says so, `browser` (drives Chromium) and `slow` (over a few seconds on
 its own). `pytest -m "unit or inprocess"` is the fast lane; see the README.
@@ -15,8 +16,11 @@ from pathlib import Path
 
 import pytest
 
+# The fixtures that start real servers, for the e2e and attacks tiers.
+pytest_plugins = ["tests.server_fixtures"]
+
 TESTS = Path(__file__).resolve().parent
-TIERS = ("unit", "inprocess", "e2e")
+TIERS = ("unit", "inprocess", "e2e", "attacks")
 
 
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:

@@ -1,0 +1,158 @@
+"""Fixtures for the tiers that run real servers (e2e and attacks): the stand-in and the
+service as real processes on loopback, started as the Procfile does, and the clients users
+have for them. The root conftest loads this module as a plugin.
+
+Servers start once per test session (per configuration) and all stop together at its end.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Callable, Iterator
+from functools import partial
+from http.server import SimpleHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+
+import openai
+import pytest
+import requests
+
+from config import read_environment
+from flux_service.launcher import standin_env
+from tests.e2e.service import Service
+from tests.helpers import API_KEY, GATEWAY_TOKEN, OPTIMIZER_KEY, STANDIN_TOKEN, Standin
+from tests.servers import (
+    CHROMIUM,
+    CHROMIUM_FLAGS,
+    RedisServer,
+    Server,
+    free_port,
+    start_service,
+    start_standin,
+    stop_all,
+)
+
+BROWSER_PAGES = Path(__file__).resolve().parent / "browser"
+
+
+@pytest.fixture(scope="session")
+def standin_server() -> Iterator[Server]:
+    server = start_standin(
+        token=STANDIN_TOKEN, optimizer_key=OPTIMIZER_KEY, gateway_token=GATEWAY_TOKEN
+    )
+    with server:
+        yield server
+
+
+@pytest.fixture
+def standin(standin_server: Server) -> Standin:
+    """The stand-in, clean: no faults queued, nothing recorded, its starting latency."""
+    controls = Standin(requests.Session(), standin_server.url)
+    controls.reset()
+    return controls
+
+
+def base_env(standin_url: str) -> dict[str, str]:
+    """The settings every test service starts from."""
+    return {
+        **read_environment(env_file=None),
+        **standin_env(standin_url, STANDIN_TOKEN),
+        "API_KEY": API_KEY,
+        "UPSTREAM_TIMEOUT": "10",
+        "EXTERNAL_API_BASE": f"{standin_url}/openai/v1",
+        "EXTERNAL_MODEL": "standin-writer",
+        "EXTERNAL_API_KEY": OPTIMIZER_KEY,
+    }
+
+
+@pytest.fixture(scope="session")
+def make_service(
+    standin_server: Server, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[Callable[..., Service]]:
+    """Start a service with extra settings, once a session: make_service(IMAGE_EXPIRATION="2").
+
+    A `label` gives a test a process of its own, for state that must not leak into others.
+    """
+    running: dict[tuple, Service] = {}
+
+    def make(label: str = "", **settings: str) -> Service:
+        key = (label, *sorted(settings.items()))
+        if key not in running:
+            log_path = tmp_path_factory.mktemp("service") / "service.log"
+            env = {**base_env(standin_server.url), **settings}
+            with log_path.open("wb") as log:
+                server = start_service(env, stdout=log, stderr=log)
+            running[key] = Service(server, log_path)
+        return running[key]
+
+    try:
+        yield make
+    finally:
+        for service in running.values():
+            for client in service.clients.values():
+                client.close()
+        stop_all(service.server for service in running.values())
+
+
+@pytest.fixture
+def service(make_service: Callable[..., Service]) -> Service:
+    """The service with default settings."""
+    return make_service()
+
+
+@pytest.fixture
+def client(service: Service) -> openai.OpenAI:
+    """The official OpenAI Python SDK, pointed at the default service."""
+    return service.client()
+
+
+@pytest.fixture(scope="session")
+def redis_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RedisServer]:
+    server = RedisServer(free_port(), tmp_path_factory.mktemp("redis"))
+    server.start()
+    try:
+        yield server
+    finally:
+        server.stop()
+
+
+@pytest.fixture
+def redis_store(redis_server: RedisServer) -> RedisServer:
+    """Redis, running and empty."""
+    if not redis_server.running():
+        redis_server.start()
+    redis_server.client().flushall()
+    return redis_server
+
+
+@pytest.fixture(scope="session")
+def browser() -> Iterator[object]:
+    """Debian's Chromium, headless, driven by Playwright."""
+    # Imported here: only the browser tests need Playwright.
+    from playwright.sync_api import sync_playwright  # noqa: PLC0415
+
+    with sync_playwright() as playwright:
+        chromium = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_FLAGS)
+        try:
+            yield chromium
+        finally:
+            chromium.close()
+
+
+class _QuietHandler(SimpleHTTPRequestHandler):
+    def log_message(self, format: str, *args: object) -> None:
+        pass
+
+
+@pytest.fixture(scope="session")
+def other_origin() -> Iterator[str]:
+    """tests/browser served from its own port: a different origin from the service."""
+    handler = partial(_QuietHandler, directory=str(BROWSER_PAGES))
+    server = ThreadingHTTPServer(("127.0.0.1", 0), handler)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        yield f"http://127.0.0.1:{server.server_address[1]}"
+    finally:
+        server.shutdown()
+        server.server_close()
