@@ -7,6 +7,7 @@ one clear line instead of failing later in the middle of a request.
 
 from __future__ import annotations
 
+import ipaddress
 import os
 import re
 from collections.abc import Callable, Mapping
@@ -37,13 +38,21 @@ DEFAULT_UPSTREAM_TIMEOUT = 120.0
 DEFAULT_OPTIMIZER_TIMEOUT = 30.0
 # Well inside the 10 s without a byte that idle proxies and clients tolerate.
 DEFAULT_STREAM_KEEPALIVE = 5.0
+# Seconds a connection may stay idle between requests (and take to send its headers).
+DEFAULT_IDLE_TIMEOUT = 10
+# Seconds a socket may wait on the client for each read of its body or write of the answer.
+DEFAULT_CLIENT_TIMEOUT = 30.0
+DEFAULT_WORKER_CONNECTIONS = 4000
 MIB = 1024 * 1024
+DEFAULT_MAX_UNSENT_BYTES = 256 * MIB
 DEFAULT_MAX_BODY_BYTES = MIB
 DEFAULT_IMAGE_STORE_MAX_BYTES = 256 * MIB
 # Workers AI allows 720 text-to-image requests a minute, 12 a second; at the few seconds a
 # FLUX image takes, 48 generations in flight already reach that rate.
 DEFAULT_MAX_CONCURRENT_GENERATIONS = 48
 DEFAULT_GENERATION_WAIT = 5.0
+# gunicorn's own default: a proxy on this machine (nginx, Caddy).
+DEFAULT_FORWARDED_ALLOW_IPS = ("127.0.0.1", "::1")
 
 _ONE_LIMIT = re.compile(
     r"\s*[0-9]+\s*(?:/|\s*per\s*)\s*[0-9]*\s*(?:second|minute|hour|day|month|year)s?\s*",
@@ -85,11 +94,17 @@ class Settings:
     upstream_timeout: float = DEFAULT_UPSTREAM_TIMEOUT
     optimizer_timeout: float = DEFAULT_OPTIMIZER_TIMEOUT
     stream_keepalive: float = DEFAULT_STREAM_KEEPALIVE
+    idle_timeout: int = DEFAULT_IDLE_TIMEOUT
+    client_timeout: float = DEFAULT_CLIENT_TIMEOUT
+    worker_connections: int = DEFAULT_WORKER_CONNECTIONS
+    max_unsent_bytes: int = DEFAULT_MAX_UNSENT_BYTES
     max_body_bytes: int = DEFAULT_MAX_BODY_BYTES
     image_store: str = "memory"  # or a redis:// URL
     image_store_max_bytes: int = DEFAULT_IMAGE_STORE_MAX_BYTES
     web_concurrency: int = 1
     max_concurrent_generations: int = DEFAULT_MAX_CONCURRENT_GENERATIONS
+    max_generations_per_key: int = DEFAULT_MAX_CONCURRENT_GENERATIONS
+    image_store_key_bytes: int = DEFAULT_IMAGE_STORE_MAX_BYTES
     generation_wait: float = DEFAULT_GENERATION_WAIT
     rate_limit: str = ""
     skip_client_tasks: bool = True
@@ -97,6 +112,7 @@ class Settings:
     http_proxy: str = ""
     no_proxy: str = ""
     ca_bundle: str = ""
+    forwarded_allow_ips: tuple[str, ...] = DEFAULT_FORWARDED_ALLOW_IPS
     demo_mode: bool = False
 
 
@@ -132,8 +148,22 @@ def load_settings(
         image_store = _required("REDIS_URL", get("REDIS_URL"), "when IMAGE_STORE=redis")
     image_store = _parse("IMAGE_STORE", image_store, _store)
     default_workers = 1 if image_store == "memory" else 2 * (os.cpu_count() or 1)
+    # Heroku (DYNO) and Render (RENDER) reach every dyno through their own router, from
+    # addresses that change: there, the router is the only way in, so its headers are true.
+    on_platform = bool(get("DYNO") or get("RENDER"))
+    default_proxies = "*" if on_platform else ",".join(DEFAULT_FORWARDED_ALLOW_IPS)
+    api_keys = tuple(key.strip() for key in get("API_KEY").split(",") if key.strip())
+    # One key may take a share of what the instance offers: all of it when it is the only
+    # key, a half with two, a third with three, a quarter from four keys on.
+    sharers = min(max(len(api_keys), 1), 4)
+    generations = setting(
+        "MAX_CONCURRENT_GENERATIONS", _int_between(1, 100_000), DEFAULT_MAX_CONCURRENT_GENERATIONS
+    )
+    store_bytes = setting(
+        "IMAGE_STORE_MAX_BYTES", _int_between(MIB, 1 << 40), DEFAULT_IMAGE_STORE_MAX_BYTES
+    )
     settings = Settings(
-        api_keys=tuple(key.strip() for key in get("API_KEY").split(",") if key.strip()),
+        api_keys=api_keys,
         cf_account_id=_required("CF_ACCOUNT_ID", get("CF_ACCOUNT_ID")),
         cf_api_token=_required("CF_API_TOKEN", get("CF_API_TOKEN")),
         cf_api_base=setting("CF_API_BASE", _url, DEFAULT_CF_API_BASE),
@@ -164,22 +194,31 @@ def load_settings(
         stream_keepalive=setting(
             "STREAM_KEEPALIVE", _float_between(0.1, 60), DEFAULT_STREAM_KEEPALIVE
         ),
+        idle_timeout=setting("IDLE_TIMEOUT", _int_between(1, 600), DEFAULT_IDLE_TIMEOUT),
+        client_timeout=setting("CLIENT_TIMEOUT", _float_between(0.5, 600), DEFAULT_CLIENT_TIMEOUT),
+        worker_connections=setting(
+            "WORKER_CONNECTIONS", _int_between(10, 100_000), DEFAULT_WORKER_CONNECTIONS
+        ),
+        max_unsent_bytes=setting(
+            "MAX_UNSENT_BYTES", _int_between(MIB, 1 << 40), DEFAULT_MAX_UNSENT_BYTES
+        ),
         max_body_bytes=setting(
             "MAX_BODY_BYTES", _int_between(1024, 64 * MIB), DEFAULT_MAX_BODY_BYTES
         ),
-        image_store_max_bytes=setting(
-            "IMAGE_STORE_MAX_BYTES", _int_between(MIB, 1 << 40), DEFAULT_IMAGE_STORE_MAX_BYTES
+        image_store_max_bytes=store_bytes,
+        image_store_key_bytes=setting(
+            "IMAGE_STORE_KEY_BYTES", _int_between(MIB, 1 << 40), store_bytes // sharers
         ),
         https_proxy=get("HTTPS_PROXY", get("https_proxy")),
         http_proxy=get("HTTP_PROXY", get("http_proxy")),
         no_proxy=get("NO_PROXY", get("no_proxy")),
         ca_bundle=setting("REQUESTS_CA_BUNDLE", _optional_file),
+        forwarded_allow_ips=setting("FORWARDED_ALLOW_IPS", _addresses, default_proxies),
         image_store=image_store,
         web_concurrency=setting("WEB_CONCURRENCY", _int_between(1, 256), default_workers),
-        max_concurrent_generations=setting(
-            "MAX_CONCURRENT_GENERATIONS",
-            _int_between(1, 100_000),
-            DEFAULT_MAX_CONCURRENT_GENERATIONS,
+        max_concurrent_generations=generations,
+        max_generations_per_key=setting(
+            "MAX_GENERATIONS_PER_KEY", _int_between(1, 100_000), max(1, generations // sharers)
         ),
         generation_wait=setting("GENERATION_WAIT", _float_between(0, 600), DEFAULT_GENERATION_WAIT),
         rate_limit=setting("RATE_LIMIT", _rate_limit),
@@ -288,6 +327,18 @@ def _optional_file(raw: str) -> str:
     if raw and not os.path.isfile(raw):
         raise ValueError("no such file")
     return raw
+
+
+def _addresses(raw: str) -> tuple[str, ...]:
+    entries = tuple(entry.strip() for entry in raw.split(",") if entry.strip())
+    if entries == ("*",):
+        return entries
+    for entry in entries:
+        try:
+            ipaddress.ip_network(entry, strict=False)
+        except ValueError:
+            raise ValueError(f"{entry!r} is not an IP address or network, or *") from None
+    return entries
 
 
 def _store(raw: str) -> str:

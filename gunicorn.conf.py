@@ -20,16 +20,30 @@ bind = f"0.0.0.0:{_settings.port}"
 # (default two per core) sets how many. gevent lets each worker hold thousands of clients
 # waiting on slow generations at once.
 workers = _settings.web_concurrency
-worker_class = "gevent"
-worker_connections = 4000
+# gevent's worker, with a time limit on every client socket and refusals in JSON.
+worker_class = "flux_service.worker.Worker"
+# What one worker holds: an idle or waiting connection costs it about 12 KB, a stream some
+# hundreds (1,000 streams: under 500 MB, see the benchmark), the most a client may send as
+# headers 262 KB. Past this, new connections wait in the kernel's queue.
+worker_connections = _settings.worker_connections
 # gevent workers keep sending heartbeats while requests wait on the network, so this only
 # catches a worker that is truly stuck; it still outlasts the slowest allowed generation.
 timeout = int(_settings.upstream_timeout + _settings.optimizer_timeout) + 30
 graceful_timeout = 30
-# Longer than the idle timeout of common load balancers, so they never reuse a closed socket.
-keepalive = 75
+# In the gevent worker this is also the most a client may take to send a request's headers:
+# an idle or slowloris connection is let go after it.
+keepalive = _settings.idle_timeout
+# Request headers: a line, and 32 fields of 8 KB at most (nginx takes 8 KB a line too).
+limit_request_line = 4094
+limit_request_fields = 32
+limit_request_field_size = 8190
+# The proxies whose X-Forwarded-Proto gunicorn believes, as the app believes them too.
+forwarded_allow_ips = ",".join(_settings.forwarded_allow_ips)
 # No control socket: it lives at one fixed path, so two services on one machine would clash.
 control_socket_disable = True
+# gunicorn's own lines (start, stop, refused requests) are JSON, like the service's; it
+# writes no access lines of its own (the app writes one line per request).
+logger_class = "flux_service.logs.GunicornLogger"
 
 
 OPEN_FILES = 65536
@@ -42,6 +56,11 @@ def on_starting(_server):
     wanted = OPEN_FILES if hard == resource.RLIM_INFINITY else min(OPEN_FILES, hard)
     if soft < wanted:
         resource.setrlimit(resource.RLIMIT_NOFILE, (wanted, hard))
+
+
+def post_fork(_server, worker):
+    """Hand the worker the settings it applies to each client socket."""
+    worker.client_timeout = _settings.client_timeout
 
 
 def post_worker_init(_worker):

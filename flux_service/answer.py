@@ -7,6 +7,7 @@ same parts, so both say exactly the same thing.
 from __future__ import annotations
 
 import re
+from urllib.parse import quote
 
 from .pipeline import Plan, PromptChoice, Stored
 from .prompt import ratio_label
@@ -14,6 +15,8 @@ from .translations import text
 
 _MARKDOWN_SPECIAL = re.compile(r"([\\`*_\[\]<>#|~])")
 ALT_TEXT_LIMIT = 100
+# What a URL keeps as it is; brackets, parentheses, quotes, spaces, < > and \ are encoded.
+URL_SAFE = "/:?#&=%@!$*+,;~"
 
 
 def markdown_text(value: str) -> str:
@@ -57,11 +60,16 @@ def prompt_part(language: str, choice: PromptChoice) -> str:
     )
 
 
+def markdown_url(url: str) -> str:
+    """`url` with everything that could end a markdown link or its title percent-encoded."""
+    return quote(url, safe=URL_SAFE)
+
+
 def result_part(language: str, plan: Plan, stored: Stored, url: str) -> str:
     """The seed, the success line and the image itself, linked at `url`."""
     seed = f"- 🎲 {text(language, 'seed')}: {stored.seed}\n" if stored.seed is not None else ""
     alt = markdown_text(plan.prompt.text[:ALT_TEXT_LIMIT])
-    return f"{seed}\n🌟 {text(language, 'success')}\n\n![{alt}]({url})"
+    return f"{seed}\n🌟 {text(language, 'success')}\n\n![{alt}]({markdown_url(url)})"
 
 
 def failure_part(language: str, message: str) -> str:

@@ -7,6 +7,7 @@ Only unmistakable wording counts, so a real image request is never taken for one
 
 from __future__ import annotations
 
+import itertools
 import json
 import re
 from dataclasses import dataclass
@@ -16,6 +17,13 @@ from .prompt import parse_prompt, shorten
 from .translations import text
 
 TITLE_CHARS = 40
+# How much of a message each check reads: markers sit at the start, and a title needs few
+# words. A message of a million characters costs no more than one of a thousand.
+OPENING_CHARS = 200
+HEADING_CHARS = 500
+SYSTEM_CHARS = 2000
+SUBJECT_CHARS = 1000
+TRANSCRIPT_CHARS = 20_000
 # How each app opens its request (see the client reference): NextChat's topic and memory
 # summary, ChatBox's conversation naming.
 _PLAIN_TITLE_OPENINGS = (
@@ -36,7 +44,10 @@ _OPEN_WEBUI_TASKS = (
 # Cherry Studio names a topic with a system prompt asking for a title and the whole
 # conversation as one "User: … Assistant: …" transcript.
 _TITLE_REQUEST = re.compile(r"title|标题|標題|タイトル|título|titre|заголов|titel", re.IGNORECASE)
-_TRANSCRIPT_USER = re.compile(r"^\s*(?:user|human)\s*:\s*(.+)$", re.IGNORECASE | re.MULTILINE)
+# [ \t]*, never \s*: \s would run across newlines and start over at every one of them.
+_TRANSCRIPT_USER = re.compile(
+    r"^[ \t]*(?:user|human)[ \t]*:[ \t]*(.+)$", re.IGNORECASE | re.MULTILINE
+)
 # Connection checks ("check API" buttons) send one short greeting.
 _GREETINGS = {"hi", "hello", "hey", "test", "ping", "你好", "您好", "こんにちは", "hola",
               "bonjour", "salut", "привет", "hallo"}  # fmt: skip
@@ -57,7 +68,7 @@ def recognise(messages: list[dict], language: str) -> ClientTask | None:
     if not users:
         return None
     last = users[-1].strip()
-    opening = last.lower()
+    opening = last[:OPENING_CHARS].lower()
     if opening.startswith(_OPEN_WEBUI):
         return _open_webui_task(last, users, language)
     if opening.startswith(_PLAIN_TITLE_OPENINGS):
@@ -65,18 +76,20 @@ def recognise(messages: list[dict], language: str) -> ClientTask | None:
     if opening.startswith(_SUMMARY_OPENINGS):
         return ClientTask("summary", _summary(users[:-1], language))
     systems = " ".join(
-        text_of(m.get("content")) for m in messages if m["role"] in ("system", "developer")
+        text_of(m.get("content"))[:SYSTEM_CHARS]
+        for m in messages
+        if m["role"] in ("system", "developer")
     )
-    if _TITLE_REQUEST.search(systems) and _TRANSCRIPT_USER.match(last):
+    if _TITLE_REQUEST.search(systems) and _TRANSCRIPT_USER.match(last[:OPENING_CHARS]):
         return ClientTask("title", _title([], last, language))
-    if len(messages) == 1 and re.sub(r"[\W_]+", "", opening) in _GREETINGS:
+    if len(messages) == 1 and re.sub(r"[\W_]+", "", opening[:40]) in _GREETINGS:
         return ClientTask("check", text(language, "ready"))
     return None
 
 
 def _open_webui_task(task: str, users: list[str], language: str) -> ClientTask:
     # The task is named before the prompt's next heading; the chat history comes later.
-    heading = task[len(_OPEN_WEBUI) :].split("###", 1)[0].lower()
+    heading = task[len(_OPEN_WEBUI) : HEADING_CHARS].split("###", 1)[0].lower()
     kind = next((name for name, pattern in _OPEN_WEBUI_TASKS if pattern.search(heading)), "task")
     answers: dict[str, object] = {
         "title": {"title": _title(users[:-1], task, language)},
@@ -96,15 +109,15 @@ def _title(earlier: list[str], task: str, language: str) -> str:
 
 
 def _summary(earlier: list[str], language: str) -> str:
-    prompts = [p for p in (parse_prompt(u).text for u in earlier) if p]
+    prompts = [p for p in (parse_prompt(u[:SUBJECT_CHARS]).text for u in earlier) if p]
     return text(language, "summary", prompts="; ".join(prompts) or "—")
 
 
 def _subject(earlier: list[str], task: str) -> str:
     """The first image prompt of the conversation: an earlier message, or the transcript."""
-    candidates = [*earlier, *(m[1] for m in _TRANSCRIPT_USER.finditer(task))]
-    for candidate in candidates:
-        prompt = parse_prompt(candidate).text
+    transcript = (match[1] for match in _TRANSCRIPT_USER.finditer(task[:TRANSCRIPT_CHARS]))
+    for candidate in itertools.chain(earlier, transcript):
+        prompt = parse_prompt(candidate[:SUBJECT_CHARS]).text
         if prompt and not prompt.lower().startswith(_OPEN_WEBUI):
             return prompt
     return ""

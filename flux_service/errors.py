@@ -4,6 +4,8 @@
      ├── InvalidRequestError (400, param set)
      ├── AuthenticationError (401)
      ├── NotFoundError (404)
+     ├── RequestTimeoutError (408): the body arrived too slowly
+     ├── ClientGoneError (499): the client left before its image was drawn
      ├── RateLimitError (429, Retry-After)
      ├── UnavailableError (503, Retry-After): this server cannot take the request now
      │    ├── CapacityError: MAX_CONCURRENT_GENERATIONS are already running
@@ -106,6 +108,22 @@ class NotFoundError(FluxError):
     status = 404
     type = "invalid_request_error"
     code = "not_found"
+
+
+class RequestTimeoutError(FluxError):
+    """The client sent its request body too slowly."""
+
+    status = 408
+    type = "invalid_request_error"
+    code = "request_timeout"
+
+
+class ClientGoneError(FluxError):
+    """The client closed its connection before the image was drawn: nothing is spent on it."""
+
+    status = 499  # nginx's "client closed request"; nobody is left to read it
+    type = "invalid_request_error"
+    code = "client_closed_request"
 
 
 class RateLimitError(FluxError):

@@ -6,20 +6,23 @@ from __future__ import annotations
 import logging
 
 import requests
-from flask import Flask, Response, request
+from flask import Flask, Response, g, request
 from flask_cors import CORS
-from werkzeug.middleware.proxy_fix import ProxyFix
 
 from config import Settings, load_settings
 
+from .budget import ByteBudget
 from .catalog import ServedModels
 from .errors import register_error_handlers
+from .forwarded import Proxies
 from .image_server import ImageServer
-from .logs import configure_logging, init_request_log
+from .logs import configure_logging
 from .optimizer import PromptOptimizer
 from .pipeline import Pipeline
-from .routes import GENERATION_ENDPOINTS, bp
-from .state import State
+from .ratelimit import RateLimits
+from .request_log import init_request_log
+from .routes import LIMITED_ENDPOINTS, bp, client
+from .state import State, current_state
 from .store import ImageStore, MemoryStore
 from .upstream import http_session
 from .workers_ai import WorkersAIClient
@@ -53,10 +56,11 @@ def create_app(settings: Settings | None = None, session: requests.Session | Non
     store = open_store(settings)
     optimizer = PromptOptimizer(settings, session) if settings.prompt_optimization else None
     pipeline = Pipeline(settings, models, WorkersAIClient(settings, session), optimizer, store)
-    app.extensions["flux"] = State(settings, models, store, pipeline)
-    # Behind Heroku, Render or nginx, image URLs must use the scheme and host clients see.
-    proxied = ProxyFix(app.wsgi_app, x_proto=1, x_host=1, x_port=1, x_prefix=1)
-    app.wsgi_app = ImageServer(proxied, store, IMAGE_HEADERS)  # type: ignore[method-assign]
+    limits = RateLimits(settings) if settings.rate_limit else None
+    proxies = Proxies.parse(settings.forwarded_allow_ips)
+    unsent = ByteBudget(settings.max_unsent_bytes)
+    app.extensions["flux"] = State(settings, models, store, pipeline, limits, proxies, unsent)
+    app.wsgi_app = ImageServer(app.wsgi_app, store, IMAGE_HEADERS)  # type: ignore[method-assign]
 
     init_request_log(app)
     # A preflight needs no key and no route of its own: answer it before routing.
@@ -73,11 +77,9 @@ def create_app(settings: Settings | None = None, session: requests.Session | Non
         supports_credentials=False,
     )
     app.register_blueprint(bp)
-    if settings.rate_limit:
-        # Imported only when used: Flask-Limiter and its storage cost every process memory.
-        from .ratelimit import init_rate_limits  # noqa: PLC0415
-
-        init_rate_limits(app, settings, GENERATION_ENDPOINTS)
+    if limits is not None:
+        app.before_request(_refuse_early)
+        app.after_request(_count_refusal)
     register_error_handlers(app)
     if settings.demo_mode:
         log.warning("DEMO MODE: images come from the local Workers AI stand-in, not Cloudflare")
@@ -89,17 +91,42 @@ def create_app(settings: Settings | None = None, session: requests.Session | Non
 def open_store(settings: Settings) -> ImageStore:
     """The store IMAGE_STORE names."""
     if settings.image_store == "memory":
-        return MemoryStore(settings.image_expiration, settings.image_store_max_bytes)
+        return MemoryStore(
+            settings.image_expiration,
+            settings.image_store_max_bytes,
+            settings.image_store_key_bytes,
+        )
     # Imported only when used: redis-py adds 7 MB to every process that loads it.
     from .redis_store import RedisStore  # noqa: PLC0415
 
-    return RedisStore.from_url(settings.image_store, settings.image_expiration)
+    return RedisStore.from_url(
+        settings.image_store,
+        settings.image_expiration,
+        settings.image_store_max_bytes,
+        settings.image_store_key_bytes,
+    )
 
 
 def _answer_preflight() -> Response | None:
     if request.method == "OPTIONS":
         return Response(status=204)
     return None
+
+
+def _refuse_early() -> None:
+    """A client refused too often waits before the API reads its request at all."""
+    limits = current_state().limits
+    if limits is not None and request.endpoint in LIMITED_ENDPOINTS:
+        limits.refuse_early(client())
+
+
+def _count_refusal(response: Response) -> Response:
+    """A refused request (4xx, not a rate limit itself) counts against the looser limit."""
+    limits = current_state().limits
+    refused = 400 <= response.status_code < 500 and response.status_code != 429
+    if limits is not None and refused and not g.get("generating"):
+        limits.count_refusal(client())
+    return response
 
 
 def _harden(response: Response) -> Response:

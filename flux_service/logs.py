@@ -7,6 +7,9 @@ are logged by type and place, without their text or a traceback that could quote
 
 Request lines are written straight to standard error, one `write` each: at thousands of
 image fetches a second, the logging module's machinery would cost more than the fetch.
+
+This module imports nothing from Flask: gunicorn's master formats its own lines with
+`JsonFormatter` too (see gunicorn.conf.py). The Flask hooks are in `request_log.py`.
 """
 
 from __future__ import annotations
@@ -14,11 +17,14 @@ from __future__ import annotations
 import json
 import logging
 import sys
+import threading
 import time
 import traceback
-from collections.abc import Callable, Iterator
 
-from flask import Flask, Response, g, request
+from gunicorn import glogging
+
+QUIET_STATUSES = frozenset({401, 404})
+QUIET_SECONDS = 1.0
 
 
 class JsonFormatter(logging.Formatter):
@@ -34,6 +40,15 @@ class JsonFormatter(logging.Formatter):
         if record.exc_info and record.exc_info[1] is not None:
             entry["error"] = describe(record.exc_info[1])
         return json.dumps(entry, ensure_ascii=False)
+
+
+class GunicornLogger(glogging.Logger):
+    """gunicorn's logger, writing its lines through JsonFormatter."""
+
+    def setup(self, cfg: object) -> None:
+        super().setup(cfg)
+        for handler in self.error_log.handlers:
+            handler.setFormatter(JsonFormatter())
 
 
 def describe(error: BaseException) -> str:
@@ -59,61 +74,66 @@ def configure_logging() -> None:
         root.propagate = False
 
 
+class _Quiet:
+    """Refusals that cost nothing to make (an unknown image or route, a missing key) are
+    logged at most once a QUIET_SECONDS: an anonymous client could otherwise write thousands
+    of lines a second. Those not written are counted, and the count is written at the end of
+    their second, so the log still says how many there were."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._next = 0.0
+        self._unwritten = 0
+
+    def admit(self, now: float) -> bool:
+        """Whether this refusal's line may be written; if not, it is counted."""
+        with self._lock:
+            if now >= self._next:
+                self._next = now + QUIET_SECONDS
+                return True
+            self._unwritten += 1
+            if self._unwritten == 1:
+                timer = threading.Timer(self._next - now, self._write_count)
+                timer.daemon = True
+                timer.start()
+            return False
+
+    def _write_count(self) -> None:
+        with self._lock:
+            unwritten, self._unwritten = self._unwritten, 0
+        if unwritten:
+            _write({"message": "refusals not logged one by one", "count": unwritten})
+
+
+_quiet = _Quiet()
+
+
 def request_line(method: str, route: str, status: int, started: float, **fields: object) -> None:
     """Write the log line of one request that began at `started` (time.monotonic())."""
+    if status in QUIET_STATUSES and not _quiet.admit(time.monotonic()):
+        return
+    _write(
+        {
+            "message": "request",
+            "method": method,
+            "route": route,
+            "status": status,
+            "duration_ms": round((time.monotonic() - started) * 1000, 1),
+            **fields,
+        }
+    )
+
+
+def _write(fields: dict[str, object]) -> None:
     entry = {
         "time": _timestamp(time.time()),
         "level": "info",
         "logger": "flux_service.requests",
-        "message": "request",
-        "method": method,
-        "route": route,
-        "status": status,
-        "duration_ms": round((time.monotonic() - started) * 1000, 1),
         **fields,
     }
     # One write per line, so lines of requests running side by side never mix.
     sys.stderr.write(json.dumps(entry, ensure_ascii=False) + "\n")
     sys.stderr.flush()
-
-
-def init_request_log(app: Flask) -> None:
-    """Log one line per request; streamed answers log theirs when the stream ends."""
-
-    @app.before_request
-    def start_clock() -> None:
-        g.started = time.monotonic()
-        g.log_fields = {}
-
-    @app.after_request
-    def log_answer(response: Response) -> Response:
-        if response.mimetype != "text/event-stream":
-            started = g.get("started", time.monotonic())
-            request_line(*_route(), response.status_code, started, **g.get("log_fields", {}))
-        return response
-
-
-def logged_stream(events: Iterator[str], outcome: Callable[[], str | None]) -> Iterator[str]:
-    """`events`, logging the request's line once the stream has ended, however it ended.
-
-    `outcome()` says how the stream ended, "completed" or "failed: …"; a stream that ends
-    without either was left by its client. Call it within the request: the stream itself
-    runs after the request context has gone.
-    """
-    (method, route), started, fields = _route(), g.started, g.log_fields
-
-    def stream() -> Iterator[str]:
-        try:
-            yield from events
-        finally:
-            how = outcome() or "client went away"
-            request_line(method, route, 200, started, stream=True, outcome=how, **fields)
-
-    return stream()
-
-
-def _route() -> tuple[str, str]:
-    return request.method, request.url_rule.rule if request.url_rule else "(no route)"
 
 
 def _timestamp(seconds: float) -> str:

@@ -14,6 +14,8 @@ from base64 import b64encode
 from dataclasses import dataclass, field
 from typing import Any
 
+import orjson
+
 from .catalog import MAX_SEED
 from .errors import InvalidRequestError
 from .prompt import MAX_SIDE, MIN_SIDE
@@ -54,7 +56,21 @@ class ImagesRequest:
 
 
 def decode_json(data: bytes) -> Any:
-    """The JSON value in a request body; InvalidRequestError says what is wrong with it."""
+    """The JSON value in a request body; InvalidRequestError says what is wrong with it.
+
+    orjson reads a well-formed body five times faster than the standard library; the rest
+    (and what orjson refuses though JSON allows it: a lone surrogate escape, a BOM, a number
+    past 64 bits) go to `explain_json`, which takes them or says what is wrong.
+    """
+    try:
+        return orjson.loads(data)
+    except orjson.JSONDecodeError:
+        return explain_json(data)
+
+
+def explain_json(data: bytes) -> Any:
+    """`data` read by the standard library: its value, or an InvalidRequestError saying what
+    is wrong with it."""
     if not data.strip():
         raise InvalidRequestError("The request body is empty: send a JSON object.")
     try:
@@ -180,9 +196,9 @@ def parse_size(size: str) -> tuple[int, int] | None:
     return int(match[1]), int(match[2])
 
 
-def image_item(url: str, data: bytes, response_format: str, revised_prompt: str | None) -> dict:
-    """One entry of an images answer: a URL or base64 bytes, never both."""
-    item = {"url": url} if response_format == "url" else {"b64_json": b64encode(data).decode()}
+def image_item(data: bytes, url: str | None, revised_prompt: str | None) -> dict:
+    """One entry of an images answer: its `url` if it has one, else its bytes in base64."""
+    item = {"url": url} if url is not None else {"b64_json": b64encode(data).decode()}
     if revised_prompt is not None:
         item["revised_prompt"] = revised_prompt
     return item

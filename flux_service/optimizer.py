@@ -33,7 +33,9 @@ CONNECT_TIMEOUT = 10.0
 
 # Reasoning models put their thinking in the answer; code fences and quotes are noise.
 _THINKING = re.compile(r"<think>.*?</think>", re.DOTALL | re.IGNORECASE)
-_FENCE = re.compile(r"^```\w*\s*|\s*```$")
+_FENCE_OPENING = re.compile(r"```\w*")
+# Far beyond any prompt a model takes; a longer answer is refused rather than cleaned.
+ANSWER_LIMIT = 50_000
 _VERSION_SEGMENT = re.compile(r"/v\d+\w*$")
 
 
@@ -53,7 +55,16 @@ def chat_completions_url(base: str) -> str:
 
 def clean_answer(text: str) -> str:
     """The prompt inside an optimizer's answer: no thinking, fences, quotes or extra space."""
-    text = _FENCE.sub("", _THINKING.sub("", text).strip()).strip()
+    # The thinking ends at the last </think>: the pattern sees only the text up to it, so a
+    # run of unclosed <think> after it cannot make each one search to the end.
+    end = text.lower().rfind("</think>")
+    if end != -1:
+        end += len("</think>")
+        text = _THINKING.sub("", text[:end]) + text[end:]
+    text = text.strip()
+    if text.startswith("```"):
+        text = text[_FENCE_OPENING.match(text).end() :]  # type: ignore[union-attr]
+    text = text.removesuffix("```").strip()
     if len(text) >= 2 and text[0] == text[-1] and text[0] in "\"'“”`":
         text = text[1:-1]
     return " ".join(text.split())
@@ -106,6 +117,11 @@ class PromptOptimizer:
             content = response.json()["choices"][0]["message"]["content"]
         except (requests.RequestException, ValueError, KeyError, IndexError, TypeError) as error:
             raise OptimizerError(f"HTTP {response.status_code}, {type(error).__name__}") from None
-        if not isinstance(content, str) or not clean_answer(content):
+        if not isinstance(content, str):
+            raise OptimizerError("no text in the answer")
+        if len(content) > ANSWER_LIMIT:
+            raise OptimizerError(f"an answer of {len(content)} characters")
+        prompt = clean_answer(content)
+        if not prompt:
             raise OptimizerError("empty answer")
-        return clean_answer(content)
+        return prompt

@@ -10,12 +10,14 @@ show it at once:
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import math
 import secrets
 import threading
 import time
-from collections.abc import Iterable, Iterator
+from collections import Counter
+from collections.abc import Callable, Iterable, Iterator
 from concurrent.futures import ThreadPoolExecutor, as_completed
 from dataclasses import dataclass
 from operator import attrgetter
@@ -23,7 +25,7 @@ from operator import attrgetter
 from config import Settings
 
 from .catalog import MAX_SEED, ModelSpec, ServedModels
-from .errors import CapacityError, InvalidRequestError, UpstreamError
+from .errors import CapacityError, ClientGoneError, InvalidRequestError, UpstreamError
 from .images import EncodedImage, ImageError, fit_image, fit_within, read_image
 from .offload import off_the_event_loop
 from .optimizer import OptimizerError, PromptOptimizer
@@ -34,6 +36,8 @@ from .workers_ai import WorkersAIClient, model_inputs
 log = logging.getLogger(__name__)
 
 CAPACITY_RETRY_AFTER = 5  # seconds; about the time an image takes
+# A raw prompt may be this many times the model's limit: cleaning drops whitespace and markers.
+RAW_PROMPT_FACTOR = 4
 
 
 @dataclass(frozen=True)
@@ -46,6 +50,7 @@ class Order:
     seed: int | None = None  # the first image's; the others count up from it
     size: tuple[int, int] | None = None  # an explicit size, over the prompt's own
     mime: str | None = None  # an image type asked for, else the model's own
+    owner: str = ""  # who asks: a digest of the API key, for its share of slots and store
 
 
 @dataclass(frozen=True)
@@ -59,6 +64,7 @@ class Plan:
     steps: int | None
     seeds: tuple[int | None, ...]  # one per image
     mime: str | None = None
+    owner: str = ""
 
     @property
     def scaled(self) -> bool:
@@ -102,42 +108,61 @@ class Pipeline:
         self._store = store
         self._workers_ai = workers_ai
         self._optimizer = optimizer
-        # MAX_CONCURRENT_GENERATIONS is for the whole instance: each worker takes its share.
-        share = math.ceil(settings.max_concurrent_generations / settings.web_concurrency)
-        self._slots = threading.BoundedSemaphore(share)
+        # MAX_CONCURRENT_GENERATIONS is for the whole instance: each worker takes its share,
+        # and so does MAX_GENERATIONS_PER_KEY.
+        workers = settings.web_concurrency
+        slots = math.ceil(settings.max_concurrent_generations / workers)
+        self._slots = threading.BoundedSemaphore(slots)
+        # A key's share as large as the instance's is no share: the slots alone decide.
+        per_key = math.ceil(settings.max_generations_per_key / workers)
+        self._per_key = per_key if per_key < slots else None
+        self._running: Counter[str] = Counter()
+        self._running_lock = threading.Lock()
 
     def plan(self, order: Order) -> Plan:
         """Decide the whole generation; raise InvalidRequestError for unusable input and
         StoreUnavailableError when the store cannot take images right now."""
+        model = self._models.pick(order.model)
+        # Far over the model's limit, the prompt is refused before any parsing: cleaning a
+        # million characters would hold the event loop for everyone.
+        if len(order.prompt) > RAW_PROMPT_FACTOR * model.prompt_limit:
+            raise _too_long(len(order.prompt), model)
         spec = parse_prompt(order.prompt)
         if order.size is not None:
             spec = PromptSpec(spec.text, *order.size)
         if not spec.text:
             raise InvalidRequestError("The prompt is empty: describe the image.")
-        model = self._models.pick(order.model)
         if len(spec.text) > model.prompt_limit:
-            raise InvalidRequestError(
-                f"The prompt has {len(spec.text)} characters; "
-                f"{model.short_name} takes at most {model.prompt_limit}."
-            )
+            raise _too_long(len(spec.text), model)
         width, height = fit_within(spec.width, spec.height, model.max_side)
         steps = (
             self._settings.flux_num_steps if model is self._models.default else model.default_steps
         )
         # Fail before anything is spent when the images could not be kept.
         self._store.check()
-        return Plan(spec, model, width, height, steps, _seeds(model, order), order.mime)
+        seeds = _seeds(model, order)
+        return Plan(spec, model, width, height, steps, seeds, order.mime, order.owner)
 
-    def run(self, plan: Plan) -> Iterator[PromptChoice | Stored]:
-        """Optimize, then draw, fit and store each image, yielding every stage when done."""
+    def run(
+        self, plan: Plan, wanted: Callable[[], bool] = lambda: True
+    ) -> Iterator[PromptChoice | Stored]:
+        """Optimize, then draw, fit and store each image, yielding every stage when done.
+
+        `wanted()` says whether the client is still there: once it is not, nothing more is
+        asked of the optimizer or Workers AI, and ClientGoneError ends the run.
+        """
+        _still(wanted)
         choice = self.choose_prompt(plan)
         yield choice
         if len(plan.seeds) == 1:
-            yield self.draw(plan, choice, 0)
+            yield self.draw(plan, choice, 0, wanted)
             return
         # Several images are drawn at once; each is handed on the moment it is stored.
         with ThreadPoolExecutor(max_workers=len(plan.seeds)) as pool:
-            futures = [pool.submit(self.draw, plan, choice, i) for i in range(len(plan.seeds))]
+            futures = [
+                pool.submit(self.draw, plan, choice, index, wanted)
+                for index in range(len(plan.seeds))
+            ]
             for future in as_completed(futures):
                 yield future.result()
 
@@ -161,22 +186,26 @@ class Pipeline:
             )
         return PromptChoice(text, optimizer=writer, optimized=True)
 
-    def draw(self, plan: Plan, choice: PromptChoice, index: int) -> Stored:
+    def draw(
+        self, plan: Plan, choice: PromptChoice, index: int, wanted: Callable[[], bool]
+    ) -> Stored:
         """Have the model draw image `index` of `plan`, fit it to the plan's size and store it."""
         inputs = model_inputs(
             plan.model, choice.text, plan.width, plan.height, plan.steps, plan.seeds[index]
         )
-        if not self._slots.acquire(timeout=self._settings.generation_wait):
-            raise CapacityError(
-                "This server is drawing as many images at once as it allows; "
-                "try again in a few seconds.",
-                retry_after=CAPACITY_RETRY_AFTER,
-            )
-        started = time.monotonic()
-        try:
-            drawing = self._workers_ai.run(plan.model, inputs)
-        finally:
-            self._slots.release()
+        with self._key_slot(plan.owner):
+            if not self._slots.acquire(timeout=self._settings.generation_wait):
+                raise CapacityError(
+                    "This server is drawing as many images at once as it allows; "
+                    "try again in a few seconds.",
+                    retry_after=CAPACITY_RETRY_AFTER,
+                )
+            started = time.monotonic()
+            try:
+                _still(wanted)  # the last moment before anything is paid for
+                drawing = self._workers_ai.run(plan.model, inputs)
+            finally:
+                self._slots.release()
         upstream_seconds = time.monotonic() - started
         try:
             image = read_image(drawing.data)
@@ -184,8 +213,43 @@ class Pipeline:
                 image = off_the_event_loop(fit_image, image, plan.width, plan.height, plan.mime)
         except ImageError as error:
             raise UpstreamError(f"Workers AI answered with an unusable image: {error}.") from None
-        key = self._store.put(image.data, image.mime)
+        key = self._store.put(image.data, image.mime, plan.owner)
         return Stored(index, image, key, drawing.seed, upstream_seconds)
+
+    @contextlib.contextmanager
+    def _key_slot(self, owner: str) -> Iterator[None]:
+        """One of the generations `owner` may have running at once, or CapacityError."""
+        if self._per_key is None:
+            yield
+            return
+        with self._running_lock:
+            if self._running[owner] >= self._per_key:
+                raise CapacityError(
+                    "This API key has as many images being drawn at once as it may "
+                    f"(MAX_GENERATIONS_PER_KEY={self._settings.max_generations_per_key}); "
+                    "try again when one is done.",
+                    retry_after=CAPACITY_RETRY_AFTER,
+                )
+            self._running[owner] += 1
+        try:
+            yield
+        finally:
+            with self._running_lock:
+                self._running[owner] -= 1
+                if not self._running[owner]:
+                    del self._running[owner]
+
+
+def _still(wanted: Callable[[], bool]) -> None:
+    if not wanted():
+        raise ClientGoneError("The client left before its image was drawn; nothing was drawn.")
+
+
+def _too_long(length: int, model: ModelSpec) -> InvalidRequestError:
+    limit = model.prompt_limit
+    return InvalidRequestError(
+        f"The prompt has {length} characters; {model.short_name} takes at most {limit}."
+    )
 
 
 def collect(stages: Iterable[PromptChoice | Stored]) -> tuple[PromptChoice, list[Stored]]:

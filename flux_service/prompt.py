@@ -12,6 +12,9 @@ import re
 import unicodedata
 from dataclasses import dataclass
 
+from .catalog import PROMPT_LIMIT
+from .errors import InvalidRequestError
+
 RATIO_SIZES: dict[str, tuple[int, int]] = {
     "1:1": (1024, 1024),
     "1:2": (512, 1024),
@@ -24,9 +27,15 @@ DEFAULT_RATIO = "1:1"
 MIN_SIDE = 64
 MAX_SIDE = 8192
 
-_MARKERS = re.compile(r"\s*---n?tl\b", re.IGNORECASE)
+# Four times the longest prompt any model takes: far enough to leave room for whitespace and
+# markers that cleaning drops, near enough that a pasted novel is refused before any work.
+MAX_PROMPT_CHARS = 40_000
+
+# Every pattern here is linear in the text it sees: none has an unbounded repetition that
+# could start over at each position of a long run (as `\s*---` did on a million spaces).
+_MARKERS = re.compile(r"---n?tl\b", re.IGNORECASE)
 # The token must be the last word; full-width colons and multiplication signs are common in
-# Chinese and Japanese input.
+# Chinese and Japanese input. They run on cleaned text, whose spaces come one at a time.
 _RATIO_AT_END = re.compile(r"(?:^|[\s,，])(\d{1,2})\s*[:：]\s*(\d{1,2})\s*$")
 _SIZE_AT_END = re.compile(r"(?:^|[\s,，])(\d{2,5})\s*[xX×*]\s*(\d{2,5})\s*$")
 _TRAILING_SEPARATORS = " \t\n,，"
@@ -43,7 +52,7 @@ class PromptSpec:
 
 def clean_prompt(text: str) -> str:
     """Trim, drop the `---ntl` / `---tl` markers, control characters and lone surrogates."""
-    text = _MARKERS.sub("", text)
+    text = _MARKERS.sub(" ", text)
     # Lone surrogates (legal in JSON escapes) cannot be encoded as UTF-8 later on.
     text = "".join(
         char for char in text if char.isspace() or unicodedata.category(char) not in ("Cc", "Cs")
@@ -52,7 +61,14 @@ def clean_prompt(text: str) -> str:
 
 
 def parse_prompt(text: str) -> PromptSpec:
-    """Clean `text` and take the size token off its end, if it has one."""
+    """Clean `text` and take the size token off its end, if it has one.
+
+    A text over MAX_PROMPT_CHARS is refused before any of that work.
+    """
+    if len(text) > MAX_PROMPT_CHARS:
+        raise InvalidRequestError(
+            f"The prompt has {len(text)} characters; no model takes more than {PROMPT_LIMIT}."
+        )
     text = clean_prompt(text)
     match = _RATIO_AT_END.search(text)
     if match and f"{int(match[1])}:{int(match[2])}" in RATIO_SIZES:

@@ -1,75 +1,103 @@
-"""Per-key rate limits on generation, with Flask-Limiter.
+"""Per-key rate limits, counted with `limits` in memory or in the Redis of IMAGE_STORE.
 
-RATE_LIMIT (e.g. "20/minute", off when empty) counts the requests that draw images for
-each API key, in memory or in the Redis of IMAGE_STORE so that every worker shares the
-count. A request over the limit gets 429 in the OpenAI error shape, with Retry-After.
-Requests answered without an image (a chat app's title request, a bad body) do not count.
+RATE_LIMIT (e.g. "20/minute", off when empty) counts the images each API key has drawn: a
+request for four images takes four, before anything is drawn. Refused requests (a bad body,
+a wrong key, an unknown route) count too, against a limit REFUSED_FACTOR times looser, so a
+client that only sends garbage is slowed down as well. Clients without a key are counted by
+their address. Counters hold a digest of the key, never the key.
 """
 
 from __future__ import annotations
 
 import hashlib
+import logging
 import math
 import time
-from collections.abc import Callable
-from typing import TYPE_CHECKING, cast
 
-from flask import Flask, Response, g, request
-from flask_limiter import Limiter, RateLimitExceeded
+from limits import RateLimitItem, parse_many
+from limits.storage import storage_from_string
+from limits.strategies import FixedWindowRateLimiter
 
 from config import Settings
 
-from .auth import presented_key
-from .errors import RateLimitError, error_response
+from .errors import RateLimitError
 
-if TYPE_CHECKING:
-    from flask.typing import RouteCallable
+log = logging.getLogger(__name__)
 
-
-def init_rate_limits(app: Flask, settings: Settings, endpoints: tuple[str, ...]) -> Limiter:
-    """Limit `endpoints` of `app` to RATE_LIMIT per key, counted where the images are kept.
-
-    Only requests that draw (`g.generating`) count. The factory calls this only when a limit
-    is set: once attached, Flask-Limiter looks at every request.
-    """
-    storage = "memory://" if settings.image_store == "memory" else settings.image_store
-    limiter = Limiter(
-        key_func=_client,
-        strategy="fixed-window",
-        key_prefix="flux:limit",
-        storage_uri=storage,
-        # With Redis down, generation fails anyway with a clear 503; counting must not add a 500.
-        swallow_errors=True,
-    )
-    limiter.init_app(app)
-    limit = limiter.limit(settings.rate_limit, deduct_when=_drew)
-    for endpoint in endpoints:
-        # Flask-Limiter's decorator is typed for async views too; ours stay synchronous.
-        app.view_functions[endpoint] = cast("RouteCallable", limit(app.view_functions[endpoint]))
-    app.register_error_handler(RateLimitExceeded, _too_many(limiter))
-    return limiter
+REFUSED_FACTOR = 10
+KEY_PREFIX = "flux:limit"
 
 
-def _client() -> str:
-    """Who is counted: a digest of the API key, so the limiter's storage never holds a key."""
-    key = presented_key(request.headers) or request.remote_addr or ""
-    return hashlib.sha256(key.encode()).hexdigest()[:32]
+class RateLimits:
+    """The two limits of RATE_LIMIT: on images drawn, and (looser) on refused requests."""
 
+    def __init__(self, settings: Settings) -> None:
+        uri = "memory://" if settings.image_store == "memory" else settings.image_store
+        self._window = FixedWindowRateLimiter(storage_from_string(uri))
+        self._drawn = parse_many(settings.rate_limit)
+        self._refused = [
+            type(item)(item.amount * REFUSED_FACTOR, item.multiples) for item in self._drawn
+        ]
 
-def _drew(_response: Response) -> bool:
-    return bool(g.get("generating", False))
+    def take(self, who: str, images: int) -> None:
+        """Count `images` drawn for `who`; RateLimitError, counting nothing, if they don't fit."""
+        self._take(self._drawn, "drawn", who, images)
 
+    def refuse_early(self, who: str) -> None:
+        """RateLimitError if `who` was refused so often that it must wait first."""
+        full = self._full(self._refused, "refused", who, 1)
+        if full is not None:
+            raise _error(self, full, "refused", who, "requests refused as bad")
 
-def _too_many(limiter: Limiter) -> Callable[[RateLimitExceeded], Response]:
-    def answer(error: RateLimitExceeded) -> Response:
-        current = limiter.current_limit
-        retry_after = math.ceil(current.reset_at - time.time()) if current else 60
-        return error_response(
-            RateLimitError(
-                f"This API key made more generation requests than RATE_LIMIT allows "
-                f"({error.description}); try again in {retry_after} s.",
-                retry_after=max(1, retry_after),
+    def count_refusal(self, who: str) -> None:
+        """Count one refused request of `who`."""
+        self._hit(self._refused, "refused", who, 1)
+
+    def _take(self, items: list[RateLimitItem], kind: str, who: str, cost: int) -> None:
+        full = self._full(items, kind, who, cost)
+        if full is not None:
+            raise _error(self, full, kind, who, "images drawn")
+        self._hit(items, kind, who, cost)
+
+    def _full(
+        self, items: list[RateLimitItem], kind: str, who: str, cost: int
+    ) -> RateLimitItem | None:
+        try:
+            return next(
+                (i for i in items if not self._window.test(i, KEY_PREFIX, kind, who, cost=cost)),
+                None,
             )
-        )
+        except Exception as error:  # a store that is down must not refuse everyone
+            log.warning("rate limits cannot be counted: %s", type(error).__name__)
+            return None
 
-    return answer
+    def _hit(self, items: list[RateLimitItem], kind: str, who: str, cost: int) -> None:
+        try:
+            for item in items:
+                self._window.hit(item, KEY_PREFIX, kind, who, cost=cost)
+        except Exception as error:  # as above
+            log.warning("rate limits cannot be counted: %s", type(error).__name__)
+
+    def seconds_left(self, item: RateLimitItem, kind: str, who: str) -> int:
+        """Seconds until `item`'s window for `who` starts again."""
+        reset = self._window.get_window_stats(item, KEY_PREFIX, kind, who).reset_time
+        return max(1, math.ceil(reset - time.time()))
+
+
+def _error(
+    limits: RateLimits, item: RateLimitItem, kind: str, who: str, what: str
+) -> RateLimitError:
+    retry_after = limits.seconds_left(item, kind, who)
+    limit = str(item)
+    if kind == "refused":
+        limit = f"{limit}, {REFUSED_FACTOR} times RATE_LIMIT"
+    return RateLimitError(
+        f"This API key has more {what} than RATE_LIMIT allows ({limit}); "
+        f"try again in {retry_after} s.",
+        retry_after=retry_after,
+    )
+
+
+def client_id(key: str | None, address: str) -> str:
+    """Who is counted: a digest of the API key, else of the client's address."""
+    return hashlib.sha256((key or address).encode()).hexdigest()[:32]

@@ -14,12 +14,72 @@ from .store import StoredImage, new_key
 log = logging.getLogger(__name__)
 
 REDIS_PREFIX = "flux:image:"
+INDEX_PREFIX = "flux:store:"
 REDIS_TIMEOUT = 2.0  # seconds; a store that slow counts as down
 STORE_RETRY_AFTER = 5
 
+# One atomic step for every worker and instance: forget the index entries of images Redis
+# has expired, make room (the owner's oldest first, past its share; then anyone's oldest),
+# and store the image. The index: a sorted set of every image in the order it was stored,
+# one per owner, their sizes and owners, and the bytes held in all and per owner.
+_PUT = """
+local image, member, owner = KEYS[1], ARGV[1], ARGV[2]
+local value, ttl_ms = ARGV[3], tonumber(ARGV[4])
+local max_bytes, share = tonumber(ARGV[5]), tonumber(ARGV[6])
+local p = ARGV[7]
+local images = ARGV[8]
+local size = string.len(value)
+local all, sizes, owners, total = p .. "all", p .. "sizes", p .. "owners", p .. "bytes"
+local function owned(who) return p .. "owner:" .. who end
+local function held(who) return p .. "owner-bytes:" .. who end
+local function drop(m, expired)
+  local s = tonumber(redis.call("HGET", sizes, m) or "0")
+  local who = redis.call("HGET", owners, m)
+  redis.call("HDEL", sizes, m)
+  redis.call("HDEL", owners, m)
+  redis.call("ZREM", all, m)
+  redis.call("DECRBY", total, s)
+  if who then
+    redis.call("ZREM", owned(who), m)
+    redis.call("DECRBY", held(who), s)
+  end
+  if not expired then redis.call("DEL", images .. m) end
+end
+-- Every image has the same TTL, so those Redis has expired are the oldest.
+while true do
+  local oldest = redis.call("ZRANGE", all, 0, 0)[1]
+  if not oldest or redis.call("EXISTS", images .. oldest) == 1 then break end
+  drop(oldest, true)
+end
+local evicted = 0
+while tonumber(redis.call("GET", held(owner)) or "0") + size > share do
+  local oldest = redis.call("ZRANGE", owned(owner), 0, 0)[1]
+  if not oldest then break end
+  drop(oldest, false)
+  evicted = evicted + 1
+end
+while tonumber(redis.call("GET", total) or "0") + size > max_bytes do
+  local oldest = redis.call("ZRANGE", all, 0, 0)[1]
+  if not oldest then break end
+  drop(oldest, false)
+  evicted = evicted + 1
+end
+local order = redis.call("INCR", p .. "order")
+redis.call("SET", image, value, "PX", ttl_ms)
+redis.call("ZADD", all, order, member)
+redis.call("ZADD", owned(owner), order, member)
+redis.call("HSET", sizes, member, size)
+redis.call("HSET", owners, member, owner)
+redis.call("INCRBY", total, size)
+redis.call("INCRBY", held(owner), size)
+return evicted
+"""
+
 
 class RedisStore:
-    """Images in Redis: `SET key value EX ttl`, so Redis does the forgetting.
+    """Images in Redis, each under its own key with a TTL, so Redis does the forgetting, and
+    bounded like the memory store: IMAGE_STORE_MAX_BYTES in all, a share per owner, the
+    oldest dropped first (and logged).
 
     The value is the image's type, a newline, then its bytes. Any failure to reach Redis
     becomes StoreUnavailableError; redis-py reconnects by itself once Redis is back.
@@ -27,12 +87,15 @@ class RedisStore:
 
     name = "redis"
 
-    def __init__(self, client: redis.Redis, ttl: int) -> None:
+    def __init__(self, client: redis.Redis, ttl: int, max_bytes: int, share: int) -> None:
         self._ttl = ttl
+        self._max_bytes = max_bytes
+        self._share = share
         self._redis = client
+        self._put = client.register_script(_PUT)
 
     @classmethod
-    def from_url(cls, url: str, ttl: int) -> RedisStore:
+    def from_url(cls, url: str, ttl: int, max_bytes: int, share: int) -> RedisStore:
         """A store on the Redis at `url`, with timeouts short enough to report it down."""
         client = redis.Redis.from_url(
             url,
@@ -40,12 +103,23 @@ class RedisStore:
             socket_connect_timeout=REDIS_TIMEOUT,
             health_check_interval=30,
         )
-        return cls(client, ttl)
+        return cls(client, ttl, max_bytes, share)
 
-    def put(self, data: bytes, mime: str) -> str:
+    def put(self, data: bytes, mime: str, owner: str) -> str:
         key = new_key()
+        value = mime.encode() + b"\n" + data
+        arguments: list[bytes | str | int] = [key, owner or "-", value, self._ttl * 1000]
+        arguments += [self._max_bytes, self._share, INDEX_PREFIX, REDIS_PREFIX]
         with _reaching_redis():
-            self._redis.set(REDIS_PREFIX + key, mime.encode() + b"\n" + data, ex=self._ttl)
+            evicted = self._put(keys=[REDIS_PREFIX + key], args=arguments)
+        if evicted:
+            log.warning(
+                "image store full (IMAGE_STORE_MAX_BYTES=%d, a key's share %d): dropped %d "
+                "images before their expiry",
+                self._max_bytes,
+                self._share,
+                evicted,
+            )
         return key
 
     def get(self, key: str) -> StoredImage | None:

@@ -12,20 +12,26 @@ from collections.abc import Callable, Iterator
 from functools import cache
 from pathlib import Path
 
-from flask import Blueprint, Response, g, request
+from flask import Blueprint, Response, after_this_request, g, request
 
 from . import answer
-from .auth import require_api_key
-from .bodies import read_body
+from .auth import presented_key, require_api_key
+from .bodies import read_json
 from .client_tasks import recognise
-from .errors import FluxError, InvalidRequestError, NotFoundError, StoreUnavailableError
+from .connection import still_connected
+from .errors import (
+    FluxError,
+    InvalidRequestError,
+    NotFoundError,
+    StoreUnavailableError,
+    UnavailableError,
+)
+from .forwarded import client_address, origin
 from .home import home_page
 from .image_server import image_url
-from .logs import logged_stream
 from .openai_format import (
     ChatRequest,
     completion_body,
-    decode_json,
     image_item,
     images_body,
     model_entry,
@@ -36,14 +42,24 @@ from .openai_format import (
     usage,
 )
 from .pipeline import Order, Plan, PromptChoice, Stored, collect
+from .ratelimit import client_id
+from .request_log import logged_stream
 from .responses import json_response
 from .state import current_state
 from .streaming import SSE_HEADERS, ChatStream
 
 bp = Blueprint("api", __name__)
+# What a base64 image may weigh in an answer, at most: 3 bytes a pixel, and a third more.
+INLINE_BYTES_PER_PIXEL = 4
+UNSENT_RETRY_AFTER = 5
 OPENAPI_PATH = Path(__file__).resolve().parent.parent / "openapi.yaml"
-# The routes that draw: RATE_LIMIT applies to them (see ratelimit.py).
-GENERATION_ENDPOINTS = ("api.chat_completions", "api.images_generations")
+# The routes a client refused too often must wait for (see ratelimit.py).
+LIMITED_ENDPOINTS = (
+    "api.chat_completions",
+    "api.images_generations",
+    "api.list_models",
+    "api.get_model",
+)
 
 
 @bp.get("/")
@@ -57,7 +73,7 @@ def home() -> Response:
 @require_api_key
 def chat_completions() -> Response:
     """Draw the image the last user message describes; answer in markdown."""
-    chat = parse_chat_request(decode_json(read_body()))
+    chat = parse_chat_request(read_json())
     state = current_state()
     language = state.settings.response_language
     task = recognise(chat.messages, language) if state.settings.skip_client_tasks else None
@@ -65,8 +81,10 @@ def chat_completions() -> Response:
         # A chat app's title, tag or connection check: answer in words, draw nothing.
         g.log_fields["client_task"] = task.kind
         return _chat_answer(chat, state.models.pick(chat.model).id, task.answer, iter(()))
-    plan = _plan(Order(chat.prompt, chat.model, seed=chat.seed), param="messages")
-    parts = _parts(plan, state.pipeline.run(plan))
+    link = _image_link()
+    order = Order(chat.prompt, chat.model, seed=chat.seed, owner=client())
+    plan = _plan(order, param="messages")
+    parts = _parts(plan, state.pipeline.run(plan, still_connected(request.environ)), link)
     return _chat_answer(chat, plan.model.id, answer.intro(language, plan), parts)
 
 
@@ -75,14 +93,17 @@ def chat_completions() -> Response:
 @require_api_key
 def images_generations() -> Response:
     """Draw `n` images at once for the OpenAI Images API."""
-    images = parse_images_request(decode_json(read_body()))
-    order = Order(images.prompt, images.model, images.n, images.seed, images.size, images.mime)
-    plan = _plan(order, param="prompt")
-    choice, stored = collect(current_state().pipeline.run(plan))
+    images = parse_images_request(read_json())
+    inline = images.response_format == "b64_json"
+    link = None if inline else _image_link()
+    order = Order(
+        images.prompt, images.model, images.n, images.seed, images.size, images.mime, client()
+    )
+    plan = _plan(order, param="prompt", inline=inline)
+    choice, stored = collect(current_state().pipeline.run(plan, still_connected(request.environ)))
     g.log_fields["upstream_ms"] = _milliseconds(max(s.upstream_seconds for s in stored))
-    link = _image_link()
     revised = choice.text if choice.optimized else None
-    items = [image_item(link(s.key), s.image.data, images.response_format, revised) for s in stored]
+    items = [image_item(s.image.data, link(s.key) if link else None, revised) for s in stored]
     return json_response(images_body(int(time.time()), items))
 
 
@@ -125,31 +146,73 @@ def healthz() -> Response:
     return json_response({"status": "ok", "store": store.name})
 
 
-def _plan(order: Order, param: str) -> Plan:
-    """The pipeline's plan for `order`, noting that this request draws (for RATE_LIMIT and
-    the log); an unusable prompt names `param`, the field it came in."""
+def _plan(order: Order, param: str, inline: bool = False) -> Plan:
+    """The pipeline's plan for `order`, with all this request may need before anything is
+    drawn: room for its answer in memory when the images go `inline` (base64), and its
+    images counted against RATE_LIMIT. An unusable prompt names `param`, its field."""
+    state = current_state()
     try:
-        plan = current_state().pipeline.plan(order)
+        plan = state.pipeline.plan(order)
     except InvalidRequestError as error:
         raise error.about(param) from None
+    if inline:
+        _hold_unsent(len(plan.seeds) * plan.width * plan.height * INLINE_BYTES_PER_PIXEL)
+    if state.limits is not None:
+        state.limits.take(client(), len(plan.seeds))  # every image counts, before any is drawn
     g.generating = True
     g.log_fields["model"] = plan.model.id
     return plan
 
 
+def _hold_unsent(size: int) -> None:
+    """Take `size` bytes of MAX_UNSENT_BYTES until the answer has been sent (or given up)."""
+    state = current_state()
+    unsent = state.unsent
+    if not unsent.take(size, state.settings.generation_wait):
+        raise UnavailableError(
+            "This server holds as many large answers for their clients as it may; "
+            "try again in a few seconds.",
+            retry_after=UNSENT_RETRY_AFTER,
+        )
+
+    @after_this_request
+    def give_back(response: Response) -> Response:
+        response.call_on_close(lambda: unsent.give_back(size))
+        return response
+
+
+def client() -> str:
+    """Who this request is, for rate limits: a digest of its key, else of its address."""
+    address = client_address(request.environ, current_state().proxies)
+    return client_id(presented_key(request.headers), address)
+
+
 def _image_link() -> Callable[[str], str]:
-    """How to link to a stored image: PUBLIC_BASE_URL, or this request's origin as the
-    proxy saw it."""
-    base = current_state().settings.public_base_url or request.url_root.rstrip("/")
+    """How to link to a stored image: PUBLIC_BASE_URL, or where this request reached us.
+
+    Decided before anything is drawn: a request without a usable host gets no link to
+    nowhere (`http://0.0.0.0/…`), but a 400 that says what to do.
+    """
+    state = current_state()
+    base = state.settings.public_base_url or origin(request.environ, state.proxies)
+    if base is None:
+        raise InvalidRequestError(
+            "This request names no valid host (its Host header is missing or malformed) and "
+            "this server has no PUBLIC_BASE_URL, so it cannot link to the image: send a Host "
+            "header, or ask the operator to set PUBLIC_BASE_URL.",
+            code="no_host",
+        )
     return lambda key: image_url(base, key)
 
 
-def _parts(plan: Plan, stages: Iterator[PromptChoice | Stored]) -> Iterator[str]:
+def _parts(
+    plan: Plan, stages: Iterator[PromptChoice | Stored], link: Callable[[str], str]
+) -> Iterator[str]:
     """The answer's parts, stage by stage, noting the upstream time for the request log.
 
     A stream runs these after the request's context has gone, so take what they need now.
     """
-    language, fields, link = current_state().settings.response_language, g.log_fields, _image_link()
+    language, fields = current_state().settings.response_language, g.log_fields
 
     def parts() -> Iterator[str]:
         for stage in stages:

@@ -12,8 +12,11 @@ from flask import current_app
 
 from config import Settings
 
+from .budget import ByteBudget
 from .catalog import ServedModels
+from .forwarded import Proxies
 from .pipeline import Pipeline
+from .ratelimit import RateLimits
 from .store import ImageStore
 
 
@@ -25,6 +28,9 @@ class State:
     models: ServedModels
     store: ImageStore
     pipeline: Pipeline
+    limits: RateLimits | None  # None without RATE_LIMIT
+    proxies: Proxies  # FORWARDED_ALLOW_IPS
+    unsent: ByteBudget  # MAX_UNSENT_BYTES: large answers waiting for their client
 
 
 def current_state() -> State:

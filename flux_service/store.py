@@ -11,8 +11,9 @@ import logging
 import secrets
 import threading
 import time
+from collections import deque
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Protocol
 
 from cachetools import TTLCache
@@ -36,8 +37,9 @@ class ImageStore(Protocol):
 
     name: str
 
-    def put(self, data: bytes, mime: str) -> str:
-        """Keep `data` for IMAGE_EXPIRATION seconds; return its new key."""
+    def put(self, data: bytes, mime: str, owner: str) -> str:
+        """Keep `data` for IMAGE_EXPIRATION seconds for `owner` (a digest of an API key);
+        return its new key. Past the owner's share, its own oldest image goes first."""
         ...
 
     def get(self, key: str) -> StoredImage | None:
@@ -84,23 +86,67 @@ class _OldestFirst(TTLCache):
         return key, entry
 
 
+@dataclass
+class _Owned:
+    """One owner's images, oldest first, and their bytes.
+
+    Images leave the cache oldest first (expiry and eviction alike), so those that have left
+    are always at the front.
+    """
+
+    images: deque[tuple[str, int]] = field(default_factory=deque)
+    bytes: int = 0
+
+    def add(self, key: str, size: int) -> None:
+        self.images.append((key, size))
+        self.bytes += size
+
+    def pop_oldest(self) -> str:
+        key, size = self.images.popleft()
+        self.bytes -= size
+        return key
+
+    def forget_gone(self, cache: TTLCache) -> None:
+        while self.images and self.images[0][0] not in cache:
+            self.pop_oldest()
+
+
 class MemoryStore:
-    """Images in this process: a TTLCache behind a lock, bounded by bytes of image data."""
+    """Images in this process: a TTLCache behind a lock, bounded by bytes of image data, and
+    each owner by `share` bytes of it."""
 
     name = "memory"
 
     def __init__(
-        self, ttl: int, max_bytes: int, clock: Callable[[], float] = time.monotonic
+        self,
+        ttl: int,
+        max_bytes: int,
+        share: int | None = None,
+        clock: Callable[[], float] = time.monotonic,
     ) -> None:
         self._ttl = ttl
         self._clock = clock
+        self._share = share or max_bytes
         self._cache = _OldestFirst(maxsize=max_bytes, ttl=ttl, timer=clock, getsizeof=_size)
+        self._owned: dict[str, _Owned] = {}
         self._lock = threading.Lock()
 
-    def put(self, data: bytes, mime: str) -> str:
+    def put(self, data: bytes, mime: str, owner: str) -> str:
         key = new_key()
         with self._lock:
+            owned = self._owned.setdefault(owner, _Owned())
+            owned.forget_gone(self._cache)
+            # A share as large as the store is no share: the store's own bound decides.
+            shared = self._share < self._cache.maxsize
+            while shared and owned.images and owned.bytes + len(data) > self._share:
+                self._cache.pop(owned.pop_oldest(), None)
+                log.warning(
+                    "an API key holds its share of the image store (%d bytes): dropped its "
+                    "oldest image",
+                    self._share,
+                )
             self._cache[key] = _Entry(data, mime, self._clock() + self._ttl)
+            owned.add(key, len(data))
         return key
 
     def get(self, key: str) -> StoredImage | None:

@@ -14,7 +14,7 @@ import threading
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 
-from .errors import FluxError
+from .errors import ClientGoneError, FluxError
 from .openai_format import chunk_body, sse_event, usage, usage_chunk_body
 
 log = logging.getLogger(__name__)
@@ -64,6 +64,9 @@ class ChatStream:
                 continue
             if kind == "done":
                 break
+            if isinstance(value, ClientGoneError):
+                self.outcome = "client went away"
+                return  # nobody is there to read more
             if isinstance(value, FluxError):
                 self.outcome = f"failed: {value.status} {value.code}"
                 yield self.chunk({"content": failure(value)}) + sse_event(value.to_dict()) + DONE

@@ -6,6 +6,7 @@ from __future__ import annotations
 import base64
 import io
 import re
+import threading
 
 import requests
 from PIL import Image
@@ -74,3 +75,19 @@ def fetch_image(url: str) -> tuple[requests.Response, Image.Image]:
     response = requests.get(url, timeout=10)
     assert response.status_code == 200, response.text
     return response, decode(response.content)
+
+
+def streams_left_after_the_first_bytes(url: str, count: int) -> None:
+    """`count` clients at once that ask `url` for a streamed chat and leave at its first bytes."""
+
+    def leave() -> None:
+        body = {"messages": FOX, "stream": True}
+        with requests.post(url, json=body, headers=AUTH, stream=True, timeout=10) as response:
+            assert response.status_code == 200
+            next(response.iter_content(64))
+
+    clients = [threading.Thread(target=leave) for _ in range(count)]
+    for client in clients:
+        client.start()
+    for client in clients:
+        client.join()

@@ -59,3 +59,57 @@ def test_generations_beyond_the_cap_wait_then_get_503(
     assert "drawing as many images at once as it allows" in refused.get_json()["error"]["message"]
     assert 0.2 <= waited < 0.5  # it waited its GENERATION_WAIT, not the whole generation
     assert len(standin.received()) == 1
+
+
+def test_every_image_counts_and_a_request_that_would_pass_the_limit_draws_nothing(
+    make_app: Callable[..., Flask], standin: Standin
+) -> None:
+    api = Api(make_app(RATE_LIMIT="5/minute").test_client())
+    assert api.images(prompt="a fox", n=4, size="256x256").status_code == 200
+    refused = api.images(prompt="a fox", n=2, size="256x256")
+    assert refused.status_code == 429
+    assert "images drawn" in refused.get_json()["error"]["message"]
+    assert len(standin.received()) == 4  # the two that would not fit were never drawn
+    assert api.images(prompt="a fox", n=1, size="256x256").status_code == 200
+
+
+def test_refused_requests_count_against_a_looser_limit(
+    make_app: Callable[..., Flask], standin: Standin
+) -> None:
+    api = Api(make_app(RATE_LIMIT="1/minute").test_client())
+    for _ in range(10):  # ten times RATE_LIMIT
+        assert api.chat("").status_code == 400
+    slowed = api.chat("a fox")
+    assert slowed.status_code == 429
+    assert "requests refused as bad" in slowed.get_json()["error"]["message"]
+    assert int(slowed.headers["Retry-After"]) > 0
+    assert standin.received() == []
+    # Health and the home page never wait: a load balancer may share the client's address.
+    assert api.client.get("/healthz").status_code == 200
+    assert api.client.get("/").status_code == 200
+
+
+def test_one_key_cannot_take_every_slot(make_app: Callable[..., Flask], standin: Standin) -> None:
+    # Two keys: each may have half of MAX_CONCURRENT_GENERATIONS running at once.
+    app = make_app(MAX_CONCURRENT_GENERATIONS="4", API_KEY=f"{API_KEY},other-key")
+    standin.configure(latency=0.5)
+    busy = [
+        threading.Thread(target=lambda: Api(app.test_client()).answer("a fox")) for _ in range(2)
+    ]
+    for thread in busy:
+        thread.start()
+    deadline = time.monotonic() + 5
+    while len(standin.received()) < 2:
+        assert time.monotonic() < deadline
+        time.sleep(0.01)
+    third = Api(app.test_client()).chat("a fox")
+    other = Api(app.test_client()).post(
+        "/v1/chat/completions",
+        {"messages": [{"role": "user", "content": "a fox"}]},
+        key="other-key",
+    )
+    for thread in busy:
+        thread.join()
+    assert third.status_code == 503
+    assert "MAX_GENERATIONS_PER_KEY=2" in third.get_json()["error"]["message"]
+    assert other.status_code == 200  # the other key's share was there

@@ -94,3 +94,17 @@ def test_alt_text_cannot_break_the_image_markdown() -> None:
     line = result_part("en", plan, STORED, URL).splitlines()[-1]
     # One image: the alt text holds no unescaped bracket, and the URL closes the line.
     assert re.fullmatch(r"!\[(?:\\.|[^\]\\\n])*\]\(https://x\.test/image/KEY\)", line), line
+
+
+@pytest.mark.parametrize(
+    ("url", "linked"),
+    [
+        ("https://x.test/image/KEY", "https://x.test/image/KEY"),
+        ("https://x.test/a)[c](javascript:alert(1))/image/K", "https://x.test/a%29%5Bc%5D%28javascript:alert%281%29%29/image/K"),
+        ('https://x.test/a b"c<d>\\e/image/K', "https://x.test/a%20b%22c%3Cd%3E%5Ce/image/K"),
+        ("https://x.test/caf%C3%A9/image/K", "https://x.test/caf%C3%A9/image/K"),
+    ],
+)  # fmt: skip
+def test_a_link_cannot_break_out_of_its_markdown(url: str, linked: str) -> None:
+    line = result_part("en", PLAN, STORED, url).splitlines()[-1]
+    assert line == f"![a red fox]({linked})"

@@ -27,7 +27,7 @@ def test_keys_are_long_and_fresh() -> None:
 def test_an_image_lives_until_its_ttl() -> None:
     clock = Clock()
     store = MemoryStore(ttl=60, max_bytes=10_000_000, clock=clock)
-    key = store.put(b"jpeg bytes", "image/jpeg")
+    key = store.put(b"jpeg bytes", "image/jpeg", "k")
     clock.now += 59
     stored = store.get(key)
     assert stored is not None
@@ -48,11 +48,32 @@ def test_the_byte_bound_drops_the_oldest_image_first(caplog: pytest.LogCaptureFi
     store = MemoryStore(ttl=600, max_bytes=3000, clock=clock)
     keys = []
     for _ in range(3):
-        keys.append(store.put(bytes(1000), "image/png"))
+        keys.append(store.put(bytes(1000), "image/png", "k"))
         clock.now += 1
     assert store.get(keys[0]) is not None  # reading the oldest does not make it younger
-    fourth = store.put(bytes(1000), "image/png")
+    fourth = store.put(bytes(1000), "image/png", "k")
     assert store.get(keys[0]) is None
     assert all(store.get(key) is not None for key in (*keys[1:], fourth))
     assert "image store full" in caplog.text
     assert "597 s before its expiry" in caplog.text
+
+
+def test_one_key_past_its_share_drops_its_own_oldest_image(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    clock = Clock()
+    store = MemoryStore(ttl=600, max_bytes=4000, share=2000, clock=clock)
+    others = store.put(bytes(1000), "image/png", "other")
+    flood = [store.put(bytes(1000), "image/png", "flooder") for _ in range(5)]
+    assert store.get(others) is not None  # the flood never reached another key's image
+    assert [store.get(key) is not None for key in flood] == [False, False, False, True, True]
+    assert "holds its share of the image store" in caplog.text
+
+
+def test_a_share_frees_up_as_images_expire() -> None:
+    clock = Clock()
+    store = MemoryStore(ttl=10, max_bytes=4000, share=2000, clock=clock)
+    first = [store.put(bytes(1000), "image/png", "k") for _ in range(2)]
+    clock.now += 11
+    later = [store.put(bytes(1000), "image/png", "k") for _ in range(2)]
+    assert [store.get(key) is not None for key in first + later] == [False, False, True, True]

@@ -1,0 +1,63 @@
+"""The gunicorn worker: gevent's own, with a time limit on every client socket and gunicorn's
+refusals (a malformed request line, a URI or headers too large) in the OpenAI error shape.
+
+gunicorn already bounds how long a client may take to send a request's headers (`keepalive`,
+in the gevent worker) and how large they may be (`limit_request_*`); this adds a limit on
+each read of the body and each write of the answer, so a client that uploads a byte at a
+time or never reads its answer is let go after CLIENT_TIMEOUT seconds.
+"""
+
+from __future__ import annotations
+
+import json
+import socket
+
+from gunicorn import util
+from gunicorn.workers.ggevent import GeventWorker
+
+# gunicorn's status for each refusal, and the code we give it.
+_CODES = {
+    400: "bad_request",
+    403: "forbidden",
+    414: "request_line_too_long",
+    417: "expectation_failed",
+    431: "request_headers_too_large",
+    501: "not_implemented",
+}
+MESSAGE_LIMIT = 200
+
+
+class Worker(GeventWorker):
+    """GeventWorker, with CLIENT_TIMEOUT on each client socket and JSON error pages."""
+
+    client_timeout = 30.0  # gunicorn.conf.py's post_fork sets CLIENT_TIMEOUT here
+
+    def init_process(self) -> None:
+        # gunicorn writes its own refusals through util.write_error, as an HTML page.
+        util.write_error = write_json_error
+        super().init_process()
+
+    def handle_request(
+        self, listener_name: object, req: object, sock: socket.socket, addr: object
+    ) -> bool:
+        sock.settimeout(self.client_timeout)
+        return super().handle_request(listener_name, req, sock, addr)
+
+
+def write_json_error(sock: socket.socket, status: int, reason: str, message: str) -> None:
+    """gunicorn's refusal of a request it could not read, as an OpenAI error body."""
+    said = f"{reason}: {message}" if message else reason
+    if len(said) > MESSAGE_LIMIT:
+        said = said[: MESSAGE_LIMIT - 1] + "…"
+    error = {
+        "message": said,
+        "type": "invalid_request_error" if status < 500 else "server_error",
+        "param": None,
+        "code": _CODES.get(status),
+    }
+    body = json.dumps({"error": error}).encode()
+    head = (
+        f"HTTP/1.1 {status} {reason}\r\nConnection: close\r\n"
+        f"Content-Type: application/json\r\nContent-Length: {len(body)}\r\n\r\n"
+    ).encode("latin-1")
+    util.write_nonblock(sock, head + body)

@@ -1,0 +1,84 @@
+"""The attacks tier: what a hostile client does, on loopback only and bounded in time.
+
+Every test starts from a clean stand-in. Attackers connect from 127.0.0.2 (still loopback),
+so a proxy in front can tell them from the well-behaved client on 127.0.0.1.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import resource
+import socket
+import time
+from collections.abc import Iterator
+
+import psutil
+import pytest
+import requests
+
+from tests.e2e.service import Service
+from tests.helpers import Standin
+
+ATTACKER = "127.0.0.2"
+
+
+@pytest.fixture(autouse=True)
+def _clean_standin(standin: Standin) -> Standin:
+    return standin
+
+
+@pytest.fixture(scope="session", autouse=True)
+def _enough_files() -> None:
+    """Thousands of sockets at once need as many file descriptors."""
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    resource.setrlimit(resource.RLIMIT_NOFILE, (min(max(soft, 20_000), hard), hard))
+
+
+def address(url: str) -> tuple[str, int]:
+    host, port = url.removeprefix("http://").split(":")
+    return host, int(port)
+
+
+@contextlib.contextmanager
+def connections(url: str, count: int, first: bytes = b"") -> Iterator[list[socket.socket]]:
+    """`count` connections from the attacker's address, each having sent `first`, closed at
+    the end."""
+    opened: list[socket.socket] = []
+    try:
+        for _ in range(count):
+            sock = socket.create_connection(address(url), timeout=10, source_address=(ATTACKER, 0))
+            if first:
+                sock.sendall(first)
+            opened.append(sock)
+        yield opened
+    finally:
+        for sock in opened:
+            sock.close()
+
+
+def health_ms(url: str, timeout: float = 60) -> float:
+    """How long /healthz takes to answer a well-behaved client, in milliseconds."""
+    started = time.monotonic()
+    response = requests.get(f"{url}/healthz", timeout=timeout, headers={"Connection": "close"})
+    assert response.status_code == 200
+    return (time.monotonic() - started) * 1000
+
+
+def worker(service: Service) -> psutil.Process:
+    (only,) = psutil.Process(service.server.process.pid).children()
+    return only
+
+
+def closed_within(sock: socket.socket, seconds: float) -> bool:
+    """Whether the server closes `sock` (or answers and closes) within `seconds`."""
+    sock.settimeout(seconds)
+    deadline = time.monotonic() + seconds
+    try:
+        while time.monotonic() < deadline:
+            if not sock.recv(65536):
+                return True
+    except TimeoutError:
+        return False
+    except OSError:
+        return True
+    return False

@@ -1,0 +1,152 @@
+"""Connections that send no key, or nothing at all, must not take the service down.
+
+Before (one worker, keep-alive 75 s, 4,000 connections, no socket time limits):
+- 4,100 idle sockets left /healthz unanswered for 74 s;
+- 300 connections holding 758 KB of unfinished headers pushed the worker from 46 to 515 MB;
+- a slow upload and a client that never reads its answer were held for ever; 60 unread
+  base64 answers pushed the worker from 46 to 703 MB;
+- gunicorn's own refusals were HTML pages.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import socket
+import time
+from collections.abc import Callable
+
+import pytest
+
+from tests.e2e.service import Service
+from tests.helpers import API_KEY
+
+from .conftest import closed_within, connections, health_ms, worker
+
+IDLE = 2  # IDLE_TIMEOUT for these services
+CLIENT = 2  # CLIENT_TIMEOUT
+MB = 2**20
+
+
+@pytest.fixture
+def guarded(make_service: Callable[..., Service]) -> Service:
+    return make_service(
+        IDLE_TIMEOUT=str(IDLE),
+        CLIENT_TIMEOUT=str(CLIENT),
+        MODELS="flux-1-schnell,sdxl-base",
+        MAX_UNSENT_BYTES=str(64 * MB),
+    )
+
+
+def test_thousands_of_idle_sockets_are_let_go_and_health_answers(guarded: Service) -> None:
+    rss = worker(guarded).memory_info().rss
+    with connections(guarded.url, 4100) as idle:
+        held = worker(guarded).memory_info().rss - rss
+        waited = health_ms(guarded.url)
+        # The worker holds WORKER_CONNECTIONS of them until IDLE_TIMEOUT, the kernel the rest.
+        assert waited < (IDLE + 1.5) * 1000, f"health answered after {waited:.0f} ms"
+        assert held < 150 * MB, f"{held / MB:.0f} MB for idle sockets"
+        assert closed_within(idle[0], IDLE + 2)
+
+
+def test_unfinished_headers_are_refused_or_let_go(guarded: Service) -> None:
+    before = worker(guarded).memory_info().rss
+    field = b"X-Pad-%d: " + b"a" * 7900 + b"\r\n"
+    start = b"GET /healthz HTTP/1.1\r\nHost: x\r\n"
+    with connections(guarded.url, 300, start) as open_:
+        for number in range(96):  # 758 KB each, if the server took it all
+            for sock in open_:
+                with contextlib.suppress(OSError):  # refused already: that is the point
+                    sock.send(field % number)
+        grown = worker(guarded).memory_info().rss - before
+        assert grown < 100 * MB, f"the worker grew {grown / MB:.0f} MB"
+        answer = open_[0].recv(4096)
+        assert health_ms(guarded.url) < 1000
+    assert b" 431 " in answer.split(b"\r\n", 1)[0]
+    assert json.loads(answer.partition(b"\r\n\r\n")[2])["error"]["code"] == (
+        "request_headers_too_large"
+    )
+
+
+def test_a_body_that_trickles_in_is_refused(guarded: Service) -> None:
+    body = b'{"messages": [{"role": "user", "content": "' + b"x" * 49_900 + b'"}]}'
+    head = (
+        f"POST /v1/chat/completions HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer {API_KEY}\r\n"
+        f"Content-Type: application/json\r\nContent-Length: {len(body)}\r\n\r\n"
+    ).encode()
+    with connections(guarded.url, 1, head) as (sock,):
+        started = time.monotonic()
+        answer = b""
+        sock.settimeout(0.2)
+        for byte in range(len(body)):
+            try:
+                sock.send(body[byte : byte + 10])
+                answer += sock.recv(4096)
+            except TimeoutError:
+                continue
+            except OSError:
+                break
+            if answer or time.monotonic() - started > 10:
+                break
+            time.sleep(0.1)
+        waited = time.monotonic() - started
+        sock.settimeout(2)
+        with contextlib.suppress(OSError):
+            while b"}}" not in answer and (more := sock.recv(4096)):
+                answer += more
+    assert b" 408 " in answer.split(b"\r\n", 1)[0], answer[:200]
+    assert "did not arrive within" in answer.decode(errors="replace")
+    assert waited < CLIENT + 1.5, f"held {waited:.1f} s"
+
+
+def test_answers_nobody_reads_are_let_go(guarded: Service) -> None:
+    before = worker(guarded).memory_info().rss
+    body = json.dumps(
+        {"prompt": "a fox", "model": "sdxl-base", "response_format": "b64_json",
+         "size": "2048x2048", "seed": 3}
+    ).encode()  # fmt: skip
+    head = (
+        f"POST /v1/images/generations HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer {API_KEY}\r\n"
+        f"Content-Type: application/json\r\nContent-Length: {len(body)}\r\n\r\n"
+    ).encode()
+    with connections(guarded.url, 0) as _:
+        readers = []
+        for _ in range(60):
+            sock = socket.socket()
+            sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
+            sock.connect(("127.0.0.1", int(guarded.url.rsplit(":", 1)[1])))
+            sock.sendall(head + body)
+            readers.append(sock)
+        time.sleep(CLIENT + 3)  # drawn, then held until CLIENT_TIMEOUT lets each go
+        peak = worker(guarded).memory_info().rss - before
+        statuses = [sock.recv(64).split(b" ")[1] for sock in readers]
+        for sock in readers:
+            sock.close()
+    assert peak < 160 * MB, f"the worker holds {peak / MB:.0f} MB for unread answers"
+    assert set(statuses) <= {b"200", b"503"}, statuses  # past MAX_UNSENT_BYTES: 503 at once
+    assert health_ms(guarded.url) < 100
+
+
+@pytest.mark.parametrize(
+    ("request_bytes", "status", "code"),
+    [
+        (b"NONSENSE\r\n\r\n", 400, "bad_request"),
+        (b"GET /" + b"a" * 5000 + b" HTTP/1.1\r\nHost: x\r\n\r\n", 414, "request_line_too_long"),
+        (b"GET / HTTP/1.1\r\n" + b"".join(b"X-%d: y\r\n" % n for n in range(40)) + b"\r\n", 431,
+         "request_headers_too_large"),
+    ],
+    ids=["bad-request-line", "uri-too-long", "too-many-headers"],
+)  # fmt: skip
+def test_gunicorns_own_refusals_are_json(
+    guarded: Service, request_bytes: bytes, status: int, code: str
+) -> None:
+    with connections(guarded.url, 1, request_bytes) as (sock,):
+        sock.settimeout(5)
+        answer = b""
+        while chunk := sock.recv(65536):
+            answer += chunk
+    head, _, body = answer.partition(b"\r\n\r\n")
+    assert head.split(b"\r\n", 1)[0].split(b" ")[1] == str(status).encode()
+    assert b"Content-Type: application/json" in head
+    error = json.loads(body)["error"]
+    assert (error["type"], error["code"]) == ("invalid_request_error", code)
