@@ -12,9 +12,11 @@ from collections.abc import Callable
 import openai
 import psutil
 import pytest
+import requests
 
 from tests.e2e.service import Service
 from tests.helpers import (
+    AUTH,
     FOX,
     Standin,
     fetch_image,
@@ -145,6 +147,11 @@ def test_clients_leaving_mid_stream_leak_nothing(
     (pid,) = workers(service)
     standin.configure(latency=1.0)
     url = f"{service.url}/v1/chat/completions"
+    warm = requests.post(
+        url, json={"messages": FOX}, headers={**AUTH, "Connection": "close"}, timeout=10
+    )
+    fetch_image(image_url(warm.json()["choices"][0]["message"]["content"]))
+    baseline = resources(pid)
     seen = []
     for round_ in range(3):
         streams_left_after_the_first_bytes(url, 20)
@@ -156,10 +163,12 @@ def test_clients_leaving_mid_stream_leak_nothing(
             time.sleep(0.1)
         time.sleep(1.5)
         seen.append(resources(pid))
-    first, *later = seen
-    for fds, threads in later:
-        assert fds <= first[0] + 2, seen
-        assert threads <= first[1], seen
+    # Streams that drew keep their upstream connections pooled for the next, at most one per
+    # stream of a round, and gevent's pool lends up to 10 threads (name lookups, Pillow). A
+    # leak would add a round's worth each round.
+    for fds, threads in seen:
+        assert fds <= baseline[0] + 20 + 2, (baseline, seen)
+        assert threads <= baseline[1] + 10, (baseline, seen)
     port = int(service.url.rsplit(":", 1)[1])
     open_here = [
         c for c in psutil.Process(pid).net_connections("tcp")
