@@ -45,7 +45,10 @@ DEFAULT_CLIENT_TIMEOUT = 30.0
 DEFAULT_WORKER_CONNECTIONS = 4000
 MIB = 1024 * 1024
 DEFAULT_MAX_UNSENT_BYTES = 256 * MIB
-DEFAULT_MAX_BODY_BYTES = MIB
+# As much as OpenAI takes with images; memory is bounded by MAX_BODY_MEMORY, not by this.
+DEFAULT_MAX_BODY_BYTES = 50 * MIB
+DEFAULT_MAX_BODY_MEMORY = 256 * MIB
+DEFAULT_MAX_IMAGE_BYTES = 20 * MIB
 DEFAULT_IMAGE_STORE_MAX_BYTES = 256 * MIB
 # Workers AI allows 720 text-to-image requests a minute, 12 a second; at the few seconds a
 # FLUX image takes, 48 generations in flight already reach that rate.
@@ -99,6 +102,11 @@ class Settings:
     worker_connections: int = DEFAULT_WORKER_CONNECTIONS
     max_unsent_bytes: int = DEFAULT_MAX_UNSENT_BYTES
     max_body_bytes: int = DEFAULT_MAX_BODY_BYTES
+    max_body_memory: int = DEFAULT_MAX_BODY_MEMORY
+    max_image_bytes: int = DEFAULT_MAX_IMAGE_BYTES
+    edit_model: str = ""  # "": the first served model that works from images
+    fetch_image_urls: bool = True
+    fetch_allow_private: bool = False
     image_store: str = "memory"  # or a redis:// URL
     image_store_max_bytes: int = DEFAULT_IMAGE_STORE_MAX_BYTES
     web_concurrency: int = 1
@@ -143,6 +151,9 @@ def load_settings(
     models = setting("MODELS", _model_ids, ",".join(DEFAULT_MODELS))
     if flux_model not in models:
         models = (flux_model, *models)
+    edit_model = setting("EDIT_MODEL", _optional_edit_model)
+    if edit_model and edit_model not in models:
+        models = (*models, edit_model)
     image_store = get("IMAGE_STORE", "memory")
     if image_store.lower() == "redis":  # the URL a Redis add-on put in REDIS_URL
         image_store = _required("REDIS_URL", get("REDIS_URL"), "when IMAGE_STORE=redis")
@@ -203,8 +214,17 @@ def load_settings(
             "MAX_UNSENT_BYTES", _int_between(MIB, 1 << 40), DEFAULT_MAX_UNSENT_BYTES
         ),
         max_body_bytes=setting(
-            "MAX_BODY_BYTES", _int_between(1024, 64 * MIB), DEFAULT_MAX_BODY_BYTES
+            "MAX_BODY_BYTES", _int_between(1024, 1024 * MIB), DEFAULT_MAX_BODY_BYTES
         ),
+        max_body_memory=setting(
+            "MAX_BODY_MEMORY", _int_between(MIB, 1 << 40), DEFAULT_MAX_BODY_MEMORY
+        ),
+        max_image_bytes=setting(
+            "MAX_IMAGE_BYTES", _int_between(1024, 1024 * MIB), DEFAULT_MAX_IMAGE_BYTES
+        ),
+        edit_model=edit_model,
+        fetch_image_urls=setting("FETCH_IMAGE_URLS", _bool, "true"),
+        fetch_allow_private=setting("FETCH_ALLOW_PRIVATE", _bool, "false"),
         image_store_max_bytes=store_bytes,
         image_store_key_bytes=setting(
             "IMAGE_STORE_KEY_BYTES", _int_between(MIB, 1 << 40), store_bytes // sharers
@@ -313,6 +333,18 @@ def _model_id(raw: str) -> str:
     model = lookup(raw)
     if model is None:
         raise ValueError("not a Workers AI text-to-image model this service knows (see README)")
+    return model.id
+
+
+def _optional_edit_model(raw: str) -> str:
+    if not raw:
+        return ""
+    model = lookup(raw)
+    if model is None or model.inputs is None:
+        raise ValueError(
+            "not a model that works from images (flux-2-klein-4b, flux-2-klein-9b, flux-2-dev, "
+            "sd-1.5-img2img, sd-1.5-inpainting)"
+        )
     return model.id
 
 

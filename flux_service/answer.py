@@ -38,9 +38,30 @@ def intro(language: str, plan: Plan) -> str:
         size = f"{size}, {note}"
     return (
         f"- 🎨 {text(language, 'original')}: {markdown_text(plan.prompt.text)}\n"
+        f"{_inputs(language, plan)}"
         f"- 🤖 {text(language, 'model')}: {plan.model.short_name}\n"
         f"- 📐 {text(language, 'size')}: {size}\n"
     )
+
+
+def _inputs(language: str, plan: Plan) -> str:
+    """The images an edit works from, where each came from, and how its mask was used."""
+    edit = plan.edit
+    if edit is None:
+        return ""
+    described = []
+    for image, origin in zip(edit.images, edit.origins, strict=True):
+        note = f"{text(language, origin)} ({image.width}x{image.height})"
+        if image.first_frame:
+            note = f"{note}, {text(language, 'first_frame')}"
+        described.append(note)
+    lines = f"- 🖼️ {text(language, 'inputs')}: {'; '.join(described)}\n"
+    if edit.mask_use is not None:
+        use = text(language, f"mask_{edit.mask_use}", model=plan.model.short_name)
+        if edit.mask_resized:
+            use = f"{use}; {text(language, 'mask_resized')}"
+        lines += f"- 🎭 {text(language, 'mask')}: {use}\n"
+    return lines
 
 
 def prompt_part(language: str, choice: PromptChoice) -> str:

@@ -2,15 +2,17 @@
 
 from __future__ import annotations
 
+import io
 import threading
 import time
 from typing import Any
 
 import orjson
-from flask import current_app, request
-from werkzeug.exceptions import RequestEntityTooLarge
+from flask import Response, after_this_request, current_app, request
+from werkzeug.datastructures import MultiDict
+from werkzeug.formparser import parse_form_data
 
-from .errors import RequestTimeoutError
+from .errors import BodyTooLargeError, InvalidRequestError, RequestTimeoutError, UnavailableError
 from .offload import DeadlineExceeded, deadline, off_the_event_loop
 from .openai_format import decode_json, explain_json
 from .state import current_state
@@ -21,6 +23,8 @@ OFFLOAD_BYTES = 64 * 1024
 CHUNK_BYTES = 64 * 1024
 # The slowest upload a body may come at, beyond CLIENT_TIMEOUT: a mobile link does far better.
 MIN_UPLOAD_RATE = 100 * 1024
+BODY_RETRY_AFTER = 5
+HOLD_STEP = 1024 * 1024  # a chunked body takes its memory in steps this large
 PARSERS = 2
 _parsing = threading.BoundedSemaphore(PARSERS)
 
@@ -42,17 +46,77 @@ def read_json() -> Any:
         return off_the_event_loop(explain_json, data, holds_gil=True)
 
 
+def read_form() -> tuple[MultiDict[str, str], MultiDict[str, bytes]]:
+    """A multipart body's text fields and files (as bytes, whatever their file names)."""
+    content_type = request.content_type or ""
+    if not content_type.startswith("multipart/form-data"):
+        raise InvalidRequestError(
+            "An edit is sent as multipart/form-data, with the image as a file part."
+        )
+    data = read_body()
+    if len(data) > OFFLOAD_BYTES:
+        return off_the_event_loop(_parse_form, data, content_type, holds_gil=True)
+    return _parse_form(data, content_type)
+
+
+def _parse_form(
+    data: bytes, content_type: str
+) -> tuple[MultiDict[str, str], MultiDict[str, bytes]]:
+    environ = {
+        "REQUEST_METHOD": "POST",
+        "CONTENT_TYPE": content_type,
+        "CONTENT_LENGTH": str(len(data)),
+        "wsgi.input": io.BytesIO(data),
+    }
+    _, form, files = parse_form_data(environ, max_content_length=len(data) + 1)
+    uploads: MultiDict[str, bytes] = MultiDict()
+    for name, upload in files.items(multi=True):
+        uploads.add(name, upload.read())
+        upload.close()
+    return form, uploads
+
+
+def _hold_body(size: int) -> int:
+    """Take `size` bytes of MAX_BODY_MEMORY for this body until the request is over."""
+    state = current_state()
+    bodies = state.bodies
+    if not bodies.take(size, state.settings.generation_wait):
+        raise UnavailableError(
+            "This server holds as many request bodies in memory as it may; "
+            "try again in a few seconds.",
+            retry_after=BODY_RETRY_AFTER,
+        )
+
+    @after_this_request
+    def give_back(response: Response) -> Response:
+        response.call_on_close(lambda: bodies.give_back(size))
+        return response
+
+    return size
+
+
+def _too_large(limit: int) -> BodyTooLargeError:
+    return BodyTooLargeError(
+        f"The request body is larger than this server takes (MAX_BODY_BYTES, "
+        f"{limit / 2**20:g} MiB)."
+    )
+
+
 def read_body() -> bytes:
     """The request body; 413 when it is over MAX_BODY_BYTES, 408 when it comes too slowly.
 
     Flask checks Content-Length up front, but a chunked body has none: it is read up to the
     limit, and one more byte behind it means the body was too large. The whole body must
-    arrive within CLIENT_TIMEOUT plus a second per MIN_UPLOAD_RATE bytes.
+    arrive within CLIENT_TIMEOUT plus a second per MIN_UPLOAD_RATE bytes. A large body takes
+    its size from MAX_BODY_MEMORY before it is read; a chunked one, step by step as it comes.
     """
     limit = current_app.config["MAX_CONTENT_LENGTH"]
     length = request.content_length
     if length is not None and length > limit:
-        raise RequestEntityTooLarge()
+        raise _too_large(limit)
+    held = 0
+    if length is not None and length > OFFLOAD_BYTES:
+        held = _hold_body(length)
     allowed = current_state().settings.client_timeout + (length or limit) / MIN_UPLOAD_RATE
     stream = request.environ["wsgi.input"]
     chunks: list[bytes] = []
@@ -63,7 +127,9 @@ def read_body() -> bytes:
                 chunks.append(chunk)
                 size += len(chunk)
                 if size > limit:
-                    raise RequestEntityTooLarge()
+                    raise _too_large(limit)
+                if length is None and size > held + OFFLOAD_BYTES:
+                    held += _hold_body(HOLD_STEP)
                 # A body already waiting in full would be read in one go, the event loop
                 # serving nobody else meanwhile: let the others have a turn between chunks.
                 time.sleep(0)

@@ -38,8 +38,25 @@ class SizeRule:
 
 
 @dataclass(frozen=True)
+class ImageInputs:
+    """How a model takes images to work from.
+
+    `references`: FLUX.2's multipart file parts `input_image_0` … `input_image_3`, each
+    smaller than 512x512 (so scaled to fit `max_side`), the output sized on its own.
+    `img2img`: Stable Diffusion's `image`, the file's bytes as a list of numbers, moved from
+    by `strength`. `inpainting`: the same with a `mask` (white: paint here).
+    """
+
+    kind: str
+    most: int  # how many images it takes
+    max_side: int = 0  # each image scaled to fit, when the model says so
+    needed: bool = False  # it draws only from an image, never from words alone
+    mask: bool = False  # it takes a mask of where to paint
+
+
+@dataclass(frozen=True)
 class ModelSpec:
-    """How to call one Workers AI text-to-image model."""
+    """How to call one Workers AI image model."""
 
     id: str
     short_name: str
@@ -54,6 +71,7 @@ class ModelSpec:
     native_size: tuple[int, int] | None = None
     seed: bool = False
     prompt_limit: int = PROMPT_LIMIT
+    inputs: ImageInputs | None = None  # None: it draws from words alone
 
     @property
     def created(self) -> int:
@@ -72,6 +90,8 @@ class ModelSpec:
 
 _SD_SIZE = SizeRule(256, 2048, 8)
 _FLUX2_SIZE = SizeRule(256, 1920, 16)
+# "Each input image must be smaller than 512x512."
+_FLUX2_REFERENCES = ImageInputs("references", 4, max_side=511)
 
 MODELS: tuple[ModelSpec, ...] = (
     ModelSpec(
@@ -100,6 +120,7 @@ MODELS: tuple[ModelSpec, ...] = (
         default_steps=None,
         size=_FLUX2_SIZE,
         seed=True,
+        inputs=_FLUX2_REFERENCES,
     ),
     ModelSpec(
         id="@cf/black-forest-labs/flux-2-klein-9b",
@@ -113,6 +134,7 @@ MODELS: tuple[ModelSpec, ...] = (
         default_steps=None,
         size=_FLUX2_SIZE,
         seed=True,
+        inputs=_FLUX2_REFERENCES,
     ),
     ModelSpec(
         id="@cf/black-forest-labs/flux-2-dev",
@@ -126,6 +148,7 @@ MODELS: tuple[ModelSpec, ...] = (
         default_steps=25,
         size=_FLUX2_SIZE,
         seed=True,
+        inputs=_FLUX2_REFERENCES,
     ),
     ModelSpec(
         id="@cf/leonardo/lucid-origin",
@@ -192,7 +215,36 @@ MODELS: tuple[ModelSpec, ...] = (
         size=_SD_SIZE,
         seed=True,
     ),
+    ModelSpec(
+        id="@cf/runwayml/stable-diffusion-v1-5-img2img",
+        short_name="sd-1.5-img2img",
+        owned_by="runwayml",
+        released="2024-02-27",
+        body="json",
+        output="binary",
+        steps_field="num_steps",
+        steps=Range(1, 20),
+        default_steps=20,
+        size=_SD_SIZE,
+        seed=True,
+        inputs=ImageInputs("img2img", 1, needed=True),
+    ),
+    ModelSpec(
+        id="@cf/runwayml/stable-diffusion-v1-5-inpainting",
+        short_name="sd-1.5-inpainting",
+        owned_by="runwayml",
+        released="2024-02-27",
+        body="json",
+        output="binary",
+        steps_field="num_steps",
+        steps=Range(1, 20),
+        default_steps=20,
+        size=_SD_SIZE,
+        seed=True,
+        inputs=ImageInputs("inpainting", 1, needed=True, mask=True),
+    ),
 )
+
 
 CATALOG: dict[str, ModelSpec] = {model.id: model for model in MODELS}
 
@@ -213,6 +265,17 @@ class ServedModels:
         """The served model called `name`; an unknown, unserved or missing name gets the default."""
         model = lookup(name) if name else None
         return model if model in self.offered else self.default
+
+    def editor(self, name: str | None, edit_model: str) -> ModelSpec | None:
+        """The served model that edits for a request naming `name`: that one if it takes
+        images, else EDIT_MODEL (`edit_model`), else the first served one that takes them."""
+        asked = self.pick(name)
+        if asked.inputs is not None:
+            return asked
+        fallback = CATALOG.get(edit_model) if edit_model else None
+        if fallback is not None and fallback in self.offered:
+            return fallback
+        return next((model for model in self.offered if model.inputs is not None), None)
 
     def find(self, name: str) -> ModelSpec | None:
         """The served model called `name`, or None."""

@@ -110,6 +110,14 @@ class NotFoundError(FluxError):
     code = "not_found"
 
 
+class BodyTooLargeError(FluxError):
+    """The request body is over MAX_BODY_BYTES."""
+
+    status = 413
+    type = "invalid_request_error"
+    code = "request_too_large"
+
+
 class RequestTimeoutError(FluxError):
     """The client sent its request body too slowly."""
 

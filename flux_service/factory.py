@@ -14,6 +14,7 @@ from config import Settings, load_settings
 from .budget import ByteBudget
 from .catalog import ServedModels
 from .errors import register_error_handlers
+from .fetch import ImageFetcher
 from .forwarded import Proxies
 from .image_server import ImageServer
 from .logs import configure_logging
@@ -59,7 +60,15 @@ def create_app(settings: Settings | None = None, session: requests.Session | Non
     limits = RateLimits(settings) if settings.rate_limit else None
     proxies = Proxies.parse(settings.forwarded_allow_ips)
     unsent = ByteBudget(settings.max_unsent_bytes)
-    app.extensions["flux"] = State(settings, models, store, pipeline, limits, proxies, unsent)
+    bodies = ByteBudget(settings.max_body_memory)
+    fetcher = (
+        ImageFetcher(settings.max_image_bytes, settings.fetch_allow_private)
+        if settings.fetch_image_urls
+        else None
+    )
+    app.extensions["flux"] = State(
+        settings, models, store, pipeline, limits, proxies, unsent, bodies, fetcher
+    )
     app.wsgi_app = ImageServer(app.wsgi_app, store, IMAGE_HEADERS)  # type: ignore[method-assign]
 
     init_request_log(app)

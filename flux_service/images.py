@@ -58,6 +58,26 @@ def read_image(data: bytes) -> EncodedImage:
     return EncodedImage(data, mime, width, height)
 
 
+def decode(image: EncodedImage) -> Image.Image:
+    """The pixels of `image`, decoded."""
+    try:
+        decoded = Image.open(io.BytesIO(image.data))
+        decoded.load()
+    except (OSError, ValueError) as error:
+        raise ImageError("the image cannot be decoded") from error
+    return decoded
+
+
+def encode(image: Image.Image, mime: str) -> EncodedImage:
+    """`image` encoded as `mime` (JPEG, PNG or WebP)."""
+    fmt = next(name for name, known in FORMATS.items() if known == mime)
+    if fmt == "JPEG" and image.mode not in ("RGB", "L"):
+        image = image.convert("RGB")
+    out = io.BytesIO()
+    image.save(out, fmt, **_SAVE_OPTIONS[fmt])
+    return EncodedImage(out.getvalue(), mime, image.width, image.height)
+
+
 def fit_image(
     image: EncodedImage, width: int, height: int, mime: str | None = None
 ) -> EncodedImage:
@@ -68,17 +88,8 @@ def fit_image(
     mime = mime or image.mime
     if (image.width, image.height) == (width, height) and mime == image.mime:
         return image
-    fmt = next(name for name, known in FORMATS.items() if known == mime)
-    try:
-        with Image.open(io.BytesIO(image.data)) as decoded:
-            fitted = ImageOps.fit(decoded, (width, height), method=Image.Resampling.LANCZOS)
-    except (OSError, ValueError) as error:
-        raise ImageError("the image cannot be decoded") from error
-    if fmt == "JPEG" and fitted.mode not in ("RGB", "L"):
-        fitted = fitted.convert("RGB")
-    out = io.BytesIO()
-    fitted.save(out, fmt, **_SAVE_OPTIONS[fmt])
-    return EncodedImage(out.getvalue(), mime, width, height)
+    fitted = ImageOps.fit(decode(image), (width, height), method=Image.Resampling.LANCZOS)
+    return encode(fitted, mime)
 
 
 def _has_trailer(data: bytes, mime: str) -> bool:

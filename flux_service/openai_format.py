@@ -10,7 +10,6 @@ import json
 import math
 import re
 import secrets
-from base64 import b64encode
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -18,16 +17,6 @@ import orjson
 
 from .catalog import MAX_SEED
 from .errors import InvalidRequestError
-from .prompt import MAX_SIDE, MIN_SIDE
-
-MAX_IMAGES = 4
-IMAGE_FORMATS = {
-    "png": "image/png",
-    "jpeg": "image/jpeg",
-    "jpg": "image/jpeg",
-    "webp": "image/webp",
-}
-_SIZE = re.compile(r"(\d{1,5})[xX](\d{1,5})")
 
 
 @dataclass(frozen=True)
@@ -39,20 +28,10 @@ class ChatRequest:
     stream: bool = False
     include_usage: bool = False
     seed: int | None = None
+    images: tuple[str, ...] = ()  # the image URLs of the last user message: data: or http(s)
+    earlier: str | None = None  # the last image linked in the assistant's answer before it
+    earlier_prompt: str = ""  # the user's message that answer drew
     messages: list = field(default_factory=list, compare=False, repr=False)
-
-
-@dataclass(frozen=True)
-class ImagesRequest:
-    """What we take from an images generations body."""
-
-    prompt: str
-    model: str | None = None
-    n: int = 1
-    size: tuple[int, int] | None = None  # None: from the prompt, or the default
-    response_format: str = "url"
-    mime: str | None = None  # None: the model's own image type
-    seed: int | None = None
 
 
 def decode_json(data: bytes) -> Any:
@@ -103,16 +82,59 @@ def parse_chat_request(body: Any) -> ChatRequest:
             "`messages` must contain at least one message with role `user`.", param="messages"
         )
     index = users[-1]
-    stream = _optional(body, "stream", bool, default=False)
-    options = _optional(body, "stream_options", dict, {})
+    content = messages[index].get("content")
+    earlier, earlier_prompt = _earlier_image(messages[:index])
+    stream = optional(body, "stream", bool, default=False)
+    options = optional(body, "stream_options", dict, {})
     return ChatRequest(
-        prompt=message_text(messages[index].get("content"), f"messages[{index}].content"),
-        model=_optional(body, "model", str),
+        prompt=message_text(content, f"messages[{index}].content"),
+        model=optional(body, "model", str),
         stream=stream,
-        include_usage=stream and _optional(options, "include_usage", bool, default=False),
-        seed=_seed(body),
+        include_usage=stream and optional(options, "include_usage", bool, default=False),
+        seed=seed_of(body),
+        images=image_urls(content, f"messages[{index}].content"),
+        earlier=earlier,
+        earlier_prompt=earlier_prompt,
         messages=messages,
     )
+
+
+def image_urls(content: Any, param: str) -> tuple[str, ...]:
+    """The image URLs of a message's `image_url` parts, in order."""
+    if not isinstance(content, list):
+        return ()
+    urls = []
+    for part in content:
+        if part.get("type") != "image_url":
+            continue
+        image = part.get("image_url")
+        url = image.get("url") if isinstance(image, dict) else image
+        if not isinstance(url, str) or not url:
+            raise InvalidRequestError(
+                f"Each `image_url` part of `{param}` needs `image_url.url`: a data: URI or an "
+                "http(s) URL.",
+                param=param,
+            )
+        urls.append(url)
+    return tuple(urls)
+
+
+# Linear: neither part can run on past the next bracket or parenthesis.
+_MARKDOWN_IMAGE = re.compile(r"!\[[^\[\]\n]*\]\(([^\s()]+)\)")
+
+
+def _earlier_image(messages: list) -> tuple[str | None, str]:
+    """The last image linked in the most recent assistant message of `messages`, and the text
+    of the user message it answered."""
+    for index in range(len(messages) - 1, -1, -1):
+        if messages[index]["role"] != "assistant":
+            continue
+        links = _MARKDOWN_IMAGE.findall(text_of(messages[index].get("content"))[:100_000])
+        if not links:
+            return None, ""
+        asked = next((m for m in reversed(messages[:index]) if m["role"] == "user"), None)
+        return links[-1], text_of(asked.get("content")) if asked else ""
+    return None, ""
 
 
 def _check_message(message: Any, param: str) -> None:
@@ -141,72 +163,12 @@ def _check_message(message: Any, param: str) -> None:
         )
 
 
-def _seed(body: dict) -> int | None:
-    seed = _optional(body, "seed", int)
+def seed_of(body: dict) -> int | None:
+    """The body's `seed`, checked to be one Workers AI takes."""
+    seed = optional(body, "seed", int)
     if seed is not None and not 0 <= seed <= MAX_SEED:
         raise InvalidRequestError(f"`seed` must be between 0 and {MAX_SEED}.", param="seed")
     return seed
-
-
-def parse_images_request(body: Any) -> ImagesRequest:
-    """Read a `/v1/images/generations` body; raise InvalidRequestError naming the bad field."""
-    if not isinstance(body, dict):
-        raise InvalidRequestError("The request body must be a JSON object.")
-    prompt = _optional(body, "prompt", str, "")
-    if not prompt.strip():
-        raise InvalidRequestError("`prompt` must be a non-empty string.", param="prompt")
-    model = _optional(body, "model", str)
-    n = _optional(body, "n", int, 1)
-    if not 1 <= n <= MAX_IMAGES:
-        raise InvalidRequestError(f"`n` must be between 1 and {MAX_IMAGES}.", param="n")
-    # gpt-image models answer in base64 only; the others default to URLs, as OpenAI does.
-    default_format = "b64_json" if (model or "").lower().startswith("gpt-image") else "url"
-    response_format = _optional(body, "response_format", str, default_format)
-    if response_format not in ("url", "b64_json"):
-        raise InvalidRequestError(
-            "`response_format` must be `url` or `b64_json`.", param="response_format"
-        )
-    output_format = _optional(body, "output_format", str)
-    if output_format is not None and output_format not in IMAGE_FORMATS:
-        raise InvalidRequestError(
-            "`output_format` must be `png`, `jpeg` or `webp`.", param="output_format"
-        )
-    return ImagesRequest(
-        prompt=prompt,
-        model=model,
-        n=n,
-        size=parse_size(_optional(body, "size", str, "auto")),
-        response_format=response_format,
-        mime=IMAGE_FORMATS[output_format] if output_format else None,
-        seed=_seed(body),
-    )
-
-
-def parse_size(size: str) -> tuple[int, int] | None:
-    """`WIDTHxHEIGHT` as numbers, or None for `auto`."""
-    if size == "auto":
-        return None
-    match = _SIZE.fullmatch(size)
-    if not match or not all(MIN_SIDE <= int(side) <= MAX_SIDE for side in match.groups()):
-        raise InvalidRequestError(
-            f"`size` must be `auto` or WIDTHxHEIGHT with sides from {MIN_SIDE} to {MAX_SIDE}, "
-            "e.g. 1024x1024.",
-            param="size",
-        )
-    return int(match[1]), int(match[2])
-
-
-def image_item(data: bytes, url: str | None, revised_prompt: str | None) -> dict:
-    """One entry of an images answer: its `url` if it has one, else its bytes in base64."""
-    item = {"url": url} if url is not None else {"b64_json": b64encode(data).decode()}
-    if revised_prompt is not None:
-        item["revised_prompt"] = revised_prompt
-    return item
-
-
-def images_body(created: int, items: list[dict]) -> dict:
-    """An images answer."""
-    return {"created": created, "data": items}
 
 
 def message_text(content: Any, param: str) -> str:
@@ -237,7 +199,8 @@ def text_of(content: Any) -> str:
     )
 
 
-def _optional(body: dict, name: str, kind: type, default: Any = None) -> Any:
+def optional(body: dict, name: str, kind: type, default: Any = None) -> Any:
+    """`body[name]` if it is a `kind`, `default` if it is absent or null; else a 400."""
     value = body.get(name)
     if value is None:
         return default

@@ -7,6 +7,7 @@ then draws from the original prompt, so a broken optimizer never costs the user 
 
 from __future__ import annotations
 
+import json
 import re
 
 import requests
@@ -28,6 +29,15 @@ A good prompt:
 - frames the shot for the aspect ratio: wide scenes for landscape, a standing subject for portrait;
 - keeps every detail of the description, and quotes any text that must appear in the image;
 - stays under 120 words, in plain sentences, without lists or weights."""
+
+FOLLOW_UP_MESSAGE = """\
+You decide what a chat user means by a new message about an image that was just drawn.
+You receive the description the image was drawn from, and the user's new message.
+If the new message asks to change that image (make it night, add a hat, a different colour,
+remove something), the answer is an edit; if it describes something else to draw, it is new.
+Answer with one JSON object and nothing else: {"edit": true or false, "prompt": "..."},
+where the prompt is one English prompt for a FLUX image model: for an edit, the change to
+make to the image; for a new image, the new image, described as a good prompt is."""
 
 CONNECT_TIMEOUT = 10.0
 
@@ -88,14 +98,30 @@ class PromptOptimizer:
 
     def optimize(self, description: str, ratio: str, size: str) -> str:
         """A rewritten prompt for `description`; raises OptimizerError on any failure."""
+        return self._ask(
+            self._system_message,
+            f"Aspect ratio: {ratio} ({size} pixels)\nDescription: {description}",
+        )
+
+    def decide(self, previous: str, message: str) -> tuple[bool, str]:
+        """Whether `message` asks to change the image drawn from `previous` (True) or for a
+        new one, and the prompt either way; raises OptimizerError on any failure."""
+        answer = self._ask(FOLLOW_UP_MESSAGE, f"Drawn from: {previous}\nNew message: {message}")
+        try:
+            decision = json.loads(answer[answer.index("{") : answer.rindex("}") + 1])
+        except ValueError:
+            raise OptimizerError("no JSON decision in the answer") from None
+        edit, prompt = decision.get("edit"), decision.get("prompt")
+        if not isinstance(edit, bool) or not isinstance(prompt, str) or not prompt.strip():
+            raise OptimizerError("a decision without edit or prompt")
+        return edit, " ".join(prompt.split())
+
+    def _ask(self, system: str, user: str) -> str:
         body: dict[str, object] = {
             "model": self.model,
             "messages": [
-                {"role": "system", "content": self._system_message},
-                {
-                    "role": "user",
-                    "content": f"Aspect ratio: {ratio} ({size} pixels)\nDescription: {description}",
-                },
+                {"role": "system", "content": system},
+                {"role": "user", "content": user},
             ],
             "stream": False,
         }

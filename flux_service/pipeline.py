@@ -1,8 +1,8 @@
 """The one generation path, for every endpoint: chat, streamed chat and the Images API.
 
-An endpoint describes what it wants as an `Order`. `Pipeline.plan` decides everything that
-needs no network (prompt, model, size, steps, seeds) and refuses unusable input before any
-answer has started. `Pipeline.run` then yields each stage as it completes, so a stream can
+An endpoint describes what it wants as an `Order`. `Pipeline.plan` decides everything before
+any answer has started (prompt, model, size, steps, seeds, the images worked from) and
+refuses unusable input. `Pipeline.run` then yields each stage as it completes, so a stream can
 show it at once:
 
     Order ─plan─> Plan ─run─> PromptChoice ─> Stored, one per image as each is done
@@ -17,25 +17,31 @@ import secrets
 import threading
 import time
 from collections import Counter
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from concurrent.futures import ThreadPoolExecutor, as_completed
-from dataclasses import dataclass
+from dataclasses import dataclass, field, replace
 from operator import attrgetter
 
 from config import Settings
 
 from .catalog import MAX_SEED, ModelSpec, ServedModels
+from .editing import Edit, Field, apply_mask, editor, model_fields, read_edit, shape_size
 from .errors import CapacityError, ClientGoneError, InvalidRequestError, UpstreamError
+from .image_sources import ImageSource
 from .images import EncodedImage, ImageError, fit_image, fit_within, read_image
 from .offload import off_the_event_loop
 from .optimizer import OptimizerError, PromptOptimizer
-from .prompt import PromptSpec, parse_prompt, ratio_label, shorten
+from .prompt import DEFAULT_RATIO, RATIO_SIZES, PromptSpec, parse_prompt, ratio_label, shorten
 from .store import ImageStore
-from .workers_ai import WorkersAIClient, model_inputs
+from .workers_ai import WorkersAIClient, model_inputs, request_size
 
 log = logging.getLogger(__name__)
 
 CAPACITY_RETRY_AFTER = 5  # seconds; about the time an image takes
+# The longest side of an edit's output when the request names no size: the default's.
+EDIT_SIDE = max(RATIO_SIZES[DEFAULT_RATIO])
+# The most of the earlier message a follow-up's decision reads.
+EARLIER_PROMPT_CHARS = 10_000
 # A raw prompt may be this many times the model's limit: cleaning drops whitespace and markers.
 RAW_PROMPT_FACTOR = 4
 
@@ -51,6 +57,11 @@ class Order:
     size: tuple[int, int] | None = None  # an explicit size, over the prompt's own
     mime: str | None = None  # an image type asked for, else the model's own
     owner: str = ""  # who asks: a digest of the API key, for its share of slots and store
+    images: tuple[ImageSource, ...] = ()  # images to work from, the first one leading
+    mask: ImageSource | None = None  # where to change the first one (transparent: change)
+    # A chat follow-up: the image of ours the conversation showed last, and what drew it.
+    earlier: ImageSource | None = None
+    earlier_prompt: str = ""
 
 
 @dataclass(frozen=True)
@@ -65,6 +76,9 @@ class Plan:
     seeds: tuple[int | None, ...]  # one per image
     mime: str | None = None
     owner: str = ""
+    edit: Edit | None = None  # the images it works from, read and checked
+    fields: Mapping[str, Field] = field(default_factory=dict)  # the model's image fields
+    written: PromptChoice | None = None  # a follow-up's prompt, written as it was decided
 
     @property
     def scaled(self) -> bool:
@@ -121,27 +135,81 @@ class Pipeline:
 
     def plan(self, order: Order) -> Plan:
         """Decide the whole generation; raise InvalidRequestError for unusable input and
-        StoreUnavailableError when the store cannot take images right now."""
-        model = self._models.pick(order.model)
+        StoreUnavailableError when the store cannot take images right now.
+
+        The images an order works from are read and checked here, and a chat follow-up asks
+        the optimizer what it means, so that all of it is settled before any answer starts.
+        """
+        model = self._model_for(order)
         # Far over the model's limit, the prompt is refused before any parsing: cleaning a
         # million characters would hold the event loop for everyone.
         if len(order.prompt) > RAW_PROMPT_FACTOR * model.prompt_limit:
             raise _too_long(len(order.prompt), model)
         spec = parse_prompt(order.prompt)
-        if order.size is not None:
-            spec = PromptSpec(spec.text, *order.size)
         if not spec.text:
             raise InvalidRequestError("The prompt is empty: describe the image.")
+        # Fail before anything is spent (or read) when the images could not be kept.
+        self._store.check()
+        order, written = self._follow_up(order, spec.text)
+        if written is not None and order.images:
+            model = self._model_for(order)  # the follow-up changes the earlier image
         if len(spec.text) > model.prompt_limit:
             raise _too_long(len(spec.text), model)
+        if order.size is not None:
+            spec = PromptSpec(spec.text, *order.size, sized=True)
+        edit = None
+        if order.images:
+            longest = max(spec.width, spec.height) if spec.sized else EDIT_SIDE
+            edit = read_edit(order.images, order.mask, model, min(longest, model.max_side))
+            if not spec.sized:
+                # An edit keeps the proportions of the image it works from.
+                spec = PromptSpec(spec.text, *shape_size(edit, EDIT_SIDE))
         width, height = fit_within(spec.width, spec.height, model.max_side)
         steps = (
             self._settings.flux_num_steps if model is self._models.default else model.default_steps
         )
-        # Fail before anything is spent when the images could not be kept.
-        self._store.check()
+        fields: Mapping[str, Field] = {}
+        if edit is not None:
+            asked = request_size(model, width, height) if model.size else (width, height)
+            fields = model_fields(model, edit, *asked)
         seeds = _seeds(model, order)
-        return Plan(spec, model, width, height, steps, seeds, order.mime, order.owner)
+        if written is not None and len(written.text) > model.prompt_limit:
+            limit = model.prompt_limit
+            written = replace(written, text=shorten(written.text, limit), shortened_to=limit)
+        return Plan(
+            spec, model, width, height, steps, seeds, order.mime, order.owner, edit, fields, written
+        )
+
+    def _follow_up(self, order: Order, text: str) -> tuple[Order, PromptChoice | None]:
+        """For a chat follow-up to one of our images, the optimizer decides: a change to that
+        image (drawn from it) or a new image. It writes the prompt either way. Without the
+        optimizer, or when it fails, the message draws a new image, as any other does."""
+        if order.earlier is None or order.images or self._optimizer is None:
+            return order, None
+        writer = self._optimizer.model
+        try:
+            # What drew the earlier image, cleaned as a prompt is, cut to what any model takes.
+            earlier = parse_prompt(order.earlier_prompt[:EARLIER_PROMPT_CHARS])
+            edit, prompt = self._optimizer.decide(earlier.text, text)
+        except OptimizerError as error:
+            log.warning("prompt optimizer failed (%s); drawing a new image from the message", error)
+            return order, PromptChoice(text, optimizer=writer)
+        written = PromptChoice(prompt, optimizer=writer, optimized=True)
+        return (replace(order, images=(order.earlier,)) if edit else order), written
+
+    def _model_for(self, order: Order) -> ModelSpec:
+        """The model that draws `order`: its own, or the one that edits when it has images."""
+        if order.images:
+            return editor(self._models, order.model, self._settings.edit_model, len(order.images))
+        if order.mask is not None:
+            raise InvalidRequestError("A mask says where to change an image: send the image too.")
+        model = self._models.pick(order.model)
+        if model.inputs is not None and model.inputs.needed:
+            raise InvalidRequestError(
+                f"{model.short_name} draws from an image only: send one to work from.",
+                code="image_needed",
+            )
+        return model
 
     def run(
         self, plan: Plan, wanted: Callable[[], bool] = lambda: True
@@ -168,6 +236,8 @@ class Pipeline:
 
     def choose_prompt(self, plan: Plan) -> PromptChoice:
         """The prompt to draw: the optimizer's rewrite, or the user's own if it is off or fails."""
+        if plan.written is not None:
+            return plan.written
         original = plan.prompt.text
         if self._optimizer is None:
             return PromptChoice(original)
@@ -193,6 +263,7 @@ class Pipeline:
         inputs = model_inputs(
             plan.model, choice.text, plan.width, plan.height, plan.steps, plan.seeds[index]
         )
+        inputs.update(plan.fields)
         with self._key_slot(plan.owner):
             if not self._slots.acquire(timeout=self._settings.generation_wait):
                 raise CapacityError(
@@ -211,6 +282,8 @@ class Pipeline:
             image = read_image(drawing.data)
             if (image.width, image.height) != (plan.width, plan.height) or plan.mime:
                 image = off_the_event_loop(fit_image, image, plan.width, plan.height, plan.mime)
+            if plan.edit is not None:
+                image = apply_mask(image, plan.edit)
         except ImageError as error:
             raise UpstreamError(f"Workers AI answered with an unusable image: {error}.") from None
         key = self._store.put(image.data, image.mime, plan.owner)

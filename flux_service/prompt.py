@@ -34,6 +34,9 @@ MAX_PROMPT_CHARS = 40_000
 # Every pattern here is linear in the text it sees: none has an unbounded repetition that
 # could start over at each position of a long run (as `\s*---` did on a million spaces).
 _MARKERS = re.compile(r"---n?tl\b", re.IGNORECASE)
+# Open WebUI lists attachments in the text: `<attached_files><file … /></attached_files>`.
+_FILE_TAG = re.compile(r"<file\b[^<>]*>")  # stops at the next < or >: linear
+_ATTACHED = ("<attached_files>", "</attached_files>")
 # The token must be the last word; full-width colons and multiplication signs are common in
 # Chinese and Japanese input. They run on cleaned text, whose spaces come one at a time.
 _RATIO_AT_END = re.compile(r"(?:^|[\s,，])(\d{1,2})\s*[:：]\s*(\d{1,2})\s*$")
@@ -48,16 +51,32 @@ class PromptSpec:
     text: str
     width: int
     height: int
+    sized: bool = False  # the size came from a ratio or size at the end of the prompt
 
 
 def clean_prompt(text: str) -> str:
-    """Trim, drop the `---ntl` / `---tl` markers, control characters and lone surrogates."""
-    text = _MARKERS.sub(" ", text)
+    """Trim, drop the `---ntl` / `---tl` markers, client markup for attachments, control
+    characters and lone surrogates."""
+    text = _FILE_TAG.sub(" ", _without_attached_files(_MARKERS.sub(" ", text)))
     # Lone surrogates (legal in JSON escapes) cannot be encoded as UTF-8 later on.
     text = "".join(
         char for char in text if char.isspace() or unicodedata.category(char) not in ("Cc", "Cs")
     )
     return " ".join(text.split())
+
+
+def _without_attached_files(text: str) -> str:
+    """`text` without its `<attached_files>` blocks (found with `find`, so in one pass)."""
+    opening, closing = _ATTACHED
+    kept, position = [], 0
+    while (start := text.find(opening, position)) != -1:
+        end = text.find(closing, start)
+        if end == -1:
+            break
+        kept.append(text[position:start])
+        position = end + len(closing)
+    kept.append(text[position:])
+    return " ".join(kept)
 
 
 def parse_prompt(text: str) -> PromptSpec:
@@ -73,10 +92,10 @@ def parse_prompt(text: str) -> PromptSpec:
     match = _RATIO_AT_END.search(text)
     if match and f"{int(match[1])}:{int(match[2])}" in RATIO_SIZES:
         width, height = RATIO_SIZES[f"{int(match[1])}:{int(match[2])}"]
-        return PromptSpec(_before(text, match), width, height)
+        return PromptSpec(_before(text, match), width, height, sized=True)
     match = _SIZE_AT_END.search(text)
     if match and all(MIN_SIDE <= int(side) <= MAX_SIDE for side in match.groups()):
-        return PromptSpec(_before(text, match), int(match[1]), int(match[2]))
+        return PromptSpec(_before(text, match), int(match[1]), int(match[2]), sized=True)
     width, height = RATIO_SIZES[DEFAULT_RATIO]
     return PromptSpec(text, width, height)
 

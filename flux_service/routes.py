@@ -11,12 +11,13 @@ import time
 from collections.abc import Callable, Iterator
 from functools import cache
 from pathlib import Path
+from urllib.parse import urlsplit
 
 from flask import Blueprint, Response, after_this_request, g, request
 
 from . import answer
 from .auth import presented_key, require_api_key
-from .bodies import read_json
+from .bodies import read_form, read_json
 from .client_tasks import recognise
 from .connection import still_connected
 from .errors import (
@@ -29,16 +30,21 @@ from .errors import (
 from .forwarded import client_address, origin
 from .home import home_page
 from .image_server import image_url
+from .image_sources import Sources
+from .images_format import (
+    ImagesRequest,
+    image_item,
+    images_body,
+    parse_edit_request,
+    parse_images_request,
+)
 from .openai_format import (
     ChatRequest,
     completion_body,
-    image_item,
-    images_body,
     model_entry,
     model_list_body,
     new_completion_id,
     parse_chat_request,
-    parse_images_request,
     usage,
 )
 from .pipeline import Order, Plan, PromptChoice, Stored, collect
@@ -57,6 +63,7 @@ OPENAPI_PATH = Path(__file__).resolve().parent.parent / "openapi.yaml"
 LIMITED_ENDPOINTS = (
     "api.chat_completions",
     "api.images_generations",
+    "api.images_edits",
     "api.list_models",
     "api.get_model",
 )
@@ -82,7 +89,18 @@ def chat_completions() -> Response:
         g.log_fields["client_task"] = task.kind
         return _chat_answer(chat, state.models.pick(chat.model).id, task.answer, iter(()))
     link = _image_link()
-    order = Order(chat.prompt, chat.model, seed=chat.seed, owner=client())
+    sources = _sources()
+    attached = tuple(sources.from_url(url) for url in chat.images)
+    key = sources.own_key(chat.earlier) if chat.earlier else None
+    order = Order(
+        chat.prompt,
+        chat.model,
+        seed=chat.seed,
+        owner=client(),
+        images=attached,
+        earlier=sources.earlier(key) if key else None,
+        earlier_prompt=chat.earlier_prompt,
+    )
     plan = _plan(order, param="messages")
     parts = _parts(plan, state.pipeline.run(plan, still_connected(request.environ)), link)
     return _chat_answer(chat, plan.model.id, answer.intro(language, plan), parts)
@@ -93,11 +111,33 @@ def chat_completions() -> Response:
 @require_api_key
 def images_generations() -> Response:
     """Draw `n` images at once for the OpenAI Images API."""
-    images = parse_images_request(read_json())
+    return _images_answer(parse_images_request(read_json()))
+
+
+@bp.post("/v1/images/edits")
+@bp.post("/images/edits")
+@require_api_key
+def images_edits() -> Response:
+    """Draw `n` edits of the uploaded images at once (the Images API's edits)."""
+    form, files = read_form()
+    return _images_answer(parse_edit_request(form, files))
+
+
+def _images_answer(images: ImagesRequest) -> Response:
+    """Generations and edits alike: plan, draw, and answer with URLs or base64."""
     inline = images.response_format == "b64_json"
     link = None if inline else _image_link()
+    sources = _sources()
     order = Order(
-        images.prompt, images.model, images.n, images.seed, images.size, images.mime, client()
+        images.prompt,
+        images.model,
+        images.n,
+        images.seed,
+        images.size,
+        images.mime,
+        client(),
+        tuple(sources.uploaded(data) for data in images.images),
+        sources.uploaded(images.mask) if images.mask is not None else None,
     )
     plan = _plan(order, param="prompt", inline=inline)
     choice, stored = collect(current_state().pipeline.run(plan, still_connected(request.environ)))
@@ -187,6 +227,24 @@ def client() -> str:
     return client_id(presented_key(request.headers), address)
 
 
+def _sources() -> Sources:
+    """Where this request's images are read from: our store for ours, the fetcher else."""
+    state = current_state()
+    hosts = {
+        urlsplit(base).hostname for base in (state.settings.public_base_url, _origin()) if base
+    }
+    return Sources(
+        state.store,
+        state.fetcher,
+        state.settings.max_image_bytes,
+        frozenset(host for host in hosts if host),
+    )
+
+
+def _origin() -> str | None:
+    return origin(request.environ, current_state().proxies)
+
+
 def _image_link() -> Callable[[str], str]:
     """How to link to a stored image: PUBLIC_BASE_URL, or where this request reached us.
 
@@ -194,7 +252,7 @@ def _image_link() -> Callable[[str], str]:
     nowhere (`http://0.0.0.0/…`), but a 400 that says what to do.
     """
     state = current_state()
-    base = state.settings.public_base_url or origin(request.environ, state.proxies)
+    base = state.settings.public_base_url or _origin()
     if base is None:
         raise InvalidRequestError(
             "This request names no valid host (its Host header is missing or malformed) and "

@@ -14,6 +14,7 @@ from config import Settings
 
 from .budget import ByteBudget
 from .catalog import ServedModels
+from .fetch import ImageFetcher
 from .forwarded import Proxies
 from .pipeline import Pipeline
 from .ratelimit import RateLimits
@@ -31,6 +32,8 @@ class State:
     limits: RateLimits | None  # None without RATE_LIMIT
     proxies: Proxies  # FORWARDED_ALLOW_IPS
     unsent: ByteBudget  # MAX_UNSENT_BYTES: large answers waiting for their client
+    bodies: ByteBudget  # MAX_BODY_MEMORY: large request bodies being read and used
+    fetcher: ImageFetcher | None  # None: FETCH_IMAGE_URLS is off
 
 
 def current_state() -> State:

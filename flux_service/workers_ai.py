@@ -33,8 +33,10 @@ RETRY_CAP = 8.0
 READERS = 8  # answers read into memory at once; one core decodes one at a time anyway
 log = logging.getLogger(__name__)
 _REJECTED_FIELD = re.compile(r"properties '/(\w+)'.*not allowed")
+# Fields that are the request itself: refused, the call fails rather than go on without them.
+_NEVER_LEFT_OUT = {"prompt", "image", "mask", *(f"input_image_{n}" for n in range(4))}
 
-Inputs = dict[str, str | int]
+Inputs = dict[str, str | int | float | bytes | list[int]]
 
 
 def model_inputs(
@@ -116,7 +118,7 @@ class WorkersAIClient:
                 data = self._post(model, inputs, deadline)
             except InvalidRequestError as error:
                 field = _refused_field(error.message)
-                if field is None or field == "prompt" or field not in inputs:
+                if field is None or field in _NEVER_LEFT_OUT or field not in inputs:
                     raise
                 log.warning("%s refuses the field %r; leaving it out from now on", model.id, field)
                 with self._lock:
@@ -149,7 +151,7 @@ class WorkersAIClient:
                 self._run_url + model.id,
                 json=None if multipart else inputs,
                 # requests writes the multipart boundary itself; (None, value) is a plain field.
-                files={name: (None, str(value)) for name, value in inputs.items()}
+                files={name: _part(name, value) for name, value in inputs.items()}
                 if multipart
                 else None,
                 headers=self._headers,
@@ -175,6 +177,13 @@ class WorkersAIClient:
         return read_answer(
             response.status_code, response.headers.get("Content-Type", ""), data, model
         )
+
+
+def _part(name: str, value: object) -> tuple[str, bytes, str] | tuple[None, str]:
+    """A multipart part: images as PNG files under their field name, the rest plain text."""
+    if isinstance(value, bytes):
+        return f"{name}.png", value, "image/png"
+    return None, str(value)
 
 
 def read_answer(status: int, content_type: str, body: bytes, model: ModelSpec) -> bytes:

@@ -23,6 +23,7 @@ from `RANDOM_FAULTS`.
 from __future__ import annotations
 
 import base64
+import io
 import json
 import random
 import threading
@@ -32,8 +33,10 @@ from dataclasses import dataclass, field
 from functools import lru_cache
 
 from flask import Flask, Response, jsonify, request
+from PIL import Image
 
 from .drawing import draw, prompt_seed
+from .editing import REFERENCES, InputProblem, draw_from, read_images, record
 from .faults import (
     RANDOM_FAULTS,
     Fault,
@@ -190,14 +193,22 @@ def _run(state: StandinState, model: str, gateway: str | None) -> Response:
     if schema is None:
         return cf_error(400, 5007, f"No such model {model} or task")
     inputs, problem = _read_inputs(schema)
+    images: list[Image.Image] = []
+    mask = None
+    code = 5006
+    if schema.inputs and not problem and _takes_images(schema, inputs):
+        try:
+            images, mask = read_images(schema.inputs, inputs)
+        except InputProblem as error:
+            problem, code = str(error), error.code
     state.record(
         {
             "model": model,
             "gateway": gateway,
             "content_type": request.mimetype,
-            "inputs": {
-                k: (f"<{len(v)} bytes>" if isinstance(v, bytes) else v) for k, v in inputs.items()
-            },
+            "inputs": {name: _shown(value) for name, value in inputs.items()},
+            "images": [record(image) for image in images],
+            "mask": record(mask) if mask is not None else None,
             "fault": fault.get("kind") if fault else None,
         },
         "workers_ai",
@@ -208,9 +219,11 @@ def _run(state: StandinState, model: str, gateway: str | None) -> Response:
         problem = f"Additional or unevaluated properties '/{min(refused)}' at '/' not allowed"
     problem = problem or validate(schema, inputs)
     if problem:
-        return cf_error(400, 5006, f"AiError: Bad input: Error: {problem}")
+        return cf_error(
+            400, code, problem if code != 5006 else f"AiError: Bad input: Error: {problem}"
+        )
     # Draw first, then wait out the rest of the latency: the answer takes `latency`, not more.
-    image = _image(schema, inputs)
+    image = _image(schema, inputs, images, mask)
     answer = (
         Response(image, mimetype=schema.content_type)
         if schema.output == "binary"
@@ -244,7 +257,24 @@ def _read_inputs(schema: Schema) -> tuple[dict[str, object], str | None]:
     return body, None
 
 
-def _image(schema: Schema, inputs: dict[str, object]) -> bytes:
+def _takes_images(schema: Schema, inputs: dict[str, object]) -> bool:
+    """Whether this call works from images: it names some, or the model needs one."""
+    named = any(name in inputs for name in (*REFERENCES, "image", "mask"))
+    return named or schema.inputs in ("img2img", "inpainting")
+
+
+def _shown(value: object) -> object:
+    """An input as the record shows it: files and number lists by their size only."""
+    if isinstance(value, bytes):
+        return f"<{len(value)} bytes>"
+    if isinstance(value, list):
+        return f"<{len(value)} numbers>"
+    return value
+
+
+def _image(
+    schema: Schema, inputs: dict[str, object], images: list[Image.Image], mask: Image.Image | None
+) -> bytes:
     prompt = str(inputs["prompt"])
     if schema.takes_size:
         width = int(inputs.get("width") or schema.default_size[0])  # type: ignore[call-overload]
@@ -254,13 +284,19 @@ def _image(schema: Schema, inputs: dict[str, object]) -> bytes:
     else:
         width, height = 1024, 1024  # FLUX.1 schnell draws this size whatever it is asked
     seed = inputs.get("seed")
-    return draw(
+    drawn = draw(
         prompt,
         seed if isinstance(seed, int) else prompt_seed(prompt),
         width,
         height,
         schema.image,
     )
+    if not images:
+        return drawn
+    picture = draw_from(images, mask, Image.open(io.BytesIO(drawn)), prompt)
+    out = io.BytesIO()
+    picture.save(out, schema.image, **({"quality": 90} if schema.image == "JPEG" else {}))
+    return out.getvalue()
 
 
 def _chat(state: StandinState) -> Response:
@@ -277,8 +313,12 @@ def _chat(state: StandinState) -> Response:
     state.record(
         {"model": body["model"], "optimizer": True, "messages": messages}, "optimizer", fault
     )
-    description = str(messages[-1].get("content", "")).rpartition("Description: ")[2]
-    content = f"A richly detailed image of {description}, soft natural light, sharp focus"
+    asked = str(messages[-1].get("content", ""))
+    if "New message: " in asked:
+        content = _decision(asked.rpartition("New message: ")[2])
+    else:
+        description = asked.rpartition("Description: ")[2]
+        content = f"A richly detailed image of {description}, soft natural light, sharp focus"
     if fault:
         faulty = optimizer_fault_response(fault, content)
         if faulty is not None:
@@ -298,6 +338,17 @@ def _chat(state: StandinState) -> Response:
             ],
         }
     )
+
+
+# How the stand-in tells a change to the last image from a new one: by its first words.
+_CHANGES = ("make ", "change ", "add ", "remove ", "turn ", "now ", "give ")
+
+
+def _decision(message: str) -> str:
+    """A follow-up decision as a real chat model would write it, in a code fence."""
+    edit = message.strip().lower().startswith(_CHANGES)
+    prompt = f"{'Edit: ' if edit else 'A richly detailed image of '}{message.strip()}"
+    return f"```json\n{json.dumps({'edit': edit, 'prompt': prompt})}\n```"
 
 
 def _openai_error(status: int, message: str) -> Response:

@@ -35,6 +35,7 @@ class Schema:
     takes_size: bool = True
     round_down: int = 1  # klein rounds width and height down to a multiple of this
     required: tuple[str, ...] = ("prompt",)
+    inputs: str | None = None  # how it takes images: references, img2img or inpainting
 
 
 _PROMPT = Field("string", min_length=1)
@@ -70,10 +71,20 @@ SCHEMAS: dict[str, Schema] = {
         takes_size=False,
     ),
     "@cf/black-forest-labs/flux-2-klein-4b": Schema(
-        _FLUX2, body="multipart", closed=True, default_size=(1024, 768), round_down=16
+        _FLUX2,
+        body="multipart",
+        closed=True,
+        default_size=(1024, 768),
+        round_down=16,
+        inputs="references",
     ),
     "@cf/black-forest-labs/flux-2-klein-9b": Schema(
-        _FLUX2, body="multipart", closed=True, default_size=(1024, 768), image="PNG"
+        _FLUX2,
+        body="multipart",
+        closed=True,
+        default_size=(1024, 768),
+        image="PNG",
+        inputs="references",
     ),
     "@cf/black-forest-labs/flux-2-dev": Schema(
         {**_FLUX2, "steps": Field("integer", 1, 50)},
@@ -81,6 +92,7 @@ SCHEMAS: dict[str, Schema] = {
         closed=True,
         default_size=(1024, 768),
         image="PNG",
+        inputs="references",
     ),
     "@cf/leonardo/lucid-origin": Schema(
         {
@@ -116,6 +128,22 @@ SCHEMAS: dict[str, Schema] = {
     ),
     "@cf/lykon/dreamshaper-8-lcm": Schema(
         _SD, output="binary", image="PNG", content_type="image/png", default_size=(512, 512)
+    ),
+    "@cf/runwayml/stable-diffusion-v1-5-img2img": Schema(
+        _SD,
+        output="binary",
+        image="PNG",
+        content_type="image/png",
+        default_size=(512, 512),
+        inputs="img2img",
+    ),
+    "@cf/runwayml/stable-diffusion-v1-5-inpainting": Schema(
+        _SD,
+        output="binary",
+        image="PNG",
+        content_type="image/png",
+        default_size=(512, 512),
+        inputs="inpainting",
     ),
 }
 

@@ -12,14 +12,32 @@ from tests.helpers import AUTH, FOX, Standin, image_url
 
 
 def test_a_chunked_body_over_max_body_bytes_is_a_413(service: Service, standin: Standin) -> None:
-    # Without a Content-Length, the limit holds as the chunks arrive.
-    chunks = (b"x" * 65536 for _ in range(32))
+    # Without a Content-Length, the limit (50 MiB) holds as the chunks arrive.
+    chunks = (b"x" * 65536 for _ in range(51 * 16))
     response = requests.post(
         f"{service.url}/v1/images/generations", data=chunks, headers=AUTH, timeout=30
     )
     assert response.status_code == 413
-    assert response.json()["error"]["code"] == "request_too_large"
+    error = response.json()["error"]
+    assert error["code"] == "request_too_large"
+    assert "(MAX_BODY_BYTES, 50 MiB)" in error["message"]
     assert standin.received() == []
+
+
+def test_an_80_mb_chat_is_refused_before_it_is_read(service: Service, standin: Standin) -> None:
+    photo = "data:image/jpeg;base64," + "A" * 80_000_000
+    body = {
+        "messages": [
+            {"role": "user", "content": [{"type": "image_url", "image_url": {"url": photo}}]}
+        ]
+    }
+    response = requests.post(
+        f"{service.url}/v1/chat/completions", json=body, headers=AUTH, timeout=30
+    )
+    assert response.status_code == 413
+    assert "(MAX_BODY_BYTES, 50 MiB)" in response.json()["error"]["message"]
+    assert standin.received() == []
+    assert service.client().chat.completions.create(model="x", messages=FOX).choices
 
 
 def raw_get(service: Service, target: bytes) -> tuple[int, bytes]:

@@ -4,8 +4,10 @@ legitimate prompts still get theirs."""
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 
 import pytest
+from flask import Flask
 from flask.testing import FlaskClient
 from werkzeug.test import TestResponse
 
@@ -33,9 +35,12 @@ def chat_body(content: str, **fields: object) -> bytes:
     return json.dumps({"messages": [{"role": "user", "content": content}], **fields}).encode()
 
 
-def test_a_body_over_max_body_bytes_is_a_413(client: FlaskClient, standin: Standin) -> None:
+def test_a_body_over_max_body_bytes_is_a_413(
+    make_app: Callable[..., Flask], standin: Standin
+) -> None:
+    client = make_app(MAX_BODY_BYTES=str(MIB)).test_client()
     big = chat_body("a fox " + "x" * MIB)
-    error = assert_refused(post(client, "/v1/chat/completions", big), 413, "too large")
+    error = assert_refused(post(client, "/v1/chat/completions", big), 413, "(MAX_BODY_BYTES, 1 MiB)")
     assert error["code"] == "request_too_large"
     assert standin.received() == []
 

@@ -8,6 +8,7 @@ from flask.testing import FlaskClient
 
 from tests.helpers import AUTH, Standin, image_url
 from tests.inprocess.api import Api, events
+from tests.pictures import data_uri, encoded, pattern
 
 RATIOS = [
     ("a lighthouse at dusk", 1024, 1024),
@@ -68,7 +69,7 @@ def test_usage_comes_last_in_a_stream_when_asked(api: Api) -> None:
 def test_content_parts_and_markers(api: Api, standin: Standin) -> None:
     content = [
         {"type": "text", "text": "a red fox"},
-        {"type": "image_url", "image_url": {"url": "data:image/png;base64,iVBORw0KGgo="}},
+        {"type": "image_url", "image_url": {"url": data_uri(encoded(pattern(64, 64)))}},
         {"type": "text", "text": "in deep snow ---ntl 16:9"},
     ]
     response = api.post(

@@ -186,6 +186,7 @@ def test_models_lists_what_models_says(every_model: Api) -> None:
         "stabilityai",
         "bytedance",
         "lykon",
+        "runwayml",
     }
 
 

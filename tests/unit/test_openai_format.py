@@ -13,7 +13,6 @@ from flux_service.openai_format import (
     message_text,
     model_list_body,
     parse_chat_request,
-    parse_images_request,
     sse_event,
     usage,
     usage_chunk_body,
@@ -117,41 +116,6 @@ def test_bad_bodies_name_what_is_wrong(body: object, param: str | None, words: s
 def test_undecodable_bodies_are_explained(data: bytes, words: str) -> None:
     with pytest.raises(InvalidRequestError, match=words):
         decode_json(data)
-
-
-@pytest.mark.parametrize(
-    ("body", "param", "words"),
-    [
-        ({}, "prompt", "non-empty string"),
-        ({"prompt": " \n "}, "prompt", "non-empty string"),
-        ({"prompt": 7}, "prompt", "string"),
-        ({"prompt": "x", "n": 0}, "n", "between 1 and 4"),
-        ({"prompt": "x", "n": 5}, "n", "between 1 and 4"),
-        ({"prompt": "x", "n": 1.5}, "n", "whole number"),
-        ({"prompt": "x", "size": "1024"}, "size", "WIDTHxHEIGHT"),
-        ({"prompt": "x", "size": "32x32"}, "size", "from 64 to 8192"),
-        ({"prompt": "x", "size": " 1024x1024"}, "size", "WIDTHxHEIGHT"),
-        ({"prompt": "x", "size": 1024}, "size", "string"),
-        ({"prompt": "x", "seed": 2**32}, "seed", "between 0 and"),
-        ({"prompt": "x", "response_format": "png"}, "response_format", "`url` or `b64_json`"),
-        ({"prompt": "x", "output_format": "gif"}, "output_format", "`png`, `jpeg` or `webp`"),
-    ],
-)
-def test_bad_images_bodies_name_what_is_wrong(body: dict, param: str, words: str) -> None:
-    with pytest.raises(InvalidRequestError) as caught:
-        parse_images_request(body)
-    assert caught.value.param == param
-    assert words in caught.value.message
-
-
-def test_whole_numbers_may_be_written_as_floats() -> None:
-    assert parse_images_request({"prompt": "x", "n": 2.0, "seed": 7.0}).n == 2
-    assert parse_chat_request({"messages": [user("x")], "seed": 7.0}).seed == 7
-
-
-def test_images_sizes_read_either_x() -> None:
-    assert parse_images_request({"prompt": "x", "size": "1280X720"}).size == (1280, 720)
-    assert parse_images_request({"prompt": "x", "size": "auto"}).size is None
 
 
 def test_a_byte_order_mark_is_allowed() -> None:

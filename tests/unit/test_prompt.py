@@ -9,17 +9,17 @@ from flux_service.prompt import PromptSpec, clean_prompt, parse_prompt, ratio_la
     ("text", "expected"),
     [
         ("a red fox", PromptSpec("a red fox", 1024, 1024)),
-        ("a red fox 1:1", PromptSpec("a red fox", 1024, 1024)),
-        ("a red fox 1:2", PromptSpec("a red fox", 512, 1024)),
-        ("a red fox 3:2", PromptSpec("a red fox", 768, 512)),
-        ("a red fox 3:4", PromptSpec("a red fox", 768, 1024)),
-        ("a red fox 16:9", PromptSpec("a red fox", 1024, 576)),
-        ("a red fox 9:16", PromptSpec("a red fox", 576, 1024)),
-        ("a red fox, 16:9", PromptSpec("a red fox", 1024, 576)),
-        ("a red fox 16 : 9  ", PromptSpec("a red fox", 1024, 576)),
-        ("一只红狐狸，16：9", PromptSpec("一只红狐狸", 1024, 576)),
-        ("a red fox 1280x720", PromptSpec("a red fox", 1280, 720)),
-        ("a red fox 800×600", PromptSpec("a red fox", 800, 600)),
+        ("a red fox 1:1", PromptSpec("a red fox", 1024, 1024, sized=True)),
+        ("a red fox 1:2", PromptSpec("a red fox", 512, 1024, sized=True)),
+        ("a red fox 3:2", PromptSpec("a red fox", 768, 512, sized=True)),
+        ("a red fox 3:4", PromptSpec("a red fox", 768, 1024, sized=True)),
+        ("a red fox 16:9", PromptSpec("a red fox", 1024, 576, sized=True)),
+        ("a red fox 9:16", PromptSpec("a red fox", 576, 1024, sized=True)),
+        ("a red fox, 16:9", PromptSpec("a red fox", 1024, 576, sized=True)),
+        ("a red fox 16 : 9  ", PromptSpec("a red fox", 1024, 576, sized=True)),
+        ("一只红狐狸，16：9", PromptSpec("一只红狐狸", 1024, 576, sized=True)),
+        ("a red fox 1280x720", PromptSpec("a red fox", 1280, 720, sized=True)),
+        ("a red fox 800×600", PromptSpec("a red fox", 800, 600, sized=True)),
     ],
 )
 def test_size_token_at_the_end_sets_the_size(text: str, expected: PromptSpec) -> None:
@@ -45,7 +45,7 @@ def test_text_that_only_looks_like_a_size_stays_text(text: str) -> None:
 
 
 def test_only_a_ratio_leaves_an_empty_prompt() -> None:
-    assert parse_prompt("16:9") == PromptSpec("", 1024, 576)
+    assert parse_prompt("16:9") == PromptSpec("", 1024, 576, sized=True)
 
 
 @pytest.mark.parametrize(

@@ -70,7 +70,7 @@ def test_request_size_respects_limits_and_multiples(
 
 
 def test_the_catalogue_names_every_model_once() -> None:
-    assert len({m.id for m in MODELS}) == len({m.short_name for m in MODELS}) == 9
+    assert len({m.id for m in MODELS}) == len({m.short_name for m in MODELS}) == 11
     for model in MODELS:
         assert lookup(model.id) is model
         assert lookup(model.short_name) is model

@@ -1,0 +1,132 @@
+"""Fetching an image a client names by URL, safely: only from public addresses.
+
+The host is resolved here, every address it has is checked (no loopback, private,
+link-local, multicast, reserved or unspecified one), and the connection goes to the checked
+address, so a second lookup cannot point it elsewhere. At most MAX_REDIRECTS redirects are
+followed, each checked the same way; the answer must say `image/*`, arrive within
+FETCH_SECONDS and hold at most MAX_IMAGE_BYTES. `FETCH_ALLOW_PRIVATE` (for tests only) lets
+private and loopback addresses through.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+import socket
+import time
+from urllib.parse import urljoin, urlsplit
+
+import urllib3
+
+from .offload import DeadlineExceeded, deadline
+
+MAX_REDIRECTS = 3
+FETCH_SECONDS = 10.0
+CHUNK_BYTES = 64 * 1024
+
+
+class FetchError(ValueError):
+    """The URL cannot be fetched as an image; the message says why, for the client."""
+
+
+class ImageFetcher:
+    """Fetches images by URL within the limits above."""
+
+    def __init__(self, max_bytes: int, allow_private: bool = False) -> None:
+        self._max_bytes = max_bytes
+        self._allow_private = allow_private
+
+    def fetch(self, url: str) -> bytes:
+        """The bytes of the image at `url`; FetchError if it cannot or must not be had."""
+        try:
+            with deadline(FETCH_SECONDS):
+                started = time.monotonic()
+                for _ in range(MAX_REDIRECTS + 1):
+                    response = self._get(url, FETCH_SECONDS - (time.monotonic() - started))
+                    location = response.headers.get("Location")
+                    if response.status in (301, 302, 303, 307, 308) and location:
+                        response.release_conn()
+                        url = urljoin(url, location)
+                        continue
+                    return self._body(response)
+        except DeadlineExceeded:
+            raise FetchError(f"it did not arrive within {FETCH_SECONDS:g} s") from None
+        raise FetchError(f"it redirects more than {MAX_REDIRECTS} times")
+
+    def _get(self, url: str, seconds: float) -> urllib3.BaseHTTPResponse:
+        parts = urlsplit(url)
+        if parts.scheme not in ("http", "https") or not parts.hostname:
+            raise FetchError("only http and https URLs are fetched")
+        port = parts.port or (443 if parts.scheme == "https" else 80)
+        address = self._public_address(parts.hostname, port)
+        timeout = urllib3.Timeout(connect=min(5.0, seconds), read=max(0.1, seconds))
+        if parts.scheme == "https":
+            pool: urllib3.HTTPConnectionPool = urllib3.HTTPSConnectionPool(
+                address, port, server_hostname=parts.hostname, assert_hostname=parts.hostname,
+                timeout=timeout, retries=False,
+            )  # fmt: skip
+        else:
+            pool = urllib3.HTTPConnectionPool(address, port, timeout=timeout, retries=False)
+        target = parts.path or "/"
+        if parts.query:
+            target = f"{target}?{parts.query}"
+        host = parts.hostname if parts.port is None else f"{parts.hostname}:{parts.port}"
+        try:
+            return pool.urlopen(
+                "GET",
+                target,
+                headers={"Host": host, "Accept": "image/*", "User-Agent": "flux-api"},
+                redirect=False,
+                preload_content=False,
+            )
+        except urllib3.exceptions.HTTPError:
+            raise FetchError(f"{parts.hostname} could not be reached") from None
+
+    def _public_address(self, host: str, port: int) -> str:
+        """An address of `host` to connect to, once every address it has is checked."""
+        try:
+            found = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM)
+        except (OSError, UnicodeError):
+            raise FetchError(f"{host} does not resolve") from None
+        addresses = [ipaddress.ip_address(entry[4][0]) for entry in found]
+        for address in addresses:
+            if not self._allow_private and not _public(address):
+                raise FetchError(f"{host} is a private or local address ({address}), never fetched")
+        return str(addresses[0])
+
+    def _body(self, response: urllib3.BaseHTTPResponse) -> bytes:
+        try:
+            if response.status != 200:
+                raise FetchError(f"it answered HTTP {response.status}")
+            kind = response.headers.get("Content-Type", "").split(";")[0].strip().lower()
+            if not kind.startswith("image/"):
+                raise FetchError(f"it is {kind or 'of no type'}, not an image")
+            length = response.headers.get("Content-Length")
+            if length and length.isdigit() and int(length) > self._max_bytes:
+                raise FetchError(_too_large(self._max_bytes))
+            data = bytearray()
+            for chunk in response.stream(CHUNK_BYTES):
+                data += chunk
+                if len(data) > self._max_bytes:
+                    raise FetchError(_too_large(self._max_bytes))
+            return bytes(data)
+        except urllib3.exceptions.HTTPError:
+            raise FetchError("its answer was cut off") from None
+        finally:
+            response.release_conn()
+
+
+def _public(address: ipaddress.IPv4Address | ipaddress.IPv6Address) -> bool:
+    if isinstance(address, ipaddress.IPv6Address) and address.ipv4_mapped:
+        address = address.ipv4_mapped
+    return not (
+        address.is_private
+        or address.is_loopback
+        or address.is_link_local
+        or address.is_multicast
+        or address.is_reserved
+        or address.is_unspecified
+    )
+
+
+def _too_large(limit: int) -> str:
+    return f"it is larger than MAX_IMAGE_BYTES ({limit / 2**20:g} MiB)"
