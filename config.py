@@ -106,7 +106,7 @@ class Settings:
     max_image_bytes: int = DEFAULT_MAX_IMAGE_BYTES
     edit_model: str = ""  # "": the first served model that works from images
     fetch_image_urls: bool = True
-    fetch_allow_private: bool = False
+    fetch_private_networks: tuple[str, ...] = ()  # tests only: private ones fetched anyway
     image_store: str = "memory"  # or a redis:// URL
     image_store_max_bytes: int = DEFAULT_IMAGE_STORE_MAX_BYTES
     web_concurrency: int = 1
@@ -224,7 +224,7 @@ def load_settings(
         ),
         edit_model=edit_model,
         fetch_image_urls=setting("FETCH_IMAGE_URLS", _bool, "true"),
-        fetch_allow_private=setting("FETCH_ALLOW_PRIVATE", _bool, "false"),
+        fetch_private_networks=setting("FETCH_PRIVATE_NETWORKS", _networks, ""),
         image_store_max_bytes=store_bytes,
         image_store_key_bytes=setting(
             "IMAGE_STORE_KEY_BYTES", _int_between(MIB, 1 << 40), store_bytes // sharers
@@ -370,6 +370,13 @@ def _addresses(raw: str) -> tuple[str, ...]:
             ipaddress.ip_network(entry, strict=False)
         except ValueError:
             raise ValueError(f"{entry!r} is not an IP address or network, or *") from None
+    return entries
+
+
+def _networks(raw: str) -> tuple[str, ...]:
+    entries = _addresses(raw)
+    if entries == ("*",):
+        raise ValueError("expected IP networks; * is not taken here")
     return entries
 
 

@@ -81,6 +81,10 @@ def _give_memory_back(libc: ctypes.CDLL) -> None:
     glibc keeps freed memory for reuse; after a burst of thousands of answers that is tens
     of megabytes no image will use again soon.
     """
+    from gevent import get_hub  # noqa: PLC0415 (the worker's, as above)
+
     while True:
         time.sleep(TRIM_SECONDS)  # gevent's sleep in the worker: the others run meanwhile
-        libc.malloc_trim(0)
+        # On a real thread: handing back a heap a burst of photos left takes tens of
+        # milliseconds, which the event loop would otherwise stand still for.
+        get_hub().threadpool.apply(libc.malloc_trim, (0,))

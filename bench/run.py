@@ -9,6 +9,7 @@ a second or two so CI keeps the suite working; the full run takes several minute
 from __future__ import annotations
 
 import argparse
+import base64
 import json
 import os
 import shutil
@@ -26,7 +27,9 @@ import requests
 
 from bench.report import write_report
 from config import read_environment
+from flux_service.image_inputs import read_input_image, reference_jpeg
 from flux_service.launcher import standin_env
+from tests import pictures
 from tests.servers import (
     Server,
     free_port,
@@ -61,9 +64,11 @@ class Profile:
     serving_seconds: int = 10
     ceiling_concurrency: int = 32
     ceiling_seconds: float = 15
+    photo_seconds: float = 20  # per body, in `overhead_rounds` turns
+    photo_in_flight: int = 20
 
 
-SMOKE = Profile(0.05, 1, 1, (10,), 0.5, 10, 0.5, 2, 1, 4, 1)
+SMOKE = Profile(0.05, 1, 1, (10,), 0.5, 10, 0.5, 2, 1, 4, 1, 1, 4)
 
 
 class Bench:
@@ -364,12 +369,83 @@ def ceiling(bench: Bench, profile: Profile) -> dict:
     }
 
 
+def photo(bench: Bench, profile: Profile) -> dict:
+    """A chat carrying a 12-megapixel JPEG as a data URI (about 7 MB), one client at a time,
+    next to the same chat carrying the image the model gets from it (511x383 JPEG): the
+    difference is what reading the photo costs (parse, decode at reduced scale, downscale,
+    encode); the upstream work is the same. Then `photo_in_flight` photo chats at once on
+    a slow upstream, with the service's peak RSS."""
+    bench.set_latency(0.05)
+    big = pictures.photo()
+    small = model_sized(big)
+    with tempfile.TemporaryDirectory() as folder:
+        plans = {}
+        bodies = {
+            "photo": photo_chat(big, "image/jpeg"),
+            "fitted": photo_chat(small, "image/jpeg"),
+            "streamed": {**photo_chat(big, "image/jpeg"), "stream": True},
+        }
+        for name, body in bodies.items():
+            path = Path(folder) / f"{name}.json"
+            path.write_text(json.dumps(body))
+            plans[name] = {"url": bench.chat_url, "headers": bench.auth, "body_file": str(path)}
+        latencies: dict[str, list[float]] = {"photo": [], "fitted": []}
+        errors: dict[str, int] = {}
+        load = {"concurrency": 1, "duration": profile.photo_seconds / profile.overhead_rounds}
+        for _ in range(profile.overhead_rounds):
+            for name in latencies:
+                report = bench.load("post", {**plans[name], **load})
+                latencies[name] += report["latencies"]
+                for error, count in report["errors"].items():
+                    errors[error] = errors.get(error, 0) + count
+        bench.set_latency(3.0)
+        crowd = {**plans["streamed"], "count": profile.photo_in_flight, "ramp": 0.5}
+        with bench.peak_rss() as rss:
+            report = bench.load("streams", crowd)
+    # What no server can skip: libjpeg decoding the photo at the reduced scale it is read at.
+    decodes = []
+    for _ in range(15):
+        started = time.perf_counter()
+        read_input_image(big, 511)
+        decodes.append(time.perf_counter() - started)
+    photo_p50 = percentile(latencies["photo"], 0.5) or 0
+    fitted_p50 = percentile(latencies["fitted"], 0.5) or 0
+    return {
+        "photo_mb": round(len(big) * 4 / 3 / 1e6, 1),
+        "requests": {name: len(values) for name, values in latencies.items()},
+        "errors": errors,
+        "photo_p50_ms": ms(photo_p50),
+        "fitted_p50_ms": ms(fitted_p50),
+        "added_p50_ms": ms(photo_p50 - fitted_p50),
+        "decode_alone_p50_ms": ms(percentile(decodes, 0.5)),
+        "in_flight": profile.photo_in_flight,
+        "in_flight_completed": len(report["completions"]),
+        "in_flight_errors": report["errors"],
+        "in_flight_peak_rss_mb": round(rss["peak_mb"], 1),
+    }
+
+
+def model_sized(data: bytes) -> bytes:
+    """`data` as the model gets it: within 511 pixels, as JPEG."""
+    return reference_jpeg(read_input_image(data, 511), 511)
+
+
+def photo_chat(data: bytes, mime: str) -> dict:
+    uri = f"data:{mime};base64,{base64.b64encode(data).decode()}"
+    parts = [
+        {"type": "text", "text": "make it look like winter"},
+        {"type": "image_url", "image_url": {"url": uri}},
+    ]
+    return {"model": "flux-2-klein-4b", "messages": [{"role": "user", "content": parts}]}
+
+
 SCENARIOS = {
     "overhead": overhead,
     "waiting": waiting,
     "first_byte": first_byte,
     "serving": serving,
     "ceiling": ceiling,
+    "photo": photo,
 }
 
 

@@ -1,4 +1,5 @@
-"""Take docs/home.png: the home page in Chromium after a 16:9 generation from the stand-in.
+"""Take docs/home.png: the home page in Chromium after a 16:9 generation from the stand-in,
+and an edit of that image.
 
 Run from the repository root, by hand, when the page changes:
 
@@ -10,8 +11,10 @@ installed (Debian's fonts-noto-color-emoji) the answer's icons show as in a desk
 
 from __future__ import annotations
 
+import tempfile
 from pathlib import Path
 
+import requests
 from playwright.sync_api import sync_playwright
 
 from config import read_environment
@@ -36,6 +39,17 @@ def main() -> None:
         page.select_option("#ratio", "16:9")
         page.click("#generate")
         page.wait_for_selector("#generated", state="visible", timeout=30_000)
+        # Then change it: the image just drawn, picked as the picture to edit.
+        drawn = requests.get(page.get_attribute("#image", "src"), timeout=10).content
+        # The browser reads a picked file when the form is sent: it must still be there.
+        with tempfile.TemporaryDirectory() as folder:
+            picture = Path(folder) / "fox.jpg"
+            picture.write_bytes(drawn)
+            page.set_input_files("#picture", str(picture))
+            page.fill("#prompt", "make it night, with a full moon")
+            page.select_option("#ratio", "")
+            page.click("#generate")
+            page.wait_for_selector("#source", state="visible", timeout=30_000)
         page.screenshot(path=OUTPUT, full_page=True)
         browser.close()
     print(f"wrote {OUTPUT} ({OUTPUT.stat().st_size // 1024} KB)")

@@ -25,7 +25,7 @@ from .image_inputs import (
     keep_outside,
     png_bytes,
     read_input_image,
-    reference_png,
+    reference_jpeg,
 )
 from .image_sources import ImageSource
 from .images import EncodedImage, decode, encode
@@ -128,7 +128,7 @@ def model_fields(model: ModelSpec, edit: Edit, width: int, height: int) -> Mappi
         return {}
     if inputs.kind == "references":
         return {
-            f"input_image_{index}": off_the_event_loop(reference_png, image, inputs.max_side)
+            f"input_image_{index}": off_the_event_loop(reference_jpeg, image, inputs.max_side)
             for index, image in enumerate(edit.images)
         }
     picture = off_the_event_loop(fitted, edit.images[0], width, height)

@@ -62,7 +62,7 @@ def create_app(settings: Settings | None = None, session: requests.Session | Non
     unsent = ByteBudget(settings.max_unsent_bytes)
     bodies = ByteBudget(settings.max_body_memory)
     fetcher = (
-        ImageFetcher(settings.max_image_bytes, settings.fetch_allow_private)
+        ImageFetcher(settings.max_image_bytes, settings.fetch_private_networks)
         if settings.fetch_image_urls
         else None
     )

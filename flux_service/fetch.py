@@ -4,8 +4,8 @@ The host is resolved here, every address it has is checked (no loopback, private
 link-local, multicast, reserved or unspecified one), and the connection goes to the checked
 address, so a second lookup cannot point it elsewhere. At most MAX_REDIRECTS redirects are
 followed, each checked the same way; the answer must say `image/*`, arrive within
-FETCH_SECONDS and hold at most MAX_IMAGE_BYTES. `FETCH_ALLOW_PRIVATE` (for tests only) lets
-private and loopback addresses through.
+FETCH_SECONDS and hold at most MAX_IMAGE_BYTES. FETCH_PRIVATE_NETWORKS (for tests only)
+names networks that are fetched from although they are not public.
 """
 
 from __future__ import annotations
@@ -13,6 +13,7 @@ from __future__ import annotations
 import ipaddress
 import socket
 import time
+from collections.abc import Iterable
 from urllib.parse import urljoin, urlsplit
 
 import urllib3
@@ -31,17 +32,20 @@ class FetchError(ValueError):
 class ImageFetcher:
     """Fetches images by URL within the limits above."""
 
-    def __init__(self, max_bytes: int, allow_private: bool = False) -> None:
+    def __init__(
+        self, max_bytes: int, private_networks: Iterable[str] = (), seconds: float = FETCH_SECONDS
+    ) -> None:
         self._max_bytes = max_bytes
-        self._allow_private = allow_private
+        self._allowed = tuple(ipaddress.ip_network(net, strict=False) for net in private_networks)
+        self._seconds = seconds
 
     def fetch(self, url: str) -> bytes:
         """The bytes of the image at `url`; FetchError if it cannot or must not be had."""
         try:
-            with deadline(FETCH_SECONDS):
+            with deadline(self._seconds):
                 started = time.monotonic()
                 for _ in range(MAX_REDIRECTS + 1):
-                    response = self._get(url, FETCH_SECONDS - (time.monotonic() - started))
+                    response = self._get(url, self._seconds - (time.monotonic() - started))
                     location = response.headers.get("Location")
                     if response.status in (301, 302, 303, 307, 308) and location:
                         response.release_conn()
@@ -49,7 +53,7 @@ class ImageFetcher:
                         continue
                     return self._body(response)
         except DeadlineExceeded:
-            raise FetchError(f"it did not arrive within {FETCH_SECONDS:g} s") from None
+            raise FetchError(f"it did not arrive within {self._seconds:g} s") from None
         raise FetchError(f"it redirects more than {MAX_REDIRECTS} times")
 
     def _get(self, url: str, seconds: float) -> urllib3.BaseHTTPResponse:
@@ -89,7 +93,7 @@ class ImageFetcher:
             raise FetchError(f"{host} does not resolve") from None
         addresses = [ipaddress.ip_address(entry[4][0]) for entry in found]
         for address in addresses:
-            if not self._allow_private and not _public(address):
+            if not public(address) and not any(address in net for net in self._allowed):
                 raise FetchError(f"{host} is a private or local address ({address}), never fetched")
         return str(addresses[0])
 
@@ -115,17 +119,16 @@ class ImageFetcher:
             response.release_conn()
 
 
-def _public(address: ipaddress.IPv4Address | ipaddress.IPv6Address) -> bool:
+def public(address: ipaddress.IPv4Address | ipaddress.IPv6Address) -> bool:
+    """Whether `address` is one on the public internet: a URL there may be fetched.
+
+    `is_global` leaves out every range IANA marks as not globally reachable (private,
+    shared 100.64/10, loopback, link-local, documentation, reserved, …); multicast is
+    refused on top.
+    """
     if isinstance(address, ipaddress.IPv6Address) and address.ipv4_mapped:
         address = address.ipv4_mapped
-    return not (
-        address.is_private
-        or address.is_loopback
-        or address.is_link_local
-        or address.is_multicast
-        or address.is_reserved
-        or address.is_unspecified
-    )
+    return address.is_global and not address.is_multicast
 
 
 def _too_large(limit: int) -> str:

@@ -20,6 +20,10 @@ FORMATS = {"PNG": "PNG", "JPEG": "JPEG", "MPO": "JPEG", "WEBP": "WebP", "GIF": "
 _FLATTEN_ON = (255, 255, 255)
 _ORIENTATION = 0x0112  # the EXIF tag a camera turns its photos with
 _QUARTER_TURNS = {5, 6, 7, 8}
+# Pillow's filters all smooth in proportion when they shrink; bilinear does it in half the
+# time Lanczos takes, and the models see no difference in a reference.
+SHRINK = Image.Resampling.BILINEAR
+REFERENCE_QUALITY = 95
 
 
 class InputImageError(ValueError):
@@ -80,7 +84,7 @@ def read_input_image(data: bytes, need: int) -> InputImage:
     if turned:
         width, height = height, width  # upright, it is the other way round
     image = _rgb_or_rgba(upright)
-    image.thumbnail((need, need), Image.Resampling.LANCZOS)
+    image.thumbnail((need, need), SHRINK)
     return InputImage(image, width, height, kind, first_frame=animated)
 
 
@@ -103,15 +107,14 @@ def flattened(image: Image.Image) -> Image.Image:
     return flat
 
 
-def reference_png(source: InputImage, max_side: int) -> bytes:
-    """The image as a reference for FLUX.2: within `max_side` a side, its ratio kept, PNG."""
+def reference_jpeg(source: InputImage, max_side: int) -> bytes:
+    """The image as a reference for FLUX.2: within `max_side` a side, its ratio kept, as a
+    JPEG (a fortieth of the time a PNG of a photo takes to encode, and a third of its size)."""
     image = flattened(source.image)
     if max(image.size) > max_side:
         image = image.copy()
-        image.thumbnail((max_side, max_side), Image.Resampling.LANCZOS)
-    out = io.BytesIO()
-    image.save(out, "PNG", compress_level=1)
-    return out.getvalue()
+        image.thumbnail((max_side, max_side), SHRINK)
+    return jpeg_bytes(image, REFERENCE_QUALITY)
 
 
 def fitted(source: InputImage, width: int, height: int) -> Image.Image:
@@ -119,9 +122,9 @@ def fitted(source: InputImage, width: int, height: int) -> Image.Image:
     return ImageOps.fit(flattened(source.image), (width, height), Image.Resampling.LANCZOS)
 
 
-def jpeg_bytes(image: Image.Image) -> bytes:
+def jpeg_bytes(image: Image.Image, quality: int = 92) -> bytes:
     out = io.BytesIO()
-    image.save(out, "JPEG", quality=92)
+    image.save(out, "JPEG", quality=quality)
     return out.getvalue()
 
 

@@ -28,7 +28,19 @@ def off_the_event_loop(function: Callable[..., T], *args: object, holds_gil: boo
     if not monkey.is_module_patched("threading"):
         return function(*args)
     pool = _one_thread() if holds_gil else get_hub().threadpool
-    return pool.apply(function, args)
+    # An exception is carried back and raised here: escaping the thread, gevent's hub would
+    # print its traceback to stderr, and a bad upload would leave a stack trace in the log.
+    value, error = pool.apply(_caught, (function, args))
+    if error is not None:
+        raise error
+    return value
+
+
+def _caught(function: Callable[..., T], args: tuple) -> tuple[T | None, Exception | None]:
+    try:
+        return function(*args), None
+    except Exception as error:
+        return None, error
 
 
 @functools.cache

@@ -180,9 +180,9 @@ class WorkersAIClient:
 
 
 def _part(name: str, value: object) -> tuple[str, bytes, str] | tuple[None, str]:
-    """A multipart part: images as PNG files under their field name, the rest plain text."""
+    """A multipart part: images (JPEG) as files under their field name, the rest plain text."""
     if isinstance(value, bytes):
-        return f"{name}.png", value, "image/png"
+        return f"{name}.jpg", value, "image/jpeg"
     return None, str(value)
 
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import base64
+import functools
 import io
 
 from PIL import Image, ImageChops, ImageDraw, ImageStat
@@ -45,3 +46,10 @@ def difference(a: Image.Image, b: Image.Image) -> float:
     """Mean absolute difference per channel, 0 (the same) to 255."""
     a, b = a.convert("RGB"), b.convert("RGB").resize(a.size)
     return sum(ImageStat.Stat(ImageChops.difference(a, b)).mean) / 3
+
+
+@functools.cache
+def photo() -> bytes:
+    """A 12-megapixel JPEG as a phone takes it: 4000x3000, about 5 MB (7 MB as a data URI)."""
+    noise = Image.merge("RGB", [Image.effect_noise((4000, 3000), 30) for _ in range(3)])
+    return encoded(Image.blend(pattern(4000, 3000), noise, 0.4), "JPEG", quality=93)

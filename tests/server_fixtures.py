@@ -21,6 +21,7 @@ from config import read_environment
 from flux_service.launcher import standin_env
 from tests.e2e.service import Service
 from tests.helpers import API_KEY, GATEWAY_TOKEN, OPTIMIZER_KEY, STANDIN_TOKEN, Standin
+from tests.image_host import ImageHost
 from tests.servers import (
     CHROMIUM,
     CHROMIUM_FLAGS,
@@ -156,3 +157,13 @@ def other_origin() -> Iterator[str]:
     finally:
         server.shutdown()
         server.server_close()
+
+
+@pytest.fixture(scope="session")
+def image_host(standin_server: Server) -> Iterator[ImageHost]:
+    """Images on a web server at an address the fetch tests' services take as public."""
+    host = ImageHost(loopback_url=f"{standin_server.url}/photo.png")
+    try:
+        yield host
+    finally:
+        host.close()

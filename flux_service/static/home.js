@@ -7,12 +7,16 @@ const RECENT_STORAGE = "flux.recent";
 const RECENT_LIMIT = 8;
 // The image line of an answer: ![description](https://host/image/key)
 const IMAGE = /!\[[^\]]*\]\((https?:\/\/\S+)\)/;
+// The answer's model line, in any language: "- 🤖 Model: flux-2-klein-4b"
+const MODEL_LINE = /^- 🤖 [^:：]+[:：]\s*(\S+)/m;
 
 const $ = (id) => document.getElementById(id);
 const form = $("playground");
 const expirationSeconds = Number(form.dataset.expiration);
 let shown = null; // the image on display: { url, prompt, expires }
 let stripSize = 0; // how many images the recent strip shows
+let picked = null; // the picture to change: a File, or null
+let pickedUrl = null; // its blob: URL, for the previews
 
 // A failed generation: what the service said, and what it means for the person.
 class Problem extends Error {
@@ -45,8 +49,43 @@ function start() {
       showProblem(new Problem(gone, { code: "image_not_found" }));
     }
   });
+  $("picture").addEventListener("change", () => pick($("picture").files[0] ?? null));
+  $("picture-clear").addEventListener("click", () => pick(null));
+  const drop = $("drop");
+  drop.addEventListener("dragover", (event) => {
+    event.preventDefault();
+    drop.classList.add("over");
+  });
+  drop.addEventListener("dragleave", () => drop.classList.remove("over"));
+  drop.addEventListener("drop", (event) => {
+    event.preventDefault();
+    drop.classList.remove("over");
+    const file = [...event.dataTransfer.files].find((f) => f.type.startsWith("image/"));
+    if (file) pick(file);
+  });
   renderRecent();
   setInterval(tick, 1000);
+}
+
+// Choose the picture to change (or none), and show it in the form.
+function pick(file) {
+  if (pickedUrl) URL.revokeObjectURL(pickedUrl);
+  picked = file;
+  pickedUrl = file ? URL.createObjectURL(file) : null;
+  if (!file) $("picture").value = "";
+  $("picked").hidden = !file;
+  if (file) $("picked-image").src = pickedUrl;
+  else $("picked-image").removeAttribute("src");
+}
+
+// A file as a data: URI, the way chat apps attach pictures.
+function dataUri(file) {
+  return new Promise((resolve, reject) => {
+    const reader = new FileReader();
+    reader.onload = () => resolve(reader.result);
+    reader.onerror = () => reject(new Problem("The picture could not be read."));
+    reader.readAsDataURL(file);
+  });
 }
 
 async function generate() {
@@ -58,15 +97,29 @@ async function generate() {
   clearResult();
   $("generate").disabled = true;
   $("generate").textContent = "Generating…";
+  const source = picked;
   try {
-    const body = { model: $("model").value, messages: [{ role: "user", content }], stream: true };
+    // With a picture, the message is the chat apps' shape: text and an image_url part.
+    const message = picked
+      ? [
+          { type: "text", text: content },
+          { type: "image_url", image_url: { url: await dataUri(picked) } },
+        ]
+      : content;
+    const body = {
+      model: $("model").value,
+      messages: [{ role: "user", content: message }],
+      stream: true,
+    };
     const response = await post(body, key);
     if (!response.ok) throw await problemOf(response);
-    const url = (await readAnswer(response)).match(IMAGE)?.[1];
+    const answer = await readAnswer(response);
+    const url = answer.match(IMAGE)?.[1];
     if (!url) throw new Problem("The answer held no image.");
     const entry = { url, prompt, expires: Date.now() + expirationSeconds * 1000 };
     remember(entry);
     show(entry);
+    if (source) showSource(source, answer.match(MODEL_LINE)?.[1]);
   } catch (error) {
     showProblem(error);
   } finally {
@@ -138,6 +191,21 @@ function clearResult() {
   $("problem").hidden = true;
   $("generated").hidden = true;
   $("image").removeAttribute("src");
+  $("source").hidden = true;
+  const before = $("source-image").src;
+  if (before.startsWith("blob:")) URL.revokeObjectURL(before);
+  $("source-image").removeAttribute("src");
+  $("edited-by").hidden = true;
+}
+
+// The picture an edit started from, beside the result, and the model that changed it.
+function showSource(file, model) {
+  $("source-image").src = URL.createObjectURL(file);
+  $("source").hidden = false;
+  if (model) {
+    $("edited-by").textContent = `Edited by ${model}`;
+    $("edited-by").hidden = false;
+  }
 }
 
 function showProblem(error) {
@@ -164,6 +232,10 @@ function advice({ status, code, retryAfter }) {
     return "The image model failed, so there is no image. Try again, or pick another model.";
   }
   if (code === "image_not_found") return "Images are kept only for a while. Generate it again.";
+  if (code === "no_edit_model") return "This server offers no model that changes pictures.";
+  if (["invalid_image", "image_too_large", "too_many_images"].includes(code)) {
+    return "The picture could not be used. Try another one (PNG, JPEG, WebP or GIF).";
+  }
   if (status === 400) {
     return "The service could not use this request. Change the prompt and try again.";
   }

@@ -3,9 +3,11 @@ streams a chat answer from the service and shows the image."""
 
 from __future__ import annotations
 
+import base64
 import re
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
+from pathlib import Path
 
 import pytest
 import requests
@@ -13,6 +15,7 @@ from playwright.sync_api import Page
 
 from tests.e2e.service import Service
 from tests.helpers import API_KEY, OPTIMIZER_KEY, STANDIN_TOKEN, Standin
+from tests.pictures import difference, encoded, pattern, recorded, thumbnail
 
 pytestmark = pytest.mark.browser
 
@@ -243,4 +246,73 @@ def test_the_page_fits_a_phone(open_home: Callable[..., Home], service: Service)
     assert button is not None
     assert button["x"] >= 0
     assert button["x"] + button["width"] <= width
+    assert home.errors == []
+
+
+PICTURE = pattern(900, 600)
+
+
+def test_a_picked_picture_is_edited_and_shown_beside_the_result(
+    open_home: Callable[..., Home], service: Service, standin: Standin, tmp_path: Path
+) -> None:
+    path = tmp_path / "holiday.png"
+    path.write_bytes(encoded(PICTURE))
+    home = open_home(service)
+    page = home.page
+    page.set_input_files("#picture", str(path))
+    page.wait_for_selector("#picked", state="visible")
+    home.generate(API_KEY, prompt="make the sky purple", ratio="")
+
+    page.wait_for_selector("#generated", state="visible", timeout=30_000)
+    page.wait_for_selector("#source", state="visible")
+    assert page.text_content("#edited-by") == "Edited by flux-2-klein-4b"
+    answer = page.text_content("#answer")
+    assert "Images worked from: attached (900x600)" in answer
+    assert "Image size: 1024x683" in answer
+    sizes = page.evaluate(
+        """["source-image", "image"].map(id => {
+            const image = document.getElementById(id);
+            return [image.naturalWidth, image.naturalHeight];
+        })"""
+    )
+    assert sizes == [[900, 600], [1024, 683]]
+    (drawn,) = standin.received()
+    assert drawn["model"] == "@cf/black-forest-labs/flux-2-klein-4b"
+    assert difference(recorded(drawn["images"][0]), thumbnail(PICTURE)) < 4
+    assert home.errors == []
+
+    # Removed, the next generation draws from the words alone.
+    page.click("#picture-clear")
+    assert page.locator("#picked").is_hidden()
+    home.generate(API_KEY, prompt="a lighthouse", ratio="1:1")
+    page.wait_for_function(
+        """() => document.getElementById("answer").textContent.includes("lighthouse")
+            && !document.getElementById("generated").hidden"""
+    )
+    assert page.locator("#source").is_hidden()
+    assert standin.received()[-1]["images"] == []
+
+
+def test_a_dropped_picture_is_edited(
+    open_home: Callable[..., Home], service: Service, standin: Standin
+) -> None:
+    home = open_home(service)
+    page = home.page
+    # A drop as the browser makes it: a DataTransfer holding the file.
+    page.evaluate(
+        """async (encoded) => {
+            const bytes = Uint8Array.from(atob(encoded), c => c.charCodeAt(0));
+            const transfer = new DataTransfer();
+            transfer.items.add(new File([bytes], "dropped.png", { type: "image/png" }));
+            const drop = document.getElementById("drop");
+            drop.dispatchEvent(new DragEvent("dragover", { dataTransfer: transfer }));
+            drop.dispatchEvent(new DragEvent("drop", { dataTransfer: transfer }));
+        }""",
+        base64.b64encode(encoded(PICTURE)).decode(),
+    )
+    page.wait_for_selector("#picked", state="visible")
+    home.generate(API_KEY, prompt="add a moon", ratio="")
+    page.wait_for_selector("#source", state="visible", timeout=30_000)
+    (drawn,) = standin.received()
+    assert difference(recorded(drawn["images"][0]), thumbnail(PICTURE)) < 4
     assert home.errors == []

@@ -40,7 +40,9 @@ def test_a_body_over_max_body_bytes_is_a_413(
 ) -> None:
     client = make_app(MAX_BODY_BYTES=str(MIB)).test_client()
     big = chat_body("a fox " + "x" * MIB)
-    error = assert_refused(post(client, "/v1/chat/completions", big), 413, "(MAX_BODY_BYTES, 1 MiB)")
+    error = assert_refused(
+        post(client, "/v1/chat/completions", big), 413, "(MAX_BODY_BYTES, 1 MiB)"
+    )
     assert error["code"] == "request_too_large"
     assert standin.received() == []
 

@@ -54,6 +54,26 @@ def test_values_are_parsed() -> None:
     assert settings.port == 5000
 
 
+def test_editing_settings() -> None:
+    settings = load()
+    assert settings.max_body_bytes == 50 * 1024 * 1024
+    assert (settings.edit_model, settings.fetch_image_urls) == ("", True)
+    assert settings.fetch_private_networks == ()
+    edited = load(
+        MODELS="flux-1-schnell",
+        EDIT_MODEL="sd-1.5-inpainting",
+        FETCH_IMAGE_URLS="false",
+        FETCH_PRIVATE_NETWORKS="127.0.0.2/32, 10.9.0.0/16",
+    )
+    # The model that edits is offered too.
+    assert edited.models == (
+        "@cf/black-forest-labs/flux-1-schnell",
+        "@cf/runwayml/stable-diffusion-v1-5-inpainting",
+    )
+    assert edited.fetch_image_urls is False
+    assert edited.fetch_private_networks == ("127.0.0.2/32", "10.9.0.0/16")
+
+
 def test_the_workers_switch_name_still_works() -> None:
     settings = load(CF_IS_TRANSLATE="true", EXTERNAL_API_BASE="https://x.test", EXTERNAL_MODEL="m")
     assert settings.prompt_optimization is True
@@ -77,6 +97,10 @@ def test_the_workers_switch_name_still_works() -> None:
         ({"PUBLIC_BASE_URL": "img.example"}, "PUBLIC_BASE_URL"),
         ({"PORT": "99999"}, "PORT"),
         ({"UPSTREAM_TIMEOUT": "soon"}, "UPSTREAM_TIMEOUT"),
+        ({"EDIT_MODEL": "flux-1-schnell"}, "EDIT_MODEL"),
+        ({"FETCH_PRIVATE_NETWORKS": "*"}, "FETCH_PRIVATE_NETWORKS"),
+        ({"FETCH_PRIVATE_NETWORKS": "10.0.0.0/33"}, "FETCH_PRIVATE_NETWORKS"),
+        ({"MAX_IMAGE_BYTES": "big"}, "MAX_IMAGE_BYTES"),
     ],
 )
 def test_a_bad_value_names_its_variable(env: dict[str, str], variable: str) -> None:

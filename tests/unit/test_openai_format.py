@@ -154,3 +154,45 @@ def test_sse_event_is_a_data_line_and_a_blank_line() -> None:
 
 def test_model_list_shape() -> None:
     assert model_list_body([]) == {"object": "list", "data": []}
+
+
+def test_the_last_user_messages_images_are_read_in_order() -> None:
+    parts = [
+        {"type": "text", "text": "mix these"},
+        {"type": "image_url", "image_url": {"url": "data:image/png;base64,AAAA"}},
+        {"type": "image_url", "image_url": "https://example.com/b.jpg"},  # the older shape
+    ]
+    body = {"messages": [user([{"type": "image_url", "image_url": {"url": "old"}}, *parts])]}
+    chat = parse_chat_request(
+        {"messages": [user("earlier"), {"role": "assistant", "content": "x"}, *body["messages"]]}
+    )
+    assert chat.images == ("old", "data:image/png;base64,AAAA", "https://example.com/b.jpg")
+    assert chat.prompt == "mix these"
+
+
+def test_images_in_earlier_messages_are_not_read() -> None:
+    old = user([{"type": "text", "text": "a"}, {"type": "image_url", "image_url": {"url": "u"}}])
+    chat = parse_chat_request({"messages": [old, user("now this")]})
+    assert chat.images == ()
+
+
+def test_the_last_image_answered_and_what_asked_for_it() -> None:
+    messages = [
+        user("a lighthouse 3:2"),
+        {
+            "role": "assistant",
+            "content": "- x\n\n![one](http://h/image/A)\n![two](http://h/image/B)",
+        },
+        user("make it night"),
+    ]
+    chat = parse_chat_request({"messages": messages})
+    assert (chat.earlier, chat.earlier_prompt) == ("http://h/image/B", "a lighthouse 3:2")
+    # An answer without an image above the new message: nothing to change.
+    plain = [*messages[:2], {"role": "assistant", "content": "hello"}, user("make it night")]
+    assert parse_chat_request({"messages": plain}).earlier is None
+
+
+def test_an_image_part_without_a_url_is_refused() -> None:
+    body = {"messages": [user([{"type": "text", "text": "x"}, {"type": "image_url"}])]}
+    with pytest.raises(InvalidRequestError, match=r"image_url\.url"):
+        parse_chat_request(body)

@@ -1,0 +1,58 @@
+"""Which addresses an image URL may be fetched from, decided before any connection."""
+
+import ipaddress
+import re
+
+import pytest
+
+from flux_service.fetch import FetchError, ImageFetcher, public
+
+
+@pytest.mark.parametrize(
+    "address",
+    [
+        "127.0.0.1",
+        "10.1.2.3",
+        "172.16.0.1",
+        "192.168.1.1",
+        "169.254.169.254",
+        "100.64.0.1",
+        "0.0.0.0",
+        "224.0.0.1",
+        "240.0.0.1",
+        "::1",
+        "fe80::1",
+        "fc00::1",
+        "::ffff:127.0.0.1",
+        "::ffff:10.0.0.1",
+    ],
+)
+def test_private_and_local_addresses_are_not_public(address: str) -> None:
+    assert not public(ipaddress.ip_address(address))
+
+
+@pytest.mark.parametrize("address", ["93.184.216.34", "1.1.1.1", "2606:4700:4700::1111"])
+def test_public_addresses_are(address: str) -> None:
+    assert public(ipaddress.ip_address(address))
+
+
+@pytest.mark.parametrize(
+    ("url", "words"),
+    [
+        ("http://127.0.0.1/x.png", "private or local address (127.0.0.1)"),
+        ("http://[::1]:8000/x.png", "private or local address (::1)"),
+        ("http://0177.0.0.1/x.png", "private or local address (127.0.0.1)"),  # octal spelling
+        ("http://2130706433/x.png", "private or local address (127.0.0.1)"),  # a number
+        ("file:///etc/passwd", "only http and https"),
+        ("http:///x.png", "only http and https"),
+    ],
+)
+def test_a_refusal_comes_before_any_connection(url: str, words: str) -> None:
+    with pytest.raises(FetchError, match=re.escape(words)):
+        ImageFetcher(1024).fetch(url)
+
+
+def test_a_named_network_is_let_through_and_no_other() -> None:
+    fetcher = ImageFetcher(1024, private_networks=["127.0.0.2/32"])
+    with pytest.raises(FetchError, match=r"\(127.0.0.1\)"):
+        fetcher.fetch("http://127.0.0.1/x.png")
