@@ -10,6 +10,7 @@ from flask import Flask
 
 from tests.helpers import API_KEY, Standin
 from tests.inprocess.api import Api
+from tests.pictures import data_uri, encoded, pattern
 
 
 def test_rate_limits_count_images_per_key(make_app: Callable[..., Flask], standin: Standin) -> None:
@@ -113,3 +114,28 @@ def test_one_key_cannot_take_every_slot(make_app: Callable[..., Flask], standin:
     assert third.status_code == 503
     assert "MAX_GENERATIONS_PER_KEY=2" in third.get_json()["error"]["message"]
     assert other.status_code == 200  # the other key's share was there
+
+
+def test_bodies_held_at_once_are_bounded_by_max_body_memory(
+    make_app: Callable[..., Flask], standin: Standin
+) -> None:
+    app = make_app(MAX_BODY_MEMORY=str(1024 * 1024), GENERATION_WAIT="0.2")
+    api = Api(app.test_client())
+    photo = data_uri(encoded(pattern(400, 300), "BMP"))  # 360 KB: held while it is read
+    body = {"messages": [{"role": "user", "content": [
+        {"type": "text", "text": "make it red"},
+        {"type": "image_url", "image_url": {"url": photo}},
+    ]}]}  # fmt: skip
+    bodies = app.extensions["flux"].bodies
+    assert bodies.take(900 * 1024, 0)  # others' bodies, still being read
+    refused = api.post("/v1/chat/completions", body)
+    assert refused.status_code == 503
+    assert refused.headers["Retry-After"] == "5"
+    assert "request bodies" in refused.get_json()["error"]["message"]
+    assert standin.received() == []
+    bodies.give_back(900 * 1024)
+    answered = api.post("/v1/chat/completions", body)
+    assert answered.status_code == 400  # read now: a BMP is not taken, and it says so
+    assert "BMP images are not taken" in answered.get_json()["error"]["message"]
+    answered.close()
+    assert bodies.taken == 0  # given back once the answer is sent
