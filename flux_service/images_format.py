@@ -2,7 +2,10 @@
 
 Generations come as JSON; edits as multipart form data, with the image under `image`,
 `image[]` or a repeated `image` (real clients send all three), an optional `mask`, and every
-other field as text, numbers included. Both are read into one `ImagesRequest`.
+other field as text, numbers and booleans included. Both are read into one `ImagesRequest`.
+
+Answers carry gpt-image's fields (`size`, `output_format`, `quality`, `background`, `usage`)
+for every model, saying what was really delivered.
 """
 
 from __future__ import annotations
@@ -15,7 +18,7 @@ from typing import Any
 from werkzeug.datastructures import MultiDict
 
 from .errors import InvalidRequestError
-from .openai_format import optional, seed_of
+from .openai_format import estimate_tokens, optional, seed_of
 from .prompt import MAX_SIDE, MIN_SIDE
 
 MAX_IMAGES = 4
@@ -28,8 +31,16 @@ IMAGE_FORMATS = {
 _SIZE = re.compile(r"(\d{1,5})[xX](\d{1,5})")
 # The names real clients send edit images under.
 IMAGE_FIELDS = ("image", "image[]")
-# Fields that arrive as text in a form but are numbers in JSON.
+# Fields that arrive as text in a form but are numbers or booleans in JSON.
 _NUMBERS = ("n", "seed")
+_BOOLEANS = ("stream",)
+# Without `response_format`, OpenAI's DALL·E models answer with URLs; everything else (and
+# the clients that omit the field, or have a gateway drop it) needs base64.
+URL_BY_DEFAULT = ("dall-e-2", "dall-e-3")
+# gpt-image's quality words, and DALL·E's, as the steps they stand for (see pipeline.py).
+QUALITIES = {"low": "low", "medium": "medium", "high": "high", "auto": None,
+             "standard": None, "hd": "high"}  # fmt: skip
+BACKGROUNDS = ("auto", "opaque", "transparent")
 
 
 @dataclass(frozen=True)
@@ -40,9 +51,11 @@ class ImagesRequest:
     model: str | None = None
     n: int = 1
     size: tuple[int, int] | None = None  # None: from the prompt, or the default
-    response_format: str = "url"
+    response_format: str = "b64_json"
     mime: str | None = None  # None: the model's own image type
     seed: int | None = None
+    quality: str | None = None  # "low" or "high"; None: the model's usual steps
+    stream: bool = False  # answer with image events as each image is done
     images: tuple[bytes, ...] = ()  # edits: the files to work from
     mask: bytes | None = None
 
@@ -54,21 +67,33 @@ def parse_images_request(body: Any) -> ImagesRequest:
     prompt = optional(body, "prompt", str, "")
     if not prompt.strip():
         raise InvalidRequestError("`prompt` must be a non-empty string.", param="prompt")
-    model = optional(body, "model", str)
+    model = optional(body, "model", str) or None  # "": no choice made (Open WebUI's edits)
     n = optional(body, "n", int, 1)
     if not 1 <= n <= MAX_IMAGES:
         raise InvalidRequestError(f"`n` must be between 1 and {MAX_IMAGES}.", param="n")
-    # gpt-image models answer in base64 only; the others default to URLs, as OpenAI does.
-    default_format = "b64_json" if (model or "").lower().startswith("gpt-image") else "url"
+    name = (model or "").strip().lower()
+    default_format = "url" if name in URL_BY_DEFAULT else "b64_json"
     response_format = optional(body, "response_format", str, default_format)
     if response_format not in ("url", "b64_json"):
         raise InvalidRequestError(
             "`response_format` must be `url` or `b64_json`.", param="response_format"
         )
-    output_format = optional(body, "output_format", str)
+    # gpt-image models answer in PNG unless asked otherwise, as OpenAI's do.
+    default_output = "png" if name.startswith("gpt-image") else None
+    output_format = optional(body, "output_format", str, default_output)
     if output_format is not None and output_format not in IMAGE_FORMATS:
         raise InvalidRequestError(
             "`output_format` must be `png`, `jpeg` or `webp`.", param="output_format"
+        )
+    quality = optional(body, "quality", str, "auto")
+    if quality not in QUALITIES:
+        raise InvalidRequestError(
+            "`quality` must be `low`, `medium`, `high` or `auto` (or DALL·E's `standard`, `hd`).",
+            param="quality",
+        )
+    if optional(body, "background", str, "auto") not in BACKGROUNDS:
+        raise InvalidRequestError(
+            "`background` must be `auto`, `opaque` or `transparent`.", param="background"
         )
     return ImagesRequest(
         prompt=prompt,
@@ -78,6 +103,8 @@ def parse_images_request(body: Any) -> ImagesRequest:
         response_format=response_format,
         mime=IMAGE_FORMATS[output_format] if output_format else None,
         seed=seed_of(body),
+        quality=QUALITIES[quality],
+        stream=optional(body, "stream", bool, default=False),
     )
 
 
@@ -103,9 +130,55 @@ def image_item(data: bytes, url: str | None, revised_prompt: str | None) -> dict
     return item
 
 
-def images_body(created: int, items: list[dict]) -> dict:
+@dataclass(frozen=True)
+class Delivered:
+    """What an images answer says was drawn: the same for every image of a request."""
+
+    width: int
+    height: int
+    mime: str
+    quality: str  # "low", "medium" or "high": the steps the model ran (see pipeline.py)
+    prompt: str  # the prompt the model got, for the token estimate
+
+    def fields(self) -> dict:
+        """gpt-image's description of the images. No model here draws transparency, so the
+        background is always opaque, whatever was asked."""
+        return {
+            "size": f"{self.width}x{self.height}",
+            "output_format": FORMAT_NAMES[self.mime],
+            "quality": self.quality,
+            "background": "opaque",
+        }
+
+    def usage(self) -> dict:
+        """gpt-image's `usage`: the prompt's estimated tokens. No tokens come out of a
+        diffusion model, and pictures sent in are not tokenised, so those count 0."""
+        tokens = estimate_tokens(self.prompt)
+        return {
+            "input_tokens": tokens,
+            "input_tokens_details": {"text_tokens": tokens, "image_tokens": 0},
+            "output_tokens": 0,
+            "total_tokens": tokens,
+        }
+
+
+FORMAT_NAMES = {mime: name for name, mime in IMAGE_FORMATS.items() if name != "jpg"}
+
+
+def images_body(created: int, items: list[dict], delivered: Delivered) -> dict:
     """An images answer."""
-    return {"created": created, "data": items}
+    return {"created": created, "data": items, **delivered.fields(), "usage": delivered.usage()}
+
+
+def image_event(kind: str, created: int, data: bytes, delivered: Delivered) -> dict:
+    """One `image_generation.completed` or `image_edit.completed` event of an image stream."""
+    return {
+        "type": f"{kind}.completed",
+        "b64_json": b64encode(data).decode(),
+        "created_at": created,
+        **delivered.fields(),
+        "usage": delivered.usage(),
+    }
 
 
 def parse_edit_request(form: MultiDict[str, str], files: MultiDict[str, bytes]) -> ImagesRequest:
@@ -115,8 +188,10 @@ def parse_edit_request(form: MultiDict[str, str], files: MultiDict[str, bytes]) 
         value = body.get(name)
         if isinstance(value, str) and value.strip().lstrip("-").isdigit():
             body[name] = int(value)
-    if body.get("model") == "":
-        body["model"] = None  # Open WebUI's edit sends model="" when none is set
+    for name in _BOOLEANS:
+        value = body.get(name)
+        if isinstance(value, str) and value.strip().lower() in ("true", "false"):
+            body[name] = value.strip().lower() == "true"
     request = parse_images_request(body)
     images = tuple(data for name in IMAGE_FIELDS for data in files.getlist(name))
     if not images:

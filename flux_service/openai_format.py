@@ -18,6 +18,8 @@ import orjson
 from .catalog import MAX_SEED
 from .errors import InvalidRequestError
 
+MAX_CHOICES = 4  # a chat's `n`: as many images as the Images API draws at once
+
 
 @dataclass(frozen=True)
 class ChatRequest:
@@ -28,6 +30,7 @@ class ChatRequest:
     stream: bool = False
     include_usage: bool = False
     seed: int | None = None
+    n: int = 1  # choices, each its own image
     images: tuple[str, ...] = ()  # the image URLs of the last user message: data: or http(s)
     earlier: str | None = None  # the last image linked in the assistant's answer before it
     earlier_prompt: str = ""  # the user's message that answer drew
@@ -86,12 +89,16 @@ def parse_chat_request(body: Any) -> ChatRequest:
     earlier, earlier_prompt = _earlier_image(messages[:index])
     stream = optional(body, "stream", bool, default=False)
     options = optional(body, "stream_options", dict, {})
+    n = optional(body, "n", int, 1)
+    if not 1 <= n <= MAX_CHOICES:
+        raise InvalidRequestError(f"`n` must be between 1 and {MAX_CHOICES}.", param="n")
     return ChatRequest(
         prompt=message_text(content, f"messages[{index}].content"),
         model=optional(body, "model", str),
         stream=stream,
         include_usage=stream and optional(options, "include_usage", bool, default=False),
         seed=seed_of(body),
+        n=n,
         images=image_urls(content, f"messages[{index}].content"),
         earlier=earlier,
         earlier_prompt=earlier_prompt,
@@ -238,9 +245,9 @@ def usage(prompt: str, content: str) -> dict[str, int]:
 
 
 def completion_body(
-    completion_id: str, created: int, model: str, content: str, usage: dict[str, int]
+    completion_id: str, created: int, model: str, contents: list[str], usage: dict[str, int]
 ) -> dict:
-    """A non-streaming `chat.completion`."""
+    """A non-streaming `chat.completion`, a choice for each of `contents`."""
     return {
         "id": completion_id,
         "object": "chat.completion",
@@ -248,11 +255,12 @@ def completion_body(
         "model": model,
         "choices": [
             {
-                "index": 0,
+                "index": index,
                 "message": {"role": "assistant", "content": content, "refusal": None},
                 "logprobs": None,
                 "finish_reason": "stop",
             }
+            for index, content in enumerate(contents)
         ],
         "usage": usage,
         "system_fingerprint": None,
@@ -265,14 +273,17 @@ def chunk_body(
     model: str,
     delta: dict[str, str],
     finish_reason: str | None = None,
+    index: int = 0,
 ) -> dict:
-    """One `chat.completion.chunk` carrying `delta`."""
+    """One `chat.completion.chunk` carrying `delta` for choice `index`."""
     return {
         "id": completion_id,
         "object": "chat.completion.chunk",
         "created": created,
         "model": model,
-        "choices": [{"index": 0, "delta": delta, "logprobs": None, "finish_reason": finish_reason}],
+        "choices": [
+            {"index": index, "delta": delta, "logprobs": None, "finish_reason": finish_reason}
+        ],
         "system_fingerprint": None,
     }
 

@@ -62,6 +62,7 @@ class Order:
     # A chat follow-up: the image of ours the conversation showed last, and what drew it.
     earlier: ImageSource | None = None
     earlier_prompt: str = ""
+    quality: str | None = None  # "low" or "high" for fewer or more steps; None: the usual
 
 
 @dataclass(frozen=True)
@@ -79,6 +80,7 @@ class Plan:
     edit: Edit | None = None  # the images it works from, read and checked
     fields: Mapping[str, Field] = field(default_factory=dict)  # the model's image fields
     written: PromptChoice | None = None  # a follow-up's prompt, written as it was decided
+    quality: str = "medium"  # the steps run: "medium" the usual, "low" fewer, "high" more
 
     @property
     def scaled(self) -> bool:
@@ -165,9 +167,10 @@ class Pipeline:
                 # An edit keeps the proportions of the image it works from.
                 spec = PromptSpec(spec.text, *shape_size(edit, EDIT_SIDE))
         width, height = fit_within(spec.width, spec.height, model.max_side)
-        steps = (
+        usual = (
             self._settings.flux_num_steps if model is self._models.default else model.default_steps
         )
+        steps, quality = _steps(model, usual, order.quality)
         fields: Mapping[str, Field] = {}
         if edit is not None:
             asked = request_size(model, width, height) if model.size else (width, height)
@@ -177,7 +180,18 @@ class Pipeline:
             limit = model.prompt_limit
             written = replace(written, text=shorten(written.text, limit), shortened_to=limit)
         return Plan(
-            spec, model, width, height, steps, seeds, order.mime, order.owner, edit, fields, written
+            spec,
+            model,
+            width,
+            height,
+            steps,
+            seeds,
+            order.mime,
+            order.owner,
+            edit,
+            fields,
+            written,
+            quality,
         )
 
     def _follow_up(self, order: Order, text: str) -> tuple[Order, PromptChoice | None]:
@@ -335,6 +349,19 @@ def collect(stages: Iterable[PromptChoice | Stored]) -> tuple[PromptChoice, list
 
 
 _by_index = attrgetter("index")
+
+
+def _steps(model: ModelSpec, usual: int | None, quality: str | None) -> tuple[int | None, str]:
+    """The steps to run for `quality`, and the quality they really are: "low" halves the
+    usual steps and "high" doubles them, within the model's range. A model that runs a
+    fixed number of steps, or a change the range does not allow, is the usual: "medium"."""
+    if usual is None or model.steps is None or quality is None:
+        return usual, "medium"
+    wanted = max(1, usual // 2) if quality == "low" else usual * 2
+    steps = int(model.steps.clamp(wanted))
+    if steps == usual:
+        return usual, "medium"
+    return steps, quality
 
 
 def _seeds(model: ModelSpec, order: Order) -> tuple[int | None, ...]:

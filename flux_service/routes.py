@@ -32,7 +32,9 @@ from .home import home_page
 from .image_server import image_url
 from .image_sources import Sources
 from .images_format import (
+    Delivered,
     ImagesRequest,
+    image_event,
     image_item,
     images_body,
     parse_edit_request,
@@ -51,8 +53,16 @@ from .pipeline import Order, Plan, PromptChoice, Stored, collect
 from .ratelimit import client_id
 from .request_log import logged_stream
 from .responses import json_response
+from .responses_format import (
+    Ids,
+    Picture,
+    output_items,
+    parse_responses_request,
+    response_body,
+    response_events,
+)
 from .state import current_state
-from .streaming import SSE_HEADERS, ChatStream
+from .streaming import SSE_HEADERS, ChatStream, event_stream
 
 bp = Blueprint("api", __name__)
 # What a base64 image may weigh in an answer, at most: 3 bytes a pixel, and a third more.
@@ -89,21 +99,64 @@ def chat_completions() -> Response:
         g.log_fields["client_task"] = task.kind
         return _chat_answer(chat, state.models.pick(chat.model).id, task.answer, iter(()))
     link = _image_link()
-    sources = _sources()
-    attached = tuple(sources.from_url(url) for url in chat.images)
-    key = sources.own_key(chat.earlier) if chat.earlier else None
-    order = Order(
-        chat.prompt,
-        chat.model,
-        seed=chat.seed,
-        owner=client(),
-        images=attached,
-        earlier=sources.earlier(key) if key else None,
-        earlier_prompt=chat.earlier_prompt,
-    )
+    order = _chat_order(chat)
     plan = _plan(order, param="messages")
     parts = _parts(plan, state.pipeline.run(plan, still_connected(request.environ)), link)
-    return _chat_answer(chat, plan.model.id, answer.intro(language, plan), parts)
+    intro = answer.intro(language, plan)
+    return _chat_answer(chat, plan.model.id, intro, parts, len(plan.seeds))
+
+
+@bp.post("/v1/responses")
+@bp.post("/responses")
+@require_api_key
+def responses() -> Response:
+    """The Responses API: draw the image the input describes; answer with it in base64
+    (an image generation call) and the chat answer's markdown (a message)."""
+    asked = parse_responses_request(read_json())
+    chat, ids, created = asked.chat, Ids.new(), int(time.time())
+    state = current_state()
+    language = state.settings.response_language
+    task = recognise(chat.messages, language) if state.settings.skip_client_tasks else None
+    if task is not None:
+        g.log_fields["client_task"] = task.kind
+        model, text = state.models.pick(chat.model).id, task.answer
+        return _response_answer(chat, ids, created, model, lambda: (None, text))
+    link = _image_link()
+    order = _chat_order(chat, size=asked.size, mime=asked.mime, quality=asked.quality)
+    plan = _plan(order, param="input", inline=True)
+    stages = state.pipeline.run(plan, still_connected(request.environ))
+    fields = g.log_fields
+
+    def finish() -> tuple[Picture | None, str]:
+        texts, picture = [answer.intro(language, plan)], None
+        choice = PromptChoice(plan.prompt.text)
+        for stage in stages:
+            if isinstance(stage, PromptChoice):
+                choice = stage
+                texts.append(answer.prompt_part(language, stage))
+                continue
+            fields["upstream_ms"] = _milliseconds(stage.upstream_seconds)
+            texts.append(answer.result_part(language, plan, stage, link(stage.key)))
+            picture = Picture(stage.image.data, _delivered(plan, choice, stage))
+        return picture, "".join(texts)
+
+    return _response_answer(chat, ids, created, plan.model.id, finish, draws=True)
+
+
+def _response_answer(
+    chat: ChatRequest,
+    ids: Ids,
+    created: int,
+    model: str,
+    finish: Callable[[], tuple[Picture | None, str]],
+    draws: bool = False,
+) -> Response:
+    """A Responses answer: `finish()` gives the picture and the text, at once or streamed."""
+    if chat.stream:
+        return _event_answer(response_events(ids, created, model, chat.prompt, draws, finish))
+    picture, text = finish()
+    output = output_items(ids, picture, text)
+    return json_response(response_body(ids.response, created, model, output, chat.prompt, text))
 
 
 @bp.post("/v1/images/generations")
@@ -111,7 +164,7 @@ def chat_completions() -> Response:
 @require_api_key
 def images_generations() -> Response:
     """Draw `n` images at once for the OpenAI Images API."""
-    return _images_answer(parse_images_request(read_json()))
+    return _images_answer(parse_images_request(read_json()), "image_generation")
 
 
 @bp.post("/v1/images/edits")
@@ -120,12 +173,13 @@ def images_generations() -> Response:
 def images_edits() -> Response:
     """Draw `n` edits of the uploaded images at once (the Images API's edits)."""
     form, files = read_form()
-    return _images_answer(parse_edit_request(form, files))
+    return _images_answer(parse_edit_request(form, files), "image_edit")
 
 
-def _images_answer(images: ImagesRequest) -> Response:
-    """Generations and edits alike: plan, draw, and answer with URLs or base64."""
-    inline = images.response_format == "b64_json"
+def _images_answer(images: ImagesRequest, kind: str) -> Response:
+    """Generations and edits alike: plan, draw, and answer with URLs or base64, or with an
+    event per image as each is done (`stream`). `kind` names the stream's events."""
+    inline = images.response_format == "b64_json" or images.stream
     link = None if inline else _image_link()
     sources = _sources()
     order = Order(
@@ -138,13 +192,54 @@ def _images_answer(images: ImagesRequest) -> Response:
         client(),
         tuple(sources.uploaded(data) for data in images.images),
         sources.uploaded(images.mask) if images.mask is not None else None,
+        quality=images.quality,
     )
     plan = _plan(order, param="prompt", inline=inline)
-    choice, stored = collect(current_state().pipeline.run(plan, still_connected(request.environ)))
+    stages = current_state().pipeline.run(plan, still_connected(request.environ))
+    created = int(time.time())
+    if images.stream:
+        return _event_answer(_image_events(kind, created, plan, stages))
+    choice, stored = collect(stages)
     g.log_fields["upstream_ms"] = _milliseconds(max(s.upstream_seconds for s in stored))
     revised = choice.text if choice.optimized else None
     items = [image_item(s.image.data, link(s.key) if link else None, revised) for s in stored]
-    return json_response(images_body(int(time.time()), items))
+    return json_response(images_body(created, items, _delivered(plan, choice, stored[0])))
+
+
+def _image_events(
+    kind: str, created: int, plan: Plan, stages: Iterator[PromptChoice | Stored]
+) -> Iterator[dict]:
+    """An image stream's events: one `<kind>.completed` for each image as it is stored.
+    No partial images: the models draw in one go, and a blurred copy would be made up.
+
+    The stream runs after the request's context has gone, so take what it needs now.
+    """
+    fields = g.log_fields
+
+    def events() -> Iterator[dict]:
+        choice = PromptChoice(plan.prompt.text)
+        for stage in stages:
+            if isinstance(stage, PromptChoice):
+                choice = stage
+                continue
+            fields["upstream_ms"] = _milliseconds(stage.upstream_seconds)
+            yield image_event(kind, created, stage.image.data, _delivered(plan, choice, stage))
+
+    return events()
+
+
+def _delivered(plan: Plan, choice: PromptChoice, stored: Stored) -> Delivered:
+    return Delivered(
+        stored.image.width, stored.image.height, stored.image.mime, plan.quality, choice.text
+    )
+
+
+def _event_answer(events: Iterator[dict]) -> Response:
+    """A stream of named events, with keep-alives, logged when it ends."""
+    outcome: list[str] = []
+    stream = event_stream(events, current_state().settings.stream_keepalive, outcome.append)
+    logged = logged_stream(stream, lambda: outcome[0] if outcome else None)
+    return Response(logged, mimetype="text/event-stream", headers=SSE_HEADERS)
 
 
 @bp.get("/v1/models")
@@ -184,6 +279,25 @@ def healthz() -> Response:
     except StoreUnavailableError:
         return json_response({"status": "unavailable", "store": store.name}, 503)
     return json_response({"status": "ok", "store": store.name})
+
+
+def _chat_order(chat: ChatRequest, **choices: object) -> Order:
+    """The order a chat asks for: its prompt, the images of its last message, and the last
+    image of ours it showed, for a follow-up."""
+    sources = _sources()
+    attached = tuple(sources.from_url(url) for url in chat.images)
+    key = sources.own_key(chat.earlier) if chat.earlier else None
+    return Order(
+        chat.prompt,
+        chat.model,
+        chat.n,
+        seed=chat.seed,
+        owner=client(),
+        images=attached,
+        earlier=sources.earlier(key) if key else None,
+        earlier_prompt=chat.earlier_prompt,
+        **choices,  # type: ignore[arg-type]
+    )
 
 
 def _plan(order: Order, param: str, inline: bool = False) -> Plan:
@@ -265,26 +379,31 @@ def _image_link() -> Callable[[str], str]:
 
 def _parts(
     plan: Plan, stages: Iterator[PromptChoice | Stored], link: Callable[[str], str]
-) -> Iterator[str]:
-    """The answer's parts, stage by stage, noting the upstream time for the request log.
+) -> Iterator[tuple[int, str]]:
+    """The answer's parts, stage by stage, each with the choice it belongs to: the prompt
+    goes to every choice, each image to its own. Notes the upstream time for the log.
 
     A stream runs these after the request's context has gone, so take what they need now.
     """
     language, fields = current_state().settings.response_language, g.log_fields
 
-    def parts() -> Iterator[str]:
+    def parts() -> Iterator[tuple[int, str]]:
         for stage in stages:
             if isinstance(stage, PromptChoice):
-                yield answer.prompt_part(language, stage)
+                part = answer.prompt_part(language, stage)
+                yield from ((index, part) for index in range(len(plan.seeds)))
                 continue
             fields["upstream_ms"] = _milliseconds(stage.upstream_seconds)
-            yield answer.result_part(language, plan, stage, link(stage.key))
+            yield stage.index, answer.result_part(language, plan, stage, link(stage.key))
 
     return parts()
 
 
-def _chat_answer(chat: ChatRequest, model: str, intro: str, parts: Iterator[str]) -> Response:
-    """The chat answer: `intro`, then each of `parts`, streamed or as one completion."""
+def _chat_answer(
+    chat: ChatRequest, model: str, intro: str, parts: Iterator[tuple[int, str]], choices: int = 1
+) -> Response:
+    """The chat answer: `intro`, then each of `parts`, streamed or as one completion, in
+    `choices` choices (a client task has one)."""
     completion_id, created = new_completion_id(), int(time.time())
     settings = current_state().settings
     if chat.stream:
@@ -296,6 +415,7 @@ def _chat_answer(chat: ChatRequest, model: str, intro: str, parts: Iterator[str]
             chat.prompt,
             chat.include_usage,
             settings.stream_keepalive,
+            choices,
         )
 
         def failure(error: FluxError) -> str:
@@ -303,9 +423,11 @@ def _chat_answer(chat: ChatRequest, model: str, intro: str, parts: Iterator[str]
 
         events = logged_stream(stream.events(intro, parts, failure), lambda: stream.outcome)
         return Response(events, mimetype="text/event-stream", headers=SSE_HEADERS)
-    content = intro + "".join(parts)
-    counts = usage(chat.prompt, content)
-    return json_response(completion_body(completion_id, created, model, content, counts))
+    contents = [intro] * choices
+    for index, part in parts:
+        contents[index] += part
+    counts = usage(chat.prompt, "".join(contents))
+    return json_response(completion_body(completion_id, created, model, contents, counts))
 
 
 def _milliseconds(seconds: float) -> float:

@@ -53,6 +53,10 @@ class Api:
     def images(self, **body: object) -> TestResponse:
         return self.post("/v1/images/generations", body)
 
+    def picture(self, item: dict) -> Image.Image:
+        """The image of an Images API answer's item: its base64, or fetched from its URL."""
+        return decode(item["b64_json"]) if "b64_json" in item else self.image(item["url"])
+
     def image(self, url: str) -> Image.Image:
         """The image an answer links to, fetched from the app."""
         response = self.client.get(urlsplit(url).path)
@@ -65,9 +69,9 @@ def user(prompt: str) -> list[dict]:
 
 
 def events(response: TestResponse) -> list[dict]:
-    """The JSON data events of a streamed answer, without [DONE]."""
-    blocks = response.get_data(as_text=True).split("\n\n")
-    return [json.loads(b[6:]) for b in blocks if b.startswith("data: {")]
+    """The JSON data events of a streamed answer, named or not, without [DONE]."""
+    lines = response.get_data(as_text=True).splitlines()
+    return [json.loads(line[6:]) for line in lines if line.startswith("data: {")]
 
 
 def streamed_text(response: TestResponse) -> str:

@@ -3,13 +3,18 @@ the stand-in sent only what each model takes."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 import pytest
+from flask import Flask
 from flask.testing import FlaskClient
 
 from tests.helpers import AUTH, Standin, image_url
 from tests.inprocess.api import Api, events
 from tests.pictures import data_uri, encoded, pattern
 
+SCHNELL = "@cf/black-forest-labs/flux-1-schnell"
+KLEIN = "@cf/black-forest-labs/flux-2-klein-4b"
 RATIOS = [
     ("a lighthouse at dusk", 1024, 1024),
     ("a lighthouse at dusk 3:2", 768, 512),
@@ -126,3 +131,39 @@ def test_a_refusal_comes_before_the_stream_starts(api: Api, stream: bool) -> Non
     response = api.chat("x" * 3000, stream=stream)
     assert response.status_code == 400
     assert response.headers["Content-Type"] == "application/json"
+
+
+def test_n_choices_each_with_its_own_image(
+    make_app: Callable[..., Flask], standin: Standin
+) -> None:
+    api = Api(make_app(MODELS=f"{SCHNELL},{KLEIN}").test_client())
+    body = api.chat("a red fox 16:9", model="flux-2-klein-4b", n=3, seed=5).get_json()
+    assert [choice["index"] for choice in body["choices"]] == [0, 1, 2]
+    links = [image_url(choice["message"]["content"]) for choice in body["choices"]]
+    assert len(set(links)) == 3
+    assert all(api.image(link).size == (1024, 576) for link in links)
+    assert sorted(entry["inputs"]["seed"] for entry in standin.received()) == [5, 6, 7]
+    pictures = {api.image(link).tobytes() for link in links}
+    assert len(pictures) == 3
+
+
+def test_n_choices_stream_with_their_indexes(api: Api) -> None:
+    response = api.chat("a red fox", n=2, stream=True)
+    texts = ["", ""]
+    finished = set()
+    for chunk in events(response):
+        for choice in chunk["choices"]:
+            texts[choice["index"]] += choice["delta"].get("content") or ""
+            if choice["finish_reason"] == "stop":
+                finished.add(choice["index"])
+    assert finished == {0, 1}
+    assert image_url(texts[0]) != image_url(texts[1])
+    assert all(api.image(image_url(text)).size == (1024, 1024) for text in texts)
+
+
+@pytest.mark.parametrize("n", [0, 5, "2"])
+def test_a_bad_n_is_a_400(api: Api, standin: Standin, n: object) -> None:
+    response = api.chat("a red fox", n=n)
+    assert response.status_code == 400
+    assert response.get_json()["error"]["param"] == "n"
+    assert standin.received() == []

@@ -79,7 +79,7 @@ def test_uploads_in_every_shape_real_clients_send(
         fields.add(field, FileStorage(io.BytesIO(png), name))
     response = post_form(api, fields)
     assert response.status_code == 200, response.get_data(as_text=True)
-    assert api.image(response.get_json()["data"][0]["url"]).size == (512, 512)
+    assert api.picture(response.get_json()["data"][0]).size == (512, 512)
     (sent,) = standin.received()
     assert sent["model"] == KLEIN
     assert len(sent["images"]) == len(names)
@@ -118,7 +118,7 @@ def test_a_mask_for_flux2_keeps_the_image_outside_it(api: Api, standin: Standin)
     photo = pattern(512, 512)
     response = upload(api, encoded(photo), hole(512, 512, (0, 0, 255, 511)), size="512x512")
     assert response.status_code == 200, response.get_data(as_text=True)
-    result = api.image(response.get_json()["data"][0]["url"])
+    result = api.picture(response.get_json()["data"][0])
     right = (300, 0, 512, 512)  # outside the hole: the photo as it was
     assert difference(result.crop(right), photo.crop(right)) < 3
     # Inside it, what the model drew: the stand-in writes the prompt there.
@@ -155,7 +155,7 @@ def test_sd_img2img_moves_from_the_image_by_strength(
     # SD takes sides in steps of 8: asked 1024x688, the answer cut to the photo's 1024x683.
     assert (sent["inputs"]["width"], sent["inputs"]["height"]) == (1024, 688)
     assert (sent["images"][0]["width"], sent["images"][0]["height"]) == (1024, 688)
-    assert api.image(response.get_json()["data"][0]["url"]).size == (1024, 683)
+    assert api.picture(response.get_json()["data"][0]).size == (1024, 683)
 
 
 def test_with_no_model_that_edits_a_400_names_the_setting(
@@ -269,7 +269,7 @@ def test_a_mask_of_another_size_is_stretched_to_the_image(api: Api) -> None:
     small_mask = hole(256, 256, (0, 0, 127, 255))  # the left half, at half the size
     response = upload(api, encoded(photo), small_mask, size="512x512")
     assert response.status_code == 200, response.get_data(as_text=True)
-    result = api.image(response.get_json()["data"][0]["url"])
+    result = api.picture(response.get_json()["data"][0])
     right = (300, 0, 512, 512)
     assert difference(result.crop(right), photo.crop(right)) < 3
     assert difference(result.crop(PROMPT_AREA), photo.crop(PROMPT_AREA)) > 20

@@ -23,7 +23,12 @@ for await (const chunk of stream) {
   if (choice.finish_reason) chat.finish = choice.finish_reason;
 }
 
-const urls = await client.images.generate({ prompt: "a lighthouse at dusk", size: "768x512", n: 2 });
+const urls = await client.images.generate({
+  prompt: "a lighthouse at dusk",
+  size: "768x512",
+  n: 2,
+  response_format: "url",
+});
 const inline = await client.images.generate({
   model: "gpt-image-1",
   prompt: "a paper boat on a puddle",

@@ -123,7 +123,7 @@ def test_a_byte_order_mark_is_allowed() -> None:
 
 
 def test_completion_body_has_every_field_the_sdks_read() -> None:
-    body = completion_body("chatcmpl-1", 1700000000, "m", "hello", usage("p", "hello"))
+    body = completion_body("chatcmpl-1", 1700000000, "m", ["hello"], usage("p", "hello"))
     assert body["object"] == "chat.completion"
     choice = body["choices"][0]
     assert choice == {
