@@ -37,6 +37,7 @@ _MARKERS = re.compile(r"---n?tl\b", re.IGNORECASE)
 # Open WebUI lists attachments in the text: `<attached_files><file … /></attached_files>`.
 _FILE_TAG = re.compile(r"<file\b[^<>]*>")  # stops at the next < or >: linear
 _ATTACHED = ("<attached_files>", "</attached_files>")
+_RAG_CONTEXT_END = "</context>"
 # The token must be the last word; full-width colons and multiplication signs are common in
 # Chinese and Japanese input. They run on cleaned text, whose spaces come one at a time.
 _RATIO_AT_END = re.compile(r"(?:^|[\s,，])(\d{1,2})\s*[:：]\s*(\d{1,2})\s*$")
@@ -57,12 +58,22 @@ class PromptSpec:
 def clean_prompt(text: str) -> str:
     """Trim, drop the `---ntl` / `---tl` markers, client markup for attachments, control
     characters and lone surrogates."""
-    text = _FILE_TAG.sub(" ", _without_attached_files(_MARKERS.sub(" ", text)))
+    text = _FILE_TAG.sub(" ", _without_attached_files(_MARKERS.sub(" ", _user_query(text))))
     # Lone surrogates (legal in JSON escapes) cannot be encoded as UTF-8 later on.
     text = "".join(
         char for char in text if char.isspace() or unicodedata.category(char) not in ("Cc", "Cs")
     )
     return " ".join(text.split())
+
+
+def _user_query(text: str) -> str:
+    """The request Open WebUI wraps in its RAG template when files or web search are on:
+    the template (a `### Task:` and a `<context>`) comes first, the user's words after it.
+    Anything else is `text` itself."""
+    if not text[:20].lstrip().lower().startswith("### task:"):
+        return text
+    end = text.rfind(_RAG_CONTEXT_END)
+    return text[end + len(_RAG_CONTEXT_END) :] if end != -1 else text
 
 
 def _without_attached_files(text: str) -> str:

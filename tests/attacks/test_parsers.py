@@ -36,6 +36,8 @@ HOSTILE = {
     "thinking": "<think>" * (MIB // 7),
     "fences": "```" + " " * MIB + "x",
     "letters": "a" * MIB,
+    "json entries": '{"role":"user","mainText":"' * (MIB // 27),
+    "user blocks": "<user>" * (MIB // 6),
 }
 
 
@@ -65,6 +67,12 @@ PARSERS: dict[str, Callable[[str], object]] = {
     ),
     "recognise, in the history": lambda text: recognise(
         [*user(text), *user(text), *user("Summarize the discussion briefly in 200 words")], "en"
+    ),
+    "recognise, as a conversation to name": lambda text: recognise(
+        [{"role": "system", "content": "总结给出的会话"}, *user(text)], "en"
+    ),
+    "recognise, as an image prompt task": lambda text: recognise(
+        user("### Task:\nGenerate a detailed prompt for am image generation task\n" + text), "en"
     ),
     "message_text, as content parts": lambda text: message_text(
         [{"type": "text", "text": text}] * 8 + [{"type": "image_url"}] * 10_000, "content"

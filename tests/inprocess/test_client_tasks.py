@@ -9,7 +9,7 @@ from collections.abc import Callable
 import pytest
 from flask import Flask
 
-from tests.client_requests import CLIENT_TASKS, IMAGE_PROMPTS
+from tests.client_requests import CLIENT_TASKS, IMAGE_CHATS, IMAGE_PROMPTS
 from tests.helpers import Standin, image_url
 from tests.inprocess.api import Api, streamed_text
 
@@ -31,7 +31,9 @@ def test_client_tasks_get_text_and_draw_nothing(
         content = response.get_json()["choices"][0]["message"]["content"]
     assert fragment in content
     assert "![" not in content
-    if kind in ("tags", "follow_ups", "queries", "autocomplete") or content.startswith("{"):
+    if kind in ("tags", "follow_ups", "queries", "autocomplete", "prompt") or content.startswith(
+        "{"
+    ):
         json.loads(content)
     assert standin.received() == []
 
@@ -40,6 +42,18 @@ def test_client_tasks_get_text_and_draw_nothing(
 def test_image_prompts_still_get_images(api: Api, standin: Standin, prompt: str) -> None:
     api.image(image_url(api.answer(prompt)))
     assert len(standin.received()) == 1
+
+
+@pytest.mark.parametrize("body", IMAGE_CHATS)
+def test_image_requests_among_task_words_still_get_images(
+    api: Api, standin: Standin, body: dict
+) -> None:
+    response = api.post("/v1/chat/completions", body)
+    assert response.status_code == 200
+    api.image(image_url(response.get_json()["choices"][0]["message"]["content"]))
+    [drawn] = standin.received()
+    asked = body["messages"][-1]["content"].rpartition("</context>\n")[2]  # Open WebUI's RAG
+    assert drawn["inputs"]["prompt"] == asked.removesuffix(" 16:9")
 
 
 def test_client_tasks_can_be_drawn_after_all(

@@ -87,3 +87,15 @@ def test_ratio_label_is_reduced(width: int, height: int, label: str) -> None:
 def test_shorten_cuts_at_a_word_boundary(text: str, limit: int, expected: str) -> None:
     assert shorten(text, limit) == expected
     assert len(shorten(text, limit)) <= limit
+
+
+def test_open_webui_rag_template_gives_way_to_the_request_after_it() -> None:
+    wrapped = (
+        "### Task:\nRespond to the user query using the provided context, incorporating "
+        "inline citations…\n\n### Output:\nProvide a clear and direct response…\n\n"
+        '<context>\n<source id="1">a fox lives in the forest</source>\n</context>\n'
+        "a red fox in the forest 16:9"
+    )
+    assert parse_prompt(wrapped) == PromptSpec("a red fox in the forest", 1024, 576, sized=True)
+    assert clean_prompt("### Task: draw </context> nothing") == "nothing"
+    assert clean_prompt("a sign that reads </context>") == "a sign that reads </context>"
