@@ -5,6 +5,9 @@
      ├── AuthenticationError (401)
      ├── NotFoundError (404)
      ├── RequestTimeoutError (408): the body arrived too slowly
+     ├── BodyTooLargeError (413): the body, as sent or decoded, is over MAX_BODY_BYTES
+     ├── UnsupportedMediaTypeError (415): the body comes in a Content-Encoding not taken
+     ├── RangeNotSatisfiableError (416, Content-Range): a Range past an image's end
      ├── ClientGoneError (499): the client left before its image was drawn
      ├── RateLimitError (429, Retry-After)
      ├── UnavailableError (503, Retry-After): this server cannot take the request now
@@ -13,7 +16,7 @@
      ├── UpstreamError (502)
      │    ├── UpstreamBusyError (503, Retry-After)
      │    └── UpstreamTimeoutError (504)
-     └── StatusError (any status): Flask's own refusals (unknown route, wrong method, …)
+     └── StatusError (any status): Flask's own refusals (wrong method, body too large, …)
 
 Every error answers in the OpenAI shape `{"error": {"message", "type", "param", "code"}}`.
 Messages are written for the person reading them and never hold a key, a token or a
@@ -23,13 +26,17 @@ credentialed URL.
 from __future__ import annotations
 
 import logging
+from urllib.parse import quote
 
-from flask import Flask, Response
+from flask import Flask, Response, request
 from werkzeug.exceptions import HTTPException
 
 from .responses import json_response
 
 log = logging.getLogger(__name__)
+# How much of an unknown route a 404 repeats: enough to recognise it, not a page of it.
+ROUTE_CHARS = 200
+METHOD_CHARS = 20
 
 
 class FluxError(Exception):
@@ -118,6 +125,30 @@ class BodyTooLargeError(FluxError):
     code = "request_too_large"
 
 
+class UnsupportedMediaTypeError(FluxError):
+    """The request body comes in a Content-Encoding this server does not decode."""
+
+    status = 415
+    type = "invalid_request_error"
+    code = "unsupported_content_encoding"
+
+
+class RangeNotSatisfiableError(FluxError):
+    """A Range asks for bytes past the end of an image of `length` bytes."""
+
+    status = 416
+    type = "invalid_request_error"
+    code = "range_not_satisfiable"
+
+    def __init__(self, message: str, *, length: int) -> None:
+        super().__init__(message)
+        self.length = length
+
+    def headers(self) -> dict[str, str]:
+        """Content-Range: how long the image is, as RFC 9110 asks of a 416."""
+        return {"Content-Range": f"bytes */{self.length}"}
+
+
 class RequestTimeoutError(FluxError):
     """The client sent its request body too slowly."""
 
@@ -188,7 +219,7 @@ class UpstreamTimeoutError(UpstreamError):
 
 
 class StatusError(FluxError):
-    """Flask's own refusals (unknown route, wrong method, body too large) in our shape."""
+    """Flask's own refusals (wrong method, body too large, …) in our shape."""
 
     def __init__(self, status: int) -> None:
         super().__init__(_STATUS_MESSAGES.get(status, "The request could not be handled."))
@@ -211,6 +242,8 @@ def register_error_handlers(app: Flask) -> None:
 
     @app.errorhandler(HTTPException)
     def handle_http_error(error: HTTPException) -> Response:
+        if error.code == 404:
+            return error_response(unknown_route(request.method, request.path))
         response = error_response(StatusError(error.code or 500))
         if error.code == 405:
             response.headers["Allow"] = ", ".join(getattr(error, "valid_methods", None) or [])
@@ -222,10 +255,27 @@ def register_error_handlers(app: Flask) -> None:
         return error_response(FluxError("The server hit an unexpected error."))
 
 
+def unknown_route(method: str, path: str) -> NotFoundError:
+    """The 404 for a route this service does not offer, naming its method and path."""
+    message = (
+        f"This service does not offer {_shown(method, METHOD_CHARS)} {_shown(path, ROUTE_CHARS)}."
+    )
+    if path != "/v1" and not path.startswith("/v1/"):
+        message += " The API lives under /v1."
+    return NotFoundError(message, code="unknown_route")
+
+
+def _shown(text: str, limit: int) -> str:
+    """`text` fit to show: what cannot be printed percent-encoded, cut at `limit`."""
+    shown = "".join(
+        c if c.isprintable() else quote(c, safe="", errors="replace") for c in text[:limit]
+    )
+    return shown if len(text) <= limit else shown + "…"
+
+
 _STATUS_MESSAGES = {
     400: "The request could not be read.",
-    404: "There is nothing at this URL. The API lives under /v1.",
     405: "This URL does not take that method.",
     413: "The request body is too large.",
 }
-_STATUS_CODES = {404: "not_found", 405: "method_not_allowed", 413: "request_too_large"}
+_STATUS_CODES = {405: "method_not_allowed", 413: "request_too_large"}

@@ -6,8 +6,9 @@ from urllib.parse import urlsplit
 
 from flask import Response, render_template
 
-from .prompt import RATIO_SIZES
+from .prompt import MAX_SIDE, MIN_SIDE, RATIO_SIZES
 from .state import State
+from .translations import duration
 
 # The page runs only its own files: no inline code, nothing from elsewhere. `{images}` adds
 # PUBLIC_BASE_URL's origin, where the images are when it is not this one.
@@ -27,8 +28,11 @@ def home_page(state: State) -> Response:
         optimization=settings.prompt_optimization,
         store=state.store.name,
         expiration=settings.image_expiration,
-        kept_for=duration(settings.image_expiration),
+        kept_for=f"for {duration(settings.image_expiration)}"
+        if settings.image_expiration
+        else "for good",
         ratios=RATIO_SIZES,
+        sides=(MIN_SIDE, MAX_SIDE),
         demo=settings.demo_mode,
     )
     images = f" {origin(settings.public_base_url)}" if settings.public_base_url else ""
@@ -36,14 +40,6 @@ def home_page(state: State) -> Response:
     response.headers["Content-Security-Policy"] = HOME_CSP.format(images=images)
     response.headers["Referrer-Policy"] = "no-referrer"
     return response
-
-
-def duration(seconds: int) -> str:
-    """`seconds` in the largest unit that divides it: "30 minutes", "1 hour", "90 seconds"."""
-    units = (("hour", 3600), ("minute", 60), ("second", 1))
-    unit, size = next((unit, size) for unit, size in units if seconds % size == 0)
-    count = seconds // size
-    return f"{count} {unit}" if count == 1 else f"{count} {unit}s"
 
 
 def origin(url: str) -> str:

@@ -89,8 +89,9 @@ class WorkersAIClient:
     """Calls `POST {CF_API_BASE}/accounts/{id}/ai/run/{model}`, or AI Gateway's equivalent.
 
     A call that fails for a passing reason (no capacity, a 5xx, a dropped connection) is
-    tried again after a jittered, growing pause, as long as UPSTREAM_TIMEOUT allows in all;
-    a refused input is never tried again as it was.
+    tried again after a jittered, growing pause, for UPSTREAM_RETRY_BUDGET seconds at most
+    and never past UPSTREAM_TIMEOUT; a refused input is never tried again as it was. A single
+    call that is just slow has all of UPSTREAM_TIMEOUT.
     """
 
     def __init__(self, settings: Settings, session: requests.Session) -> None:
@@ -101,6 +102,7 @@ class WorkersAIClient:
         if settings.cf_ai_gateway_token:
             self._headers["cf-aig-authorization"] = f"Bearer {settings.cf_ai_gateway_token}"
         self._timeout = settings.upstream_timeout
+        self._retry_budget = settings.upstream_retry_budget
         # Optional fields a model refused, remembered so each costs one failed call at most.
         self._refused: dict[str, set[str]] = {}
         self._lock = threading.Lock()
@@ -108,7 +110,10 @@ class WorkersAIClient:
 
     def run(self, model: ModelSpec, inputs: Inputs) -> Drawing:
         """Have `model` draw from `inputs`, trying again while that can help."""
-        deadline = time.monotonic() + self._timeout
+        started = time.monotonic()
+        deadline = started + self._timeout
+        # Past this, a failure is final: trying on would only hold the request to the deadline.
+        last_retry = min(deadline, started + self._retry_budget)
         with self._lock:
             refused = set(self._refused.get(model.id, ()))
         inputs = {name: value for name, value in inputs.items() if name not in refused}
@@ -127,7 +132,7 @@ class WorkersAIClient:
                 continue
             except UpstreamError as error:
                 pause = random.uniform(0, min(RETRY_CAP, RETRY_BASE * 2**attempt))
-                if not error.transient or time.monotonic() + pause >= deadline:
+                if not error.transient or time.monotonic() + pause >= last_retry:
                     raise
                 attempt += 1
                 log.warning(

@@ -9,10 +9,14 @@ const RECENT_LIMIT = 8;
 const IMAGE = /!\[[^\]]*\]\((https?:\/\/\S+)\)/;
 // The answer's model line, in any language: "- 🤖 Model: flux-2-klein-4b"
 const MODEL_LINE = /^- 🤖 [^:：]+[:：]\s*(\S+)/m;
+// A ratio or size as the prompt's last word, as the service reads it (prompt.py).
+const RATIO_AT_END = /(?:^|[\s,，])(\d{1,2})\s*[:：]\s*(\d{1,2})\s*$/;
+const SIZE_AT_END = /(?:^|[\s,，])(\d{2,5})\s*[xX×*]\s*(\d{2,5})\s*$/;
 
 const $ = (id) => document.getElementById(id);
 const form = $("playground");
 const expirationSeconds = Number(form.dataset.expiration);
+const sides = [Number(form.dataset.minSide), Number(form.dataset.maxSide)];
 let shown = null; // the image on display: { url, prompt, expires }
 let stripSize = 0; // how many images the recent strip shows
 let picked = null; // the picture to change: a File, or null
@@ -91,9 +95,10 @@ function dataUri(file) {
 async function generate() {
   const key = $("key").value.trim();
   const prompt = $("prompt").value.trim();
+  // The service reads the size from the prompt's last word: the menu's ratio goes there,
+  // unless the prompt ends with its own.
   const ratio = $("ratio").value;
-  // The service reads a ratio from the prompt's last word.
-  const content = ratio ? `${prompt} ${ratio}` : prompt;
+  const content = ratio && !sizedByItself(prompt) ? `${prompt} ${ratio}` : prompt;
   clearResult();
   $("generate").disabled = true;
   $("generate").textContent = "Generating…";
@@ -126,6 +131,16 @@ async function generate() {
     $("generate").disabled = false;
     $("generate").textContent = "Generate";
   }
+}
+
+// Whether the prompt ends with a ratio or size the service takes ("at 10:30" does not count).
+function sizedByItself(prompt) {
+  const ratios = [...$("ratio").options].map((option) => option.value).filter(Boolean);
+  const ratio = prompt.match(RATIO_AT_END);
+  if (ratio && ratios.includes(`${Number(ratio[1])}:${Number(ratio[2])}`)) return true;
+  const size = prompt.match(SIZE_AT_END);
+  const [low, high] = sides;
+  return Boolean(size) && [size[1], size[2]].every((side) => low <= +side && +side <= high);
 }
 
 async function post(body, key) {

@@ -3,6 +3,7 @@ exactly as written, with no client tidying the path first."""
 
 from __future__ import annotations
 
+import json
 import socket
 
 import requests
@@ -73,3 +74,33 @@ def test_path_tricks_on_images_find_nothing(service: Service) -> None:
         status, body = raw_get(service, target)
         assert status == 404, target
         assert b'"error"' in body, target
+
+
+def test_an_unknown_route_under_v1_is_named_and_a_wrong_method_is_a_405(
+    service: Service, standin: Standin
+) -> None:
+    response = requests.post(
+        f"{service.url}/v1/audio/speech", json={"input": "hi"}, headers=AUTH, timeout=5
+    )
+    assert response.status_code == 404
+    assert response.json()["error"] == {
+        "message": "This service does not offer POST /v1/audio/speech.",
+        "type": "invalid_request_error",
+        "param": None,
+        "code": "unknown_route",
+    }
+    # The path as written, control characters and all, comes back shown and bounded.
+    status, body = raw_get(service, b"/v1/a%0Ab%1B[31m" + b"x" * 3000)
+    assert status == 404
+    message = json.loads(body)["error"]["message"]
+    assert message.startswith("This service does not offer GET /v1/a%0Ab%1B[31mxxx")
+    assert message.endswith("x….")
+    assert len(message) < 300
+    outside = requests.get(f"{service.url}/api/tags", headers=AUTH, timeout=5).json()["error"]
+    assert (
+        outside["message"] == "This service does not offer GET /api/tags. The API lives under /v1."
+    )
+    wrong = requests.get(f"{service.url}/v1/chat/completions", headers=AUTH, timeout=5)
+    assert (wrong.status_code, wrong.json()["error"]["code"]) == (405, "method_not_allowed")
+    assert "POST" in wrong.headers["Allow"]
+    assert standin.received() == []

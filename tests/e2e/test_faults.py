@@ -89,6 +89,49 @@ def test_upstream_faults(
     assert_fine_afterwards(flaky, standin, pids)
 
 
+RETRY_BUDGET = 2.0
+
+
+@pytest.fixture
+def patient(make_service: Callable[..., Service]) -> Service:
+    """A service that waits long for one call, but tries failing ones again only briefly."""
+    return make_service(UPSTREAM_TIMEOUT="30", UPSTREAM_RETRY_BUDGET=str(RETRY_BUDGET))
+
+
+def test_a_persistent_upstream_failure_answers_within_the_retry_budget(
+    patient: Service, standin: Standin
+) -> None:
+    pids = workers(patient)
+    standin.fail(*[{"kind": "error", "status": 500, "code": 3043}] * 200)
+    started = time.monotonic()
+    with pytest.raises(openai.APIStatusError) as caught:
+        ask(patient.client(), stream=False)
+    seconds = time.monotonic() - started
+    assert caught.value.status_code == 502
+    error = caught.value.response.json()["error"]
+    assert (error["code"], error["message"]) == (
+        "upstream_error",
+        "Workers AI failed (HTTP 500, code 3043).",
+    )
+    assert seconds < RETRY_BUDGET + 1, f"{seconds:.1f} s"  # not UPSTREAM_TIMEOUT's 30 s
+    tries = len(standin.received())
+    assert tries > 1  # it was tried again, within the budget
+    # Every try got a fault: nothing was drawn.
+    assert standin.queued()["workers_ai"] == 200 - tries
+    assert_fine_afterwards(patient, standin, pids)
+
+
+def test_a_slow_generation_has_the_whole_upstream_timeout(
+    patient: Service, standin: Standin
+) -> None:
+    standin.configure(latency=RETRY_BUDGET + 1.5)
+    started = time.monotonic()
+    content = ask(patient.client(), stream=False)
+    assert time.monotonic() - started > RETRY_BUDGET + 1.5
+    fetch_image(image_url(content))
+    assert len(standin.received()) == 1
+
+
 @pytest.mark.parametrize("stream", [False, True], ids=["plain", "stream"])
 def test_a_slow_optimizer_is_not_waited_for(
     make_service: Callable[..., Service], standin: Standin, stream: bool

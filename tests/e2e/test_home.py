@@ -32,10 +32,14 @@ class Home:
     headers: dict[str, str]
     errors: list[str] = field(default_factory=list)
 
-    def generate(self, key: str, prompt: str = FOX, ratio: str = "1:1", model: str = "") -> None:
+    def generate(
+        self, key: str, prompt: str = FOX, ratio: str | None = None, model: str = ""
+    ) -> None:
+        """Fill in the form and generate; the ratio menu stays as it is unless `ratio` is given."""
         self.page.fill("#key", key)
         self.page.fill("#prompt", prompt)
-        self.page.select_option("#ratio", ratio)
+        if ratio is not None:
+            self.page.select_option("#ratio", ratio)
         if model:
             self.page.select_option("#model", label=model)
         self.page.click("#generate")
@@ -88,7 +92,8 @@ def test_the_page_says_what_the_server_offers_under_a_strict_policy(
     assert page.text_content("#expiry") == "30 minutes"
     assert page.locator("#demo-notice").count() == 0
     ratios = page.eval_on_selector_all("#ratio option", "options => options.map(o => o.value)")
-    assert ratios == ["1:1", "1:2", "3:2", "3:4", "16:9", "9:16", ""]
+    assert ratios == ["", "1:1", "1:2", "3:2", "3:4", "16:9", "9:16"]
+    assert page.input_value("#ratio") == ""  # from the prompt, at first
     models = page.eval_on_selector_all("#model option", "options => options.map(o => o.value)")
     assert models[0] == "@cf/black-forest-labs/flux-1-schnell"
     assert page.input_value("#model") == models[0]  # FLUX_MODEL is picked at first
@@ -246,6 +251,37 @@ def test_the_page_fits_a_phone(open_home: Callable[..., Home], service: Service)
     assert button is not None
     assert button["x"] >= 0
     assert button["x"] + button["width"] <= width
+    assert home.errors == []
+
+
+@pytest.mark.parametrize(
+    ("prompt", "ratio", "drawn", "size"),
+    [
+        ("a lighthouse 16:9", None, "a lighthouse", [1024, 576]),
+        ("a lighthouse 16:9", "1:1", "a lighthouse", [1024, 576]),  # the prompt's own wins
+        ("a lighthouse 1280x720", "3:4", "a lighthouse", [1280, 720]),
+        ("breakfast at 10:30", "3:2", "breakfast at 10:30", [768, 512]),
+        ("a lighthouse", None, "a lighthouse", [1024, 1024]),
+    ],
+    ids=["menu untouched", "menu set", "a size", "not a ratio", "no ratio"],
+)
+def test_the_prompts_own_ratio_sets_the_size_and_is_not_drawn(
+    open_home: Callable[..., Home],
+    service: Service,
+    standin: Standin,
+    prompt: str,
+    ratio: str | None,
+    drawn: str,
+    size: list[int],
+) -> None:
+    home = open_home(service)
+    home.generate(API_KEY, prompt=prompt, ratio=ratio, model="flux-2-klein-4b")
+    page = home.page
+    page.wait_for_selector("#generated", state="visible", timeout=30_000)
+    shown = page.eval_on_selector("#image", "image => [image.naturalWidth, image.naturalHeight]")
+    assert shown == size
+    [sent] = standin.received()
+    assert sent["inputs"]["prompt"] == drawn
     assert home.errors == []
 
 

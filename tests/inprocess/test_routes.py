@@ -117,7 +117,12 @@ def test_every_configured_key_works_and_no_other(make_app: Callable[..., Flask])
 def test_unknown_routes_and_methods_answer_in_the_openai_shape(client: FlaskClient) -> None:
     missing = client.get("/v1/nothing-here", headers=AUTH)
     assert missing.status_code == 404
-    assert missing.get_json()["error"]["code"] == "not_found"
+    assert missing.get_json()["error"] == {
+        "message": "This service does not offer GET /v1/nothing-here.",
+        "type": "invalid_request_error",
+        "param": None,
+        "code": "unknown_route",
+    }
     wrong = client.get("/v1/chat/completions", headers=AUTH)
     assert wrong.status_code == 405
     assert "POST" in wrong.headers["Allow"]

@@ -12,15 +12,16 @@ import requests
 from flux_service.catalog import CATALOG
 from flux_service.errors import InvalidRequestError, UpstreamError
 from flux_service.workers_ai import WorkersAIClient
-from tests.helpers import Standin
+from tests.helpers import Standin, decode
 from tests.inprocess.api import settings_with
 
 KLEIN = CATALOG["@cf/black-forest-labs/flux-2-klein-4b"]
 INPUTS = {"prompt": "a fox", "width": 256, "height": 256, "seed": 3}
 
 
-def client(session: requests.Session, timeout: str = "10") -> WorkersAIClient:
-    return WorkersAIClient(settings_with(UPSTREAM_TIMEOUT=timeout), session)
+def client(session: requests.Session, timeout: str = "10", budget: str = "20") -> WorkersAIClient:
+    settings = settings_with(UPSTREAM_TIMEOUT=timeout, UPSTREAM_RETRY_BUDGET=budget)
+    return WorkersAIClient(settings, session)
 
 
 def test_a_refused_field_is_left_out_at_once_and_from_then_on(
@@ -51,3 +52,30 @@ def test_a_passing_failure_is_tried_again_until_the_deadline(
         client(session, timeout="0.5").run(KLEIN, dict(INPUTS))
     assert time.monotonic() - started < 0.6
     assert 1 <= len(standin.received()) < 50
+
+
+def test_a_persistent_failure_is_tried_again_only_for_the_retry_budget(
+    session: requests.Session, standin: Standin
+) -> None:
+    standin.fail(*[{"kind": "error", "status": 500, "code": 3043}] * 50)
+    started = time.monotonic()
+    with pytest.raises(UpstreamError, match="HTTP 500"):
+        client(session, timeout="10", budget="0.4").run(KLEIN, dict(INPUTS))
+    assert time.monotonic() - started < 0.6  # the budget, not the 10 s timeout
+    assert 1 <= len(standin.received()) < 50
+
+
+def test_no_retry_budget_means_one_try(session: requests.Session, standin: Standin) -> None:
+    standin.fail(*[{"kind": "error", "status": 503, "code": 3043}] * 5)
+    with pytest.raises(UpstreamError, match="HTTP 503"):
+        client(session, budget="0").run(KLEIN, dict(INPUTS))
+    assert len(standin.received()) == 1
+
+
+def test_a_slow_call_has_the_whole_timeout_whatever_the_budget(
+    session: requests.Session, standin: Standin
+) -> None:
+    standin.configure(latency=0.3)
+    drawing = client(session, timeout="5", budget="0.05").run(KLEIN, dict(INPUTS))
+    assert decode(drawing.data).size == (256, 256)
+    assert len(standin.received()) == 1

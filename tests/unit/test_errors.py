@@ -8,11 +8,14 @@ from flux_service.errors import (
     FluxError,
     InvalidRequestError,
     NotFoundError,
+    RangeNotSatisfiableError,
     RateLimitError,
     StoreUnavailableError,
+    UnsupportedMediaTypeError,
     UpstreamBusyError,
     UpstreamError,
     UpstreamTimeoutError,
+    unknown_route,
 )
 
 
@@ -23,6 +26,8 @@ from flux_service.errors import (
         (InvalidRequestError("x", param="messages"), 400, "invalid_request_error"),
         (AuthenticationError("x"), 401, "invalid_request_error"),
         (NotFoundError("x"), 404, "invalid_request_error"),
+        (UnsupportedMediaTypeError("x"), 415, "invalid_request_error"),
+        (RangeNotSatisfiableError("x", length=10), 416, "invalid_request_error"),
         (RateLimitError("x", retry_after=3), 429, "requests"),
         (CapacityError("x", retry_after=5), 503, "server_error"),
         (StoreUnavailableError("x", retry_after=5), 503, "server_error"),
@@ -73,3 +78,33 @@ def test_an_error_can_name_the_field_it_came_in() -> None:
     named = error.about("messages")
     assert (named.message, named.param, named.code) == ("The prompt is empty.", "messages", "empty")
     assert InvalidRequestError("x", param="seed").about("messages").param == "seed"
+
+
+@pytest.mark.parametrize(
+    ("method", "path", "message"),
+    [
+        ("POST", "/v1/audio/speech", "This service does not offer POST /v1/audio/speech."),
+        ("GET", "/v1", "This service does not offer GET /v1."),
+        ("GET", "/api/chat", "This service does not offer GET /api/chat. The API lives under /v1."),
+        (
+            "DELETE",
+            "/v1beta/models",
+            "This service does not offer DELETE /v1beta/models. The API lives under /v1.",
+        ),
+        (
+            "GET",
+            "/v1/a\nb\x1b[31mc\u202ed",
+            "This service does not offer GET /v1/a%0Ab%1B[31mc%E2%80%AEd.",
+        ),
+    ],
+)
+def test_an_unknown_route_is_named(method: str, path: str, message: str) -> None:
+    error = unknown_route(method, path)
+    assert (error.status, error.code, error.message) == (404, "unknown_route", message)
+
+
+def test_an_unknown_route_is_shown_in_bounded_length() -> None:
+    message = unknown_route("X" * 5000, "/v1/" + "a" * 100_000).message
+    assert len(message) < 300
+    assert message.startswith("This service does not offer " + "X" * 20 + "… /v1/aaa")
+    assert message.endswith("a….")
