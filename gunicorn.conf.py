@@ -59,8 +59,9 @@ def on_starting(_server):
 
 
 def post_fork(_server, worker):
-    """Hand the worker the settings it applies to each client socket."""
+    """Hand the worker the settings it applies to each client socket and request."""
     worker.client_timeout = _settings.client_timeout
+    worker.max_body_bytes = _settings.max_body_bytes
 
 
 def post_worker_init(_worker):

@@ -12,6 +12,7 @@ from flask import Response, after_this_request, current_app, request
 from werkzeug.datastructures import MultiDict
 from werkzeug.formparser import parse_form_data
 
+from .compression import BodyDecoder, body_coding
 from .errors import BodyTooLargeError, InvalidRequestError, RequestTimeoutError, UnavailableError
 from .offload import DeadlineExceeded, deadline, off_the_event_loop
 from .openai_format import decode_json, explain_json
@@ -95,21 +96,24 @@ def _hold_body(size: int) -> int:
     return size
 
 
-def _too_large(limit: int) -> BodyTooLargeError:
+def _too_large(limit: int, *, decoded: bool = False) -> BodyTooLargeError:
+    body = "The request body, decoded," if decoded else "The request body"
     return BodyTooLargeError(
-        f"The request body is larger than this server takes (MAX_BODY_BYTES, "
-        f"{limit / 2**20:g} MiB)."
+        f"{body} is larger than this server takes (MAX_BODY_BYTES, {limit / 2**20:g} MiB)."
     )
 
 
 def read_body() -> bytes:
-    """The request body; 413 when it is over MAX_BODY_BYTES, 408 when it comes too slowly.
+    """The request body, decoded; 413 over MAX_BODY_BYTES, 408 when it comes too slowly.
 
     Flask checks Content-Length up front, but a chunked body has none: it is read up to the
     limit, and one more byte behind it means the body was too large. The whole body must
     arrive within CLIENT_TIMEOUT plus a second per MIN_UPLOAD_RATE bytes. A large body takes
     its size from MAX_BODY_MEMORY before it is read; a chunked one, step by step as it comes.
+    A gzip or deflate body is then decoded under the same limits (see `_decoded`); any other
+    Content-Encoding is a 415 before anything is read.
     """
+    coding = body_coding(request.headers.get("Content-Encoding"))
     limit = current_app.config["MAX_CONTENT_LENGTH"]
     length = request.content_length
     if length is not None and length > limit:
@@ -137,4 +141,29 @@ def read_body() -> bytes:
         raise RequestTimeoutError(
             f"The request body did not arrive within {allowed:.0f} s; send it faster."
         ) from None
+    data = b"".join(chunks)
+    return data if coding is None else _decoded(data, coding, limit)
+
+
+def _decoded(data: bytes, coding: str, limit: int) -> bytes:
+    """`data` decoded from `coding`; 413 as soon as more than `limit` bytes come out.
+
+    The decoded bytes take MAX_BODY_MEMORY before each step is decoded, so a body of a
+    megabyte that unpacks to a gigabyte holds no more than the limit, and is refused there.
+    zlib lets go of the GIL while it works, so each step runs on a real thread and the event
+    loop keeps serving everyone else (a health check included) meanwhile.
+    """
+    decoder = BodyDecoder(coding, data)
+    chunks: list[bytes] = []
+    size = 0
+    step = OFFLOAD_BYTES  # as much as a plain body holds without taking memory
+    while not decoder.finished:
+        chunk = off_the_event_loop(decoder.read, min(step, limit + 1 - size))
+        chunks.append(chunk)
+        size += len(chunk)
+        if size > limit:
+            raise _too_large(limit, decoded=True)
+        if not decoder.finished:
+            _hold_body(HOLD_STEP)
+            step = HOLD_STEP
     return b"".join(chunks)

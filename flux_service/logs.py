@@ -87,16 +87,20 @@ class _Quiet:
 
     def admit(self, now: float) -> bool:
         """Whether this refusal's line may be written; if not, it is counted."""
+        # gunicorn's master imports this module before gevent patches threading, so the lock
+        # is a real one: nothing under it may yield to another greenlet (starting a Timer
+        # does), or the next refusal would block the whole worker on it.
         with self._lock:
             if now >= self._next:
                 self._next = now + QUIET_SECONDS
                 return True
             self._unwritten += 1
-            if self._unwritten == 1:
-                timer = threading.Timer(self._next - now, self._write_count)
-                timer.daemon = True
-                timer.start()
-            return False
+            first = self._unwritten == 1
+        if first:
+            timer = threading.Timer(self._next - now, self._write_count)
+            timer.daemon = True
+            timer.start()
+        return False
 
     def _write_count(self) -> None:
         with self._lock:

@@ -5,6 +5,12 @@ gunicorn already bounds how long a client may take to send a request's headers (
 in the gevent worker) and how large they may be (`limit_request_*`); this adds a limit on
 each read of the body and each write of the answer, so a client that uploads a byte at a
 time or never reads its answer is let go after CLIENT_TIMEOUT seconds.
+
+It also keeps gunicorn from inviting a body the app will refuse: gunicorn answers
+`Expect: 100-continue` as it builds the environ, before the app has seen the request. One
+whose Content-Length is over MAX_BODY_BYTES gets no `100 Continue`: the app answers it at
+once (a 413 in the OpenAI shape, with CORS and a log line) and the connection is closed, as
+its body was never read.
 """
 
 from __future__ import annotations
@@ -13,7 +19,10 @@ import json
 import socket
 
 from gunicorn import util
+from gunicorn.http.message import Request
 from gunicorn.workers.ggevent import GeventWorker
+
+from config import DEFAULT_MAX_BODY_BYTES
 
 # gunicorn's status for each refusal, and the code we give it.
 _CODES = {
@@ -31,6 +40,7 @@ class Worker(GeventWorker):
     """GeventWorker, with CLIENT_TIMEOUT on each client socket and JSON error pages."""
 
     client_timeout = 30.0  # gunicorn.conf.py's post_fork sets CLIENT_TIMEOUT here
+    max_body_bytes = DEFAULT_MAX_BODY_BYTES  # and MAX_BODY_BYTES here
 
     def init_process(self) -> None:
         # gunicorn writes its own refusals through util.write_error, as an HTML page.
@@ -38,10 +48,21 @@ class Worker(GeventWorker):
         super().init_process()
 
     def handle_request(
-        self, listener_name: object, req: object, sock: socket.socket, addr: object
+        self, listener_name: object, req: Request, sock: socket.socket, addr: object
     ) -> bool:
         sock.settimeout(self.client_timeout)
+        if req._expected_100_continue and _content_length(req) > self.max_body_bytes:
+            req._expected_100_continue = False
+            req.force_close()
         return super().handle_request(listener_name, req, sock, addr)
+
+
+def _content_length(req: Request) -> int:
+    """The request's Content-Length, which gunicorn has checked is one number; 0 without."""
+    for name, value in req.headers:
+        if name == "CONTENT-LENGTH":
+            return int(value)
+    return 0
 
 
 def write_json_error(sock: socket.socket, status: int, reason: str, message: str) -> None:

@@ -6,7 +6,9 @@ from __future__ import annotations
 import base64
 import io
 import re
+import struct
 import threading
+import zlib
 
 import requests
 from PIL import Image
@@ -91,3 +93,21 @@ def streams_left_after_the_first_bytes(url: str, count: int) -> None:
         client.start()
     for client in clients:
         client.join()
+
+
+def gzip_bomb(mib: int) -> bytes:
+    """A valid gzip file of `mib` MiB of zeros, a thousand times smaller, built in a second.
+
+    Compressing a gigabyte takes a minute; after a full flush every MiB of zeros compresses
+    to the same bytes, so those are repeated and the trailer's checksum written by hand.
+    """
+    block = bytes(1 << 20)
+    deflate = zlib.compressobj(9, zlib.DEFLATED, 16 + zlib.MAX_WBITS)
+    first = deflate.compress(block) + deflate.flush(zlib.Z_FULL_FLUSH)
+    again = deflate.compress(block) + deflate.flush(zlib.Z_FULL_FLUSH)
+    last_block = deflate.flush(zlib.Z_FINISH)[:-8]  # without the trailer for these 2 MiB
+    crc = 0
+    for _ in range(mib):
+        crc = zlib.crc32(block, crc)
+    trailer = struct.pack("<II", crc, (mib << 20) & 0xFFFFFFFF)
+    return first + again * (mib - 1) + last_block + trailer

@@ -7,6 +7,8 @@ from one client, 3 GB an hour); gunicorn's warnings were plain text among the JS
 from __future__ import annotations
 
 import json
+import re
+import subprocess
 import time
 from collections.abc import Callable
 
@@ -34,6 +36,20 @@ def test_repeated_misses_are_summed_up_not_each_written(
         f"{len(lines)} lines in {seconds:.1f} s"
     )
     assert len(written) + sum(counted) == 2000  # nothing hidden: the log says how many there were
+
+
+def test_misses_at_once_never_freeze_the_worker(make_service: Callable[..., Service]) -> None:
+    # Before: with a few misses in flight, the count's timer was started under a real
+    # (unpatched) lock, the next miss blocked on it, and the worker froze for good: wrk
+    # got 1 answer in 3 s and /healthz none.
+    service = make_service(label="misses-at-once")
+    url = f"{service.url}/image/{'B' * 32}"
+    out = subprocess.run(
+        ["wrk", "-t2", "-c16", "-d2s", url], capture_output=True, text=True, check=True
+    ).stdout
+    answered = int(re.search(r"(\d+) requests in", out)[1])
+    assert answered > 500, out
+    assert requests.get(f"{service.url}/healthz", timeout=2).status_code == 200
 
 
 def test_every_line_is_json_gunicorns_own_too(make_service: Callable[..., Service]) -> None:
