@@ -33,8 +33,17 @@ DEFAULT_MODELS = (
 )
 DEFAULT_STEPS = 4
 DEFAULT_IMAGE_EXPIRATION = 1800
+# Stores in memory keep images a week at most; on disk or in a bucket they may stay for good
+# (IMAGE_EXPIRATION=0) or for years.
+MAX_MEMORY_EXPIRATION = 7 * 86400
+MAX_LASTING_EXPIRATION = 100 * 365 * 86400
+LASTING_STORES = ("file", "s3")
+REDIS_SCHEMES = ("redis", "rediss", "unix")
+DEFAULT_S3_REGION = "auto"  # what Cloudflare R2 takes; AWS needs the bucket's own
 DEFAULT_PORT = 8000
 DEFAULT_UPSTREAM_TIMEOUT = 120.0
+# How long failing calls are tried again: a persistent outage answers in seconds, not minutes.
+DEFAULT_UPSTREAM_RETRY_BUDGET = 20.0
 DEFAULT_OPTIMIZER_TIMEOUT = 30.0
 # Well inside the 10 s without a byte that idle proxies and clients tolerate.
 DEFAULT_STREAM_KEEPALIVE = 5.0
@@ -95,6 +104,7 @@ class Settings:
     public_base_url: str = ""
     port: int = DEFAULT_PORT
     upstream_timeout: float = DEFAULT_UPSTREAM_TIMEOUT
+    upstream_retry_budget: float = DEFAULT_UPSTREAM_RETRY_BUDGET
     optimizer_timeout: float = DEFAULT_OPTIMIZER_TIMEOUT
     stream_keepalive: float = DEFAULT_STREAM_KEEPALIVE
     idle_timeout: int = DEFAULT_IDLE_TIMEOUT
@@ -107,7 +117,12 @@ class Settings:
     edit_model: str = ""  # "": the first served model that works from images
     fetch_image_urls: bool = True
     fetch_private_networks: tuple[str, ...] = ()  # tests only: private ones fetched anyway
-    image_store: str = "memory"  # or a redis:// URL
+    image_store: str = "memory"  # or a redis://, file:/// or s3:// URL
+    s3_endpoint_url: str = ""  # "": AWS S3 itself
+    aws_access_key_id: str = field(default="", repr=False)
+    aws_secret_access_key: str = field(default="", repr=False)
+    aws_region: str = DEFAULT_S3_REGION
+    image_public_base_url: str = ""  # a public bucket or its custom domain: answers link there
     image_store_max_bytes: int = DEFAULT_IMAGE_STORE_MAX_BYTES
     web_concurrency: int = 1
     max_concurrent_generations: int = DEFAULT_MAX_CONCURRENT_GENERATIONS
@@ -115,6 +130,7 @@ class Settings:
     image_store_key_bytes: int = DEFAULT_IMAGE_STORE_MAX_BYTES
     generation_wait: float = DEFAULT_GENERATION_WAIT
     rate_limit: str = ""
+    redis_url: str = ""  # where RATE_LIMIT counts when IMAGE_STORE is not a Redis
     skip_client_tasks: bool = True
     https_proxy: str = ""
     http_proxy: str = ""
@@ -158,7 +174,17 @@ def load_settings(
     if image_store.lower() == "redis":  # the URL a Redis add-on put in REDIS_URL
         image_store = _required("REDIS_URL", get("REDIS_URL"), "when IMAGE_STORE=redis")
     image_store = _parse("IMAGE_STORE", image_store, _store)
+    store_kind = store_scheme(image_store)
     default_workers = 1 if image_store == "memory" else 2 * (os.cpu_count() or 1)
+    lasting = store_kind in LASTING_STORES
+    if get("IMAGE_EXPIRATION") == "0" and not lasting:
+        raise ConfigError(
+            f"IMAGE_EXPIRATION=0 keeps images for good, which IMAGE_STORE={store_kind} cannot "
+            "(it holds them in memory): use IMAGE_STORE=file:///a/path or s3://bucket/prefix, "
+            "or an expiration in seconds"
+        )
+    longest = MAX_LASTING_EXPIRATION if lasting else MAX_MEMORY_EXPIRATION
+    expiration = setting("IMAGE_EXPIRATION", _int_between(0, longest), DEFAULT_IMAGE_EXPIRATION)
     # Heroku (DYNO) and Render (RENDER) reach every dyno through their own router, from
     # addresses that change: there, the router is the only way in, so its headers are true.
     on_platform = bool(get("DYNO") or get("RENDER"))
@@ -184,9 +210,7 @@ def load_settings(
         flux_model=flux_model,
         models=models,
         flux_num_steps=setting("FLUX_NUM_STEPS", _int_between(1, 100), DEFAULT_STEPS),
-        image_expiration=setting(
-            "IMAGE_EXPIRATION", _int_between(1, 7 * 86400), DEFAULT_IMAGE_EXPIRATION
-        ),
+        image_expiration=expiration,
         # CF_IS_TRANSLATE is the Worker's name for the switch.
         prompt_optimization=setting("PROMPT_OPTIMIZATION", _bool, get("CF_IS_TRANSLATE", "false")),
         external_api_base=setting("EXTERNAL_API_BASE", _optional_url),
@@ -198,6 +222,9 @@ def load_settings(
         port=setting("PORT", _int_between(1, 65535), DEFAULT_PORT),
         upstream_timeout=setting(
             "UPSTREAM_TIMEOUT", _float_between(0.1, 3600), DEFAULT_UPSTREAM_TIMEOUT
+        ),
+        upstream_retry_budget=setting(
+            "UPSTREAM_RETRY_BUDGET", _float_between(0, 3600), DEFAULT_UPSTREAM_RETRY_BUDGET
         ),
         optimizer_timeout=setting(
             "OPTIMIZER_TIMEOUT", _float_between(0.1, 600), DEFAULT_OPTIMIZER_TIMEOUT
@@ -235,6 +262,11 @@ def load_settings(
         ca_bundle=setting("REQUESTS_CA_BUNDLE", _optional_file),
         forwarded_allow_ips=setting("FORWARDED_ALLOW_IPS", _addresses, default_proxies),
         image_store=image_store,
+        s3_endpoint_url=setting("S3_ENDPOINT_URL", _optional_url),
+        aws_access_key_id=get("AWS_ACCESS_KEY_ID"),
+        aws_secret_access_key=get("AWS_SECRET_ACCESS_KEY"),
+        aws_region=setting("AWS_REGION", _region, get("AWS_DEFAULT_REGION", DEFAULT_S3_REGION)),
+        image_public_base_url=setting("IMAGE_PUBLIC_BASE_URL", _optional_url),
         web_concurrency=setting("WEB_CONCURRENCY", _int_between(1, 256), default_workers),
         max_concurrent_generations=generations,
         max_generations_per_key=setting(
@@ -242,6 +274,7 @@ def load_settings(
         ),
         generation_wait=setting("GENERATION_WAIT", _float_between(0, 600), DEFAULT_GENERATION_WAIT),
         rate_limit=setting("RATE_LIMIT", _rate_limit),
+        redis_url=setting("REDIS_URL", _optional_redis),
         skip_client_tasks=setting("SKIP_CLIENT_TASKS", _bool, "true"),
         demo_mode=setting("DEMO_MODE", _bool, "false"),
     )
@@ -252,6 +285,23 @@ def load_settings(
             "worker stored would be missing when another serves /image/<key>. Set "
             "IMAGE_STORE=redis://… to run several workers, or WEB_CONCURRENCY=1 (Heroku sets "
             "WEB_CONCURRENCY by itself: heroku config:set WEB_CONCURRENCY=1)."
+        )
+    if settings.rate_limit and settings.web_concurrency > 1 and store_kind in LASTING_STORES:
+        _required(
+            "REDIS_URL",
+            settings.redis_url,
+            f"for RATE_LIMIT with IMAGE_STORE={store_kind}://… and WEB_CONCURRENCY="
+            f"{settings.web_concurrency}: each worker would count on its own, and let "
+            "several times the limit through (or set WEB_CONCURRENCY=1)",
+        )
+    if store_kind == "s3":
+        _required("AWS_ACCESS_KEY_ID", settings.aws_access_key_id, "when IMAGE_STORE=s3://…")
+        _required(
+            "AWS_SECRET_ACCESS_KEY", settings.aws_secret_access_key, "when IMAGE_STORE=s3://…"
+        )
+    elif settings.image_public_base_url:
+        raise ConfigError(
+            "IMAGE_PUBLIC_BASE_URL links answers to a public bucket: it needs IMAGE_STORE=s3://…"
         )
     if settings.prompt_optimization:
         _required("EXTERNAL_API_BASE", settings.external_api_base, "when PROMPT_OPTIMIZATION=true")
@@ -380,11 +430,59 @@ def _networks(raw: str) -> tuple[str, ...]:
     return entries
 
 
+def bucket_and_prefix(image_store: str) -> tuple[str, str]:
+    """The bucket and key prefix of IMAGE_STORE=s3://bucket/prefix; a prefix ends in `/`."""
+    parts = urlsplit(image_store)
+    prefix = parts.path.strip("/")
+    return parts.netloc, f"{prefix}/" if prefix else ""
+
+
+def public_links(settings: Settings) -> str:
+    """Where answers link pictures in a public bucket (IMAGE_PUBLIC_BASE_URL and the
+    store's key prefix: the link is this and the key); "" when they link to this service."""
+    if not settings.image_public_base_url:
+        return ""
+    return (
+        f"{settings.image_public_base_url.rstrip('/')}/{bucket_and_prefix(settings.image_store)[1]}"
+    )
+
+
+def store_scheme(image_store: str) -> str:
+    """Which kind of store IMAGE_STORE names: memory, redis, file or s3."""
+    scheme = urlsplit(image_store).scheme
+    return scheme if scheme in LASTING_STORES else "memory" if image_store == "memory" else "redis"
+
+
 def _store(raw: str) -> str:
     if raw.lower() == "memory":
         return "memory"
-    if urlsplit(raw).scheme not in ("redis", "rediss", "unix"):
-        raise ValueError("expected memory, or a redis://, rediss:// or unix:// URL")
+    parts = urlsplit(raw)
+    if parts.scheme == "file":
+        if parts.netloc not in ("", "localhost") or not parts.path.startswith("/"):
+            raise ValueError("expected file:///an/absolute/path")
+        return raw
+    if parts.scheme == "s3":
+        if not re.fullmatch(r"[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]", parts.netloc):
+            raise ValueError("expected s3://bucket/prefix, with a valid bucket name")
+        if not re.fullmatch(r"[A-Za-z0-9!_.*'()/-]*", parts.path):
+            raise ValueError("expected s3://bucket/prefix, the prefix of plain characters")
+        return raw
+    if parts.scheme not in REDIS_SCHEMES:
+        raise ValueError(
+            "expected memory, a redis://, rediss:// or unix:// URL, file:///path or s3://bucket/prefix"
+        )
+    return raw
+
+
+def _optional_redis(raw: str) -> str:
+    if raw and urlsplit(raw).scheme not in REDIS_SCHEMES:
+        raise ValueError("expected a redis://, rediss:// or unix:// URL")
+    return raw
+
+
+def _region(raw: str) -> str:
+    if not re.fullmatch(r"[a-z0-9-]{2,32}", raw):
+        raise ValueError("expected a region name such as auto, us-east-1 or eu-central-1")
     return raw
 
 

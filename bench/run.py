@@ -18,6 +18,7 @@ import sys
 import tempfile
 import threading
 import time
+from collections.abc import Iterable
 from contextlib import contextmanager
 from dataclasses import asdict, dataclass
 from pathlib import Path
@@ -31,6 +32,7 @@ from flux_service.image_inputs import read_input_image, reference_jpeg
 from flux_service.launcher import standin_env
 from tests import pictures
 from tests.servers import (
+    SeaweedServer,
     Server,
     free_port,
     listening_socket,
@@ -66,17 +68,24 @@ class Profile:
     ceiling_seconds: float = 15
     photo_seconds: float = 20  # per body, in `overhead_rounds` turns
     photo_in_flight: int = 20
+    s3_requests: int = 200  # per path, in each of `overhead_rounds` turns
 
 
-SMOKE = Profile(0.05, 1, 1, (10,), 0.5, 10, 0.5, 2, 1, 4, 1, 1, 4)
+SMOKE = Profile(0.05, 1, 1, (10,), 0.5, 10, 0.5, 2, 1, 4, 1, 1, 4, 10)
 
 
 class Bench:
     """The running servers, and the load and measurements driven against them."""
 
     def __init__(
-        self, standin: Server, service: Server, floor: Server, service_cores: list[int] | None
+        self,
+        standin: Server,
+        service: Server,
+        floor: Server,
+        service_cores: list[int] | None,
+        env: dict[str, str],
     ) -> None:
+        self.env = env  # the service's settings, for others started beside it
         self.standin = standin
         self.service = service
         self.floor = floor
@@ -290,23 +299,63 @@ def first_byte(bench: Bench, profile: Profile) -> dict:
 
 
 def serving(bench: Bench, profile: Profile) -> dict:
-    """GET /image/<key> under wrk, next to nginx serving the same bytes from disk."""
+    """GET /image/<key> under wrk, from the memory store and from the disk store (a second
+    service, on the same core, taking turns), next to nginx serving the same bytes."""
     bench.set_latency(0)
-    answer = requests.post(
-        bench.chat_url, json=bench.chat_plan(PROMPT)["body"], headers=bench.auth, timeout=30
-    ).json()
-    url = answer["choices"][0]["message"]["content"].rsplit("(", 1)[1].rstrip(")")
+    url = drawn_url(bench.chat_url, bench)
     image = requests.get(url, timeout=10).content
-    ours = wrk(url, profile.serving_seconds)
+    with tempfile.TemporaryDirectory() as root, disk_service(bench, root) as disk:
+        disk_url = drawn_url(f"{disk.url}/v1/chat/completions", bench)
+        assert requests.get(disk_url, timeout=10).content == image  # the same picture
+        rounds = 1 if profile is SMOKE else 2
+        turns = [
+            (wrk(url, profile.serving_seconds), wrk(disk_url, profile.serving_seconds))
+            for _ in range(rounds)
+        ]
+    ours, from_disk = (best(round_[i] for round_ in turns) for i in (0, 1))
     with nginx_serving(image, bench.service_cores) as nginx_url:
         theirs = wrk(nginx_url, profile.serving_seconds)
     return {
         "image_kb": round(len(image) / 1024, 1),
         "connections": 32,
         "service": ours,
+        "disk": from_disk,
+        "disk_to_memory": round(from_disk["requests_per_s"] / ours["requests_per_s"], 3),
         "nginx": theirs,
         "ratio_to_nginx": round(ours["requests_per_s"] / theirs["requests_per_s"], 3),
     }
+
+
+def best(runs: Iterable[dict]) -> dict:
+    """The run with the most requests a second: the one the noise of the machine hurt least."""
+    return max(runs, key=lambda run: run["requests_per_s"])
+
+
+def drawn_url(chat_url: str, bench: Bench) -> str:
+    """The link to a freshly drawn picture of PROMPT."""
+    body = bench.chat_plan(PROMPT)["body"]
+    answer = requests.post(chat_url, json=body, headers=bench.auth, timeout=30).json()
+    return answer["choices"][0]["message"]["content"].rsplit("(", 1)[1].rstrip(")")
+
+
+def disk_service(bench: Bench, root: str):
+    """The service with IMAGE_STORE on disk under `root`, on the main service's cores."""
+    return side_service(bench, root, IMAGE_STORE=f"file://{root}/images")
+
+
+@contextmanager
+def side_service(bench: Bench, root: str, **settings: str):
+    """A second service, with `settings` over the main one's and its log in `root`, on the
+    main service's cores."""
+    env = {**bench.env, "WEB_CONCURRENCY": "1", **settings}
+    with open(f"{root}/service.log", "wb") as log:
+        server = start_service(env, stdout=log, stderr=log)
+    try:
+        for process in processes(server) if bench.service_cores else []:
+            process.cpu_affinity(bench.service_cores)
+        yield server
+    finally:
+        server.stop()
 
 
 def wrk(url: str, seconds: int) -> dict:
@@ -439,6 +488,53 @@ def photo_chat(data: bytes, mime: str) -> dict:
     return {"model": "flux-2-klein-4b", "messages": [{"role": "user", "content": parts}]}
 
 
+def s3(bench: Bench, profile: Profile) -> dict:
+    """GET /image/<key> from a service that keeps its pictures in SeaweedFS, next to a GET of
+    the same object from SeaweedFS's own (public) endpoint, one request at a time, the two
+    taking turns: the difference is what the service adds to fetching the object."""
+    bench.set_latency(0)
+    with tempfile.TemporaryDirectory() as root:
+        seaweed = SeaweedServer(Path(root) / "seaweed")
+        seaweed.start()
+        try:
+            # SeaweedFS stands for a store elsewhere: it runs beside the load, not the service.
+            psutil.Process(seaweed.process.pid).cpu_affinity(sorted(os.sched_getaffinity(0)))
+            with side_service(bench, root, **seaweed.store_env("bench/")) as service:
+                url = drawn_url(f"{service.url}/v1/chat/completions", bench)
+                key = url.rsplit("/", 1)[1]
+                paths = {"service": url, "direct": f"{seaweed.public_url}/bench/{key}"}
+                with requests.Session() as session:
+                    image = session.get(url, timeout=10).content
+                    assert session.get(paths["direct"], timeout=10).content == image
+                    latencies: dict[str, list[float]] = {name: [] for name in paths}
+                    for _ in range(profile.overhead_rounds):
+                        for name, path in paths.items():
+                            latencies[name] += timed_gets(session, path, profile.s3_requests)
+        finally:
+            seaweed.stop()
+    service_p50 = percentile(latencies["service"], 0.5) or 0
+    direct_p50 = percentile(latencies["direct"], 0.5) or 0
+    return {
+        "image_kb": round(len(image) / 1024, 1),
+        "requests": {name: len(values) for name, values in latencies.items()},
+        "direct_p50_ms": ms(direct_p50),
+        "service_p50_ms": ms(service_p50),
+        "service_p99_ms": ms(percentile(latencies["service"], 0.99)),
+        "added_p50_ms": ms(service_p50 - direct_p50),
+    }
+
+
+def timed_gets(session: requests.Session, url: str, count: int) -> list[float]:
+    """The latency of each of `count` GETs of `url`, one after another, whole bodies read."""
+    latencies = []
+    for _ in range(count):
+        started = time.perf_counter()
+        response = session.get(url, timeout=10)
+        response.raise_for_status()
+        latencies.append(time.perf_counter() - started)
+    return latencies
+
+
 SCENARIOS = {
     "overhead": overhead,
     "waiting": waiting,
@@ -446,6 +542,7 @@ SCENARIOS = {
     "serving": serving,
     "ceiling": ceiling,
     "photo": photo,
+    "s3": s3,
 }
 
 
@@ -478,7 +575,7 @@ def main() -> None:
         cores, placement = (None, "not pinned") if args.no_pin else isolate(service, standin)
         for process in processes(floor) if cores else []:
             process.cpu_affinity(cores)
-        bench = Bench(standin, service, floor, cores)
+        bench = Bench(standin, service, floor, cores, env)
         results = {
             "date": time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime()),
             "cores": os.cpu_count(),

@@ -11,7 +11,7 @@ from urllib.parse import quote
 
 from .pipeline import Plan, PromptChoice, Stored
 from .prompt import ratio_label
-from .translations import text
+from .translations import duration, text
 
 _MARKDOWN_SPECIAL = re.compile(r"([\\`*_\[\]<>#|~])")
 ALT_TEXT_LIMIT = 100
@@ -24,8 +24,9 @@ def markdown_text(value: str) -> str:
     return _MARKDOWN_SPECIAL.sub(r"\\\1", " ".join(value.split()))
 
 
-def intro(language: str, plan: Plan) -> str:
-    """What is known before any upstream call: the prompt, the model and the size."""
+def intro(language: str, plan: Plan, kept: int) -> str:
+    """What is known before any upstream call: the prompt, the model, the size, and how
+    long the image is kept (`kept` seconds; 0: for good)."""
     size = f"{plan.width}x{plan.height} ({ratio_label(plan.width, plan.height)})"
     if plan.scaled:
         note = text(
@@ -41,7 +42,13 @@ def intro(language: str, plan: Plan) -> str:
         f"{_inputs(language, plan)}"
         f"- 🤖 {text(language, 'model')}: {plan.model.short_name}\n"
         f"- 📐 {text(language, 'size')}: {size}\n"
+        f"- ⏳ {text(language, 'kept')}: {_kept(language, kept)}\n"
     )
+
+
+def _kept(language: str, seconds: int) -> str:
+    # In symbols every language reads ("30 min", "7 d"): unit words would need plurals.
+    return duration(seconds, short=True) if seconds else text(language, "kept_forever")
 
 
 def _inputs(language: str, plan: Plan) -> str:

@@ -9,12 +9,13 @@ import requests
 from flask import Flask, Response, g, request
 from flask_cors import CORS
 
-from config import Settings, load_settings
+from config import Settings, load_settings, store_scheme
 
 from .budget import ByteBudget
 from .catalog import ServedModels
 from .errors import register_error_handlers
 from .fetch import ImageFetcher
+from .file_store import FileStore
 from .forwarded import Proxies
 from .image_server import ImageServer
 from .logs import configure_logging
@@ -31,7 +32,8 @@ from .workers_ai import WorkersAIClient
 log = logging.getLogger(__name__)
 
 # Headers a browser may read from our answers (the SDKs' retry logic uses them).
-EXPOSED_HEADERS = ["Retry-After", "x-should-retry", "Content-Disposition"]
+# ETag and Content-Range let a page script revalidate a picture or fetch the rest of one.
+EXPOSED_HEADERS = ["Retry-After", "x-should-retry", "Content-Disposition", "ETag", "Content-Range"]
 PREFLIGHT_MAX_AGE = 86400
 # What Flask-CORS and _harden add to the app's answers, for the images served before it.
 IMAGE_HEADERS = [
@@ -99,12 +101,22 @@ def create_app(settings: Settings | None = None, session: requests.Session | Non
 
 def open_store(settings: Settings) -> ImageStore:
     """The store IMAGE_STORE names."""
-    if settings.image_store == "memory":
+    kind = store_scheme(settings.image_store)
+    if kind == "memory":
         return MemoryStore(
             settings.image_expiration,
             settings.image_store_max_bytes,
             settings.image_store_key_bytes,
         )
+    if kind == "file":
+        return FileStore.from_url(
+            settings.image_store, settings.image_expiration, settings.image_store_max_bytes
+        )
+    if kind == "s3":
+        # Imported only when used: boto3 and its S3 client add 24 MB and half a second.
+        from .s3_store import S3Store  # noqa: PLC0415
+
+        return S3Store.from_settings(settings)
     # Imported only when used: redis-py adds 7 MB to every process that loads it.
     from .redis_store import RedisStore  # noqa: PLC0415
 

@@ -41,6 +41,7 @@ class Sources:
     fetcher: ImageFetcher | None  # None: FETCH_IMAGE_URLS is off
     max_bytes: int  # MAX_IMAGE_BYTES
     own_hosts: frozenset[str]  # the hosts our image links use
+    bucket: str = ""  # where links to a public bucket begin (IMAGE_PUBLIC_BASE_URL), if so
 
     def from_url(self, url: str) -> ImageSource:
         """The image a chat message's `image_url` names."""
@@ -76,6 +77,9 @@ class Sources:
 
     def own_key(self, url: str) -> str | None:
         """The key of `url` when it links to one of our images, else None."""
+        if self.bucket and url.startswith(self.bucket):
+            key = url[len(self.bucket) :]
+            return key if IMAGE_KEY.fullmatch(key) else None
         parts = urlsplit(url)
         path = parts.path
         key = path.rpartition(PREFIX)[2] if PREFIX in path else ""
@@ -90,7 +94,7 @@ class Sources:
                 "The earlier image this asks to change has expired; draw it again first.",
                 code="image_expired",
             )
-        return image.data
+        return image.read()
 
     def _decode(self, encoded: str) -> bytes:
         if len(encoded) * 3 // 4 > self.max_bytes:

@@ -157,7 +157,9 @@ class Pipeline:
             model = self._model_for(order)  # the follow-up changes the earlier image
         if len(spec.text) > model.prompt_limit:
             raise _too_long(len(spec.text), model)
-        if order.size is not None:
+        # A ratio or size the user typed wins over the request's `size`, often a client's
+        # default (Open WebUI sends its 512x512 with every image).
+        if order.size is not None and not spec.sized:
             spec = PromptSpec(spec.text, *order.size, sized=True)
         edit = None
         if order.images:

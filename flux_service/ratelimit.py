@@ -1,4 +1,5 @@
-"""Per-key rate limits, counted with `limits` in memory or in the Redis of IMAGE_STORE.
+"""Per-key rate limits, counted with `limits` in the Redis of IMAGE_STORE, or in that of
+REDIS_URL (so instances that share an S3 bucket count together), or else in memory.
 
 RATE_LIMIT (e.g. "20/minute", off when empty) counts the images each API key has drawn: a
 request for four images takes four, before anything is drawn. Refused requests (a bad body,
@@ -18,7 +19,7 @@ from limits import RateLimitItem, parse_many
 from limits.storage import storage_from_string
 from limits.strategies import FixedWindowRateLimiter
 
-from config import Settings
+from config import Settings, store_scheme
 
 from .errors import RateLimitError
 
@@ -32,8 +33,7 @@ class RateLimits:
     """The two limits of RATE_LIMIT: on images drawn, and (looser) on refused requests."""
 
     def __init__(self, settings: Settings) -> None:
-        uri = "memory://" if settings.image_store == "memory" else settings.image_store
-        self._window = FixedWindowRateLimiter(storage_from_string(uri))
+        self._window = FixedWindowRateLimiter(storage_from_string(counters_url(settings)))
         self._drawn = parse_many(settings.rate_limit)
         self._refused = [
             type(item)(item.amount * REFUSED_FACTOR, item.multiples) for item in self._drawn
@@ -82,6 +82,13 @@ class RateLimits:
         """Seconds until `item`'s window for `who` starts again."""
         reset = self._window.get_window_stats(item, KEY_PREFIX, kind, who).reset_time
         return max(1, math.ceil(reset - time.time()))
+
+
+def counters_url(settings: Settings) -> str:
+    """Where the limits count: in the Redis store, else in REDIS_URL's Redis, else here."""
+    if store_scheme(settings.image_store) == "redis":
+        return settings.image_store
+    return settings.redis_url or "memory://"
 
 
 def _error(

@@ -247,7 +247,11 @@ def response_events(
             {"type": "response.image_generation_call.completed", **call},
             {"type": "response.output_item.done", "output_index": 0, "item": output[0]},
         ]
-    at: dict[str, Any] = {"output_index": len(output) - 1, "item_id": ids.message, "content_index": 0}
+    at: dict[str, Any] = {
+        "output_index": len(output) - 1,
+        "item_id": ids.message,
+        "content_index": 0,
+    }
     events += [
         {"type": "response.output_item.added", "output_index": at["output_index"],
          "item": message(ids.message, None)},

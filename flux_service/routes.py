@@ -15,6 +15,8 @@ from urllib.parse import urlsplit
 
 from flask import Blueprint, Response, after_this_request, g, request
 
+from config import public_links
+
 from . import answer
 from .auth import presented_key, require_api_key
 from .bodies import read_form, read_json
@@ -102,7 +104,7 @@ def chat_completions() -> Response:
     order = _chat_order(chat)
     plan = _plan(order, param="messages")
     parts = _parts(plan, state.pipeline.run(plan, still_connected(request.environ)), link)
-    intro = answer.intro(language, plan)
+    intro = answer.intro(language, plan, state.settings.image_expiration)
     return _chat_answer(chat, plan.model.id, intro, parts, len(plan.seeds))
 
 
@@ -125,10 +127,10 @@ def responses() -> Response:
     order = _chat_order(chat, size=asked.size, mime=asked.mime, quality=asked.quality)
     plan = _plan(order, param="input", inline=True)
     stages = state.pipeline.run(plan, still_connected(request.environ))
-    fields = g.log_fields
+    fields, kept = g.log_fields, state.settings.image_expiration
 
     def finish() -> tuple[Picture | None, str]:
-        texts, picture = [answer.intro(language, plan)], None
+        texts, picture = [answer.intro(language, plan, kept)], None
         choice = PromptChoice(plan.prompt.text)
         for stage in stages:
             if isinstance(stage, PromptChoice):
@@ -352,6 +354,7 @@ def _sources() -> Sources:
         state.fetcher,
         state.settings.max_image_bytes,
         frozenset(host for host in hosts if host),
+        public_links(state.settings),
     )
 
 
@@ -366,6 +369,9 @@ def _image_link() -> Callable[[str], str]:
     nowhere (`http://0.0.0.0/…`), but a 400 that says what to do.
     """
     state = current_state()
+    bucket = public_links(state.settings)
+    if bucket:
+        return lambda key: f"{bucket}{key}"  # a public bucket serves its pictures itself
     base = state.settings.public_base_url or _origin()
     if base is None:
         raise InvalidRequestError(

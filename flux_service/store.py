@@ -14,7 +14,7 @@ import time
 from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Protocol
+from typing import BinaryIO, Protocol
 
 from cachetools import TTLCache
 
@@ -25,17 +25,32 @@ KEY_BYTES = 24  # 192 random bits: `/image/<key>` is public, so the key is the s
 
 @dataclass(frozen=True)
 class StoredImage:
-    """A stored image and how long it has left."""
+    """A stored image and how long it has left: its bytes, or (from the disk store) its
+    file, open at the image's first byte, for the server to send and close."""
 
     data: bytes
     mime: str
-    seconds_left: float
+    seconds_left: float | None  # None: kept for good (IMAGE_EXPIRATION=0)
+    etag: str | None = None  # the store's own strong validator, quoted; None: the key is one
+    file: BinaryIO | None = None
+    size: int = 0  # with `file`: the image's length
+
+    @property
+    def length(self) -> int:
+        return self.size if self.file is not None else len(self.data)
+
+    def read(self) -> bytes:
+        """The image's bytes, from wherever they are (closing the file)."""
+        if self.file is None:
+            return self.data
+        with self.file:
+            return self.file.read(self.size)
 
 
 class ImageStore(Protocol):
     """What the pipeline and the routes need from a store."""
 
-    name: str
+    name: str  # the store's kind, as /healthz reports it: memory, redis, file or s3
 
     def put(self, data: bytes, mime: str, owner: str) -> str:
         """Keep `data` for IMAGE_EXPIRATION seconds for `owner` (a digest of an API key);

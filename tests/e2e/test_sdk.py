@@ -61,7 +61,8 @@ def test_gpt_image_answers_say_what_was_delivered(client: openai.OpenAI) -> None
     assert (image.format, image.size) == ("PNG", (1024, 683))  # schnell draws 1024 at most
     assert (answer.size, answer.output_format, answer.background) == ("1024x683", "png", "opaque")
     assert answer.quality == "medium"
-    assert answer.usage is not None and answer.usage.input_tokens > 0
+    assert answer.usage is not None
+    assert answer.usage.input_tokens > 0
 
 
 def test_an_image_stream_yields_the_picture(client: openai.OpenAI, standin: Standin) -> None:

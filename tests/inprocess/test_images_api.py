@@ -159,3 +159,10 @@ def test_bad_fields_are_a_400_naming_them(
     assert error["param"] == param
     assert error["type"] == "invalid_request_error"
     assert standin.received() == []
+
+
+def test_a_ratio_typed_in_the_prompt_wins_over_the_size_field(api: Api, standin: Standin) -> None:
+    # Open WebUI sends its 512x512 default with every image; the user asked for 16:9.
+    body = api.images(prompt="a lighthouse at dusk 16:9", size="512x512").get_json()
+    assert decode(body["data"][0]["b64_json"]).size == (1024, 576)
+    assert standin.received()[0]["inputs"]["prompt"] == "a lighthouse at dusk"

@@ -11,7 +11,7 @@ from flux_service.catalog import CATALOG
 from flux_service.images import EncodedImage
 from flux_service.pipeline import Plan, PromptChoice, Stored
 from flux_service.prompt import PromptSpec
-from flux_service.translations import TEXTS
+from flux_service.translations import TEXTS, duration
 
 SCHNELL = CATALOG["@cf/black-forest-labs/flux-1-schnell"]
 PLAN = Plan(PromptSpec("a red fox", 1280, 720), SCHNELL, 1024, 576, 4, (None,))
@@ -36,7 +36,7 @@ def test_every_language_has_every_phrase_with_the_same_placeholders() -> None:
 def test_the_answer_says_the_six_things_in_each_language(language: str) -> None:
     phrases = TEXTS[language]
     content = (
-        intro(language, PLAN)
+        intro(language, PLAN, 1800)
         + prompt_part(
             language, PromptChoice("a red fox, golden light", optimizer="writer-1", optimized=True)
         )
@@ -50,6 +50,24 @@ def test_the_answer_says_the_six_things_in_each_language(language: str) -> None:
     assert content.endswith("![a red fox](https://x.test/image/KEY)")
     assert f"{phrases['seed']}: 7" in content
     assert "1280x720" in content  # the scaled-down note names the size asked for
+    assert f"{phrases['kept']}: 30 min" in content
+
+
+@pytest.mark.parametrize("language", LANGUAGES)
+def test_an_image_kept_for_good_says_so(language: str) -> None:
+    content = intro(language, PLAN, 0)
+    assert f"{TEXTS[language]['kept']}: {TEXTS[language]['kept_forever']}" in content
+
+
+@pytest.mark.parametrize(
+    ("seconds", "long", "short"),
+    [(1800, "30 minutes", "30 min"), (3600, "1 hour", "1 h"), (7 * 86400, "7 days", "7 d"),
+     (90, "90 seconds", "90 s")],
+)  # fmt: skip
+def test_durations_in_the_largest_unit_that_divides_them(
+    seconds: int, long: str, short: str
+) -> None:
+    assert (duration(seconds), duration(seconds, short=True)) == (long, short)
 
 
 @pytest.mark.parametrize("language", LANGUAGES)

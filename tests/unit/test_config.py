@@ -1,8 +1,11 @@
 """Settings are parsed once, with the SPEC's defaults, and bad values name their variable."""
 
+import os
+
 import pytest
 
 from config import DEFAULT_MODELS, ConfigError, Settings, load_settings
+from flux_service.ratelimit import counters_url
 
 REQUIRED = {"CF_ACCOUNT_ID": "acc", "CF_API_TOKEN": "tok"}
 
@@ -74,6 +77,13 @@ def test_editing_settings() -> None:
     assert edited.fetch_private_networks == ("127.0.0.2/32", "10.9.0.0/16")
 
 
+def test_failing_calls_are_tried_again_for_a_budget_of_their_own() -> None:
+    assert (load().upstream_timeout, load().upstream_retry_budget) == (120.0, 20.0)
+    settings = load(UPSTREAM_TIMEOUT="300", UPSTREAM_RETRY_BUDGET="2.5")
+    assert (settings.upstream_timeout, settings.upstream_retry_budget) == (300.0, 2.5)
+    assert load(UPSTREAM_RETRY_BUDGET="0").upstream_retry_budget == 0  # never tried again
+
+
 def test_the_workers_switch_name_still_works() -> None:
     settings = load(CF_IS_TRANSLATE="true", EXTERNAL_API_BASE="https://x.test", EXTERNAL_MODEL="m")
     assert settings.prompt_optimization is True
@@ -97,6 +107,8 @@ def test_the_workers_switch_name_still_works() -> None:
         ({"PUBLIC_BASE_URL": "img.example"}, "PUBLIC_BASE_URL"),
         ({"PORT": "99999"}, "PORT"),
         ({"UPSTREAM_TIMEOUT": "soon"}, "UPSTREAM_TIMEOUT"),
+        ({"UPSTREAM_RETRY_BUDGET": "a while"}, "UPSTREAM_RETRY_BUDGET"),
+        ({"UPSTREAM_RETRY_BUDGET": "-1"}, "UPSTREAM_RETRY_BUDGET"),
         ({"EDIT_MODEL": "flux-1-schnell"}, "EDIT_MODEL"),
         ({"FETCH_PRIVATE_NETWORKS": "*"}, "FETCH_PRIVATE_NETWORKS"),
         ({"FETCH_PRIVATE_NETWORKS": "10.0.0.0/33"}, "FETCH_PRIVATE_NETWORKS"),
@@ -168,6 +180,64 @@ def test_image_store_redis_takes_the_add_ons_url() -> None:
     assert load(IMAGE_STORE="redis", REDIS_URL="rediss://h:6380").image_store == "rediss://h:6380"
     with pytest.raises(ConfigError, match="REDIS_URL is required when IMAGE_STORE=redis"):
         load(IMAGE_STORE="redis")
+
+
+def test_an_s3_store_takes_the_standard_aws_names() -> None:
+    s3 = {
+        "IMAGE_STORE": "s3://pictures/flux/",
+        "S3_ENDPOINT_URL": "http://127.0.0.1:8333",
+        "AWS_ACCESS_KEY_ID": "key-id",
+        "AWS_SECRET_ACCESS_KEY": "very-secret",
+    }
+    settings = load(**s3, IMAGE_PUBLIC_BASE_URL="https://img.example", IMAGE_EXPIRATION="0")
+    assert settings.image_store == "s3://pictures/flux/"
+    assert settings.s3_endpoint_url == "http://127.0.0.1:8333"
+    assert (settings.aws_access_key_id, settings.aws_secret_access_key) == ("key-id", "very-secret")
+    assert settings.aws_region == "auto"  # what R2 takes
+    assert settings.image_public_base_url == "https://img.example"
+    assert settings.image_expiration == 0  # kept for good
+    assert "very-secret" not in repr(settings)
+    assert load(**s3, AWS_REGION="eu-central-1").aws_region == "eu-central-1"
+    with pytest.raises(ConfigError, match="AWS_SECRET_ACCESS_KEY is required when IMAGE_STORE=s3"):
+        load(**{**s3, "AWS_SECRET_ACCESS_KEY": ""})
+    with pytest.raises(ConfigError, match="IMAGE_PUBLIC_BASE_URL"):
+        load(IMAGE_PUBLIC_BASE_URL="https://img.example")
+
+
+def test_a_disk_store_takes_an_absolute_folder_and_lasting_expirations() -> None:
+    settings = load(IMAGE_STORE="file:///var/lib/flux", IMAGE_EXPIRATION="0")
+    assert (settings.image_store, settings.image_expiration) == ("file:///var/lib/flux", 0)
+    assert settings.web_concurrency > 1 or os.cpu_count() == 1  # workers share the folder
+    assert load(IMAGE_STORE="file:///d", IMAGE_EXPIRATION=str(365 * 86400)).image_expiration
+    for bad in ("file://host/d", "file:relative", "ftp://x/y", "s3://UPPER/x"):
+        with pytest.raises(ConfigError, match="IMAGE_STORE"):
+            load(IMAGE_STORE=bad)
+
+
+@pytest.mark.parametrize("store", ["memory", "redis://r:6379/0"])
+def test_stores_in_memory_refuse_to_keep_for_good(store: str) -> None:
+    with pytest.raises(ConfigError, match="IMAGE_EXPIRATION=0 keeps images for good"):
+        load(IMAGE_STORE=store, IMAGE_EXPIRATION="0")
+    with pytest.raises(ConfigError, match="IMAGE_EXPIRATION"):
+        load(IMAGE_STORE=store, IMAGE_EXPIRATION=str(8 * 86400))
+
+
+def test_rate_limits_with_several_workers_on_disk_need_a_redis() -> None:
+    disk = {"IMAGE_STORE": "file:///d", "RATE_LIMIT": "20/minute", "WEB_CONCURRENCY": "4"}
+    with pytest.raises(ConfigError, match="REDIS_URL is required for RATE_LIMIT"):
+        load(**disk)
+    assert load(**disk, REDIS_URL="redis://r:6379/0").redis_url == "redis://r:6379/0"
+    assert load(**{**disk, "WEB_CONCURRENCY": "1"}).rate_limit == "20/minute"
+
+
+def test_rate_limits_count_in_the_store_or_in_redis_url() -> None:
+    s3 = {"IMAGE_STORE": "s3://pictures/", "AWS_ACCESS_KEY_ID": "i", "AWS_SECRET_ACCESS_KEY": "s"}
+    assert counters_url(load()) == "memory://"
+    assert counters_url(load(**s3)) == "memory://"
+    assert counters_url(load(**s3, REDIS_URL="redis://r:6379/1")) == "redis://r:6379/1"
+    assert counters_url(load(IMAGE_STORE="redis://a/0", REDIS_URL="redis://b/0")) == "redis://a/0"
+    with pytest.raises(ConfigError, match="REDIS_URL"):
+        load(REDIS_URL="http://r:6379")
 
 
 @pytest.mark.parametrize(

@@ -65,9 +65,12 @@ def test_sizes_beyond_the_model_are_scaled_down(pipeline: Pipeline) -> None:
     assert (plan.width, plan.height, plan.scaled) == (1280, 720, False)
 
 
-def test_an_explicit_size_wins_over_the_prompts(pipeline: Pipeline) -> None:
-    plan = pipeline.plan(Order("a fox 16:9", model=KLEIN, size=(512, 768)))
+def test_an_explicit_size_holds_unless_the_prompt_names_one(pipeline: Pipeline) -> None:
+    plan = pipeline.plan(Order("a fox", model=KLEIN, size=(512, 768)))
     assert (plan.prompt.text, plan.width, plan.height) == ("a fox", 512, 768)
+    # The words the user typed win over a size field, often a client's default.
+    plan = pipeline.plan(Order("a fox 16:9", model=KLEIN, size=(512, 512)))
+    assert (plan.prompt.text, plan.width, plan.height) == ("a fox", 1024, 576)
 
 
 @pytest.mark.parametrize(

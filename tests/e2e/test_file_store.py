@@ -1,0 +1,137 @@
+"""The disk store through gunicorn: pictures outlive restarts, four workers share them,
+expired ones answer 404 and their files go, the byte bound keeps the newest, `0` keeps for
+good, and a full disk is a clear 503 before anything is drawn."""
+
+from __future__ import annotations
+
+import subprocess
+import threading
+import time
+from collections.abc import Callable, Iterator
+from pathlib import Path
+
+import openai
+import pytest
+import requests
+
+from tests.e2e.service import Service
+from tests.e2e.test_scale import draw, workers
+from tests.helpers import FOX, Standin, fetch_image
+from tests.server_fixtures import base_env
+from tests.servers import Server, start_service
+
+
+def stored_files(root: Path) -> set[str]:
+    return {path.name for path in root.glob("*/*") if not path.name.startswith(".")}
+
+
+def key_of(url: str) -> str:
+    return url.rsplit("/", 1)[1]
+
+
+def test_a_picture_outlives_a_restart(standin_server: Server, tmp_path: Path) -> None:
+    env = {**base_env(standin_server.url), "IMAGE_STORE": f"file://{tmp_path / 'images'}"}
+    with start_service(env, stdout=subprocess.DEVNULL) as first:
+        url = draw(Service(first, tmp_path / "none").client(), "a red fox 16:9")
+        before = fetch_image(url)[0].content
+    with start_service(env, stdout=subprocess.DEVNULL) as second:
+        again = requests.get(f"{second.url}/image/{key_of(url)}", timeout=5)
+    assert again.status_code == 200
+    assert again.content == before
+
+
+def test_four_workers_share_the_disk(make_service: Callable[..., Service], tmp_path: Path) -> None:
+    service = make_service(IMAGE_STORE=f"file://{tmp_path}", WEB_CONCURRENCY="4")
+    assert len(workers(service)) == 4
+    assert requests.get(f"{service.url}/healthz", timeout=5).json()["store"] == "file"
+    client = service.client()
+    urls: list[str] = []
+    threads = [
+        threading.Thread(target=lambda i=i: urls.append(draw(client, f"fox {i}")))
+        for i in range(12)
+    ]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert len(urls) == 12
+    assert stored_files(tmp_path) == {key_of(url) for url in urls}
+    for url in urls:
+        bodies = set()
+        for _ in range(6):
+            # A new connection each time, so the fetches land on whichever worker accepts.
+            response = requests.get(url, timeout=5, headers={"Connection": "close"})
+            assert response.status_code == 200
+            assert response.headers["Content-Type"] == "image/jpeg"
+            bodies.add(response.content)
+        assert len(bodies) == 1
+        path = tmp_path / key_of(url)[:2] / key_of(url)
+        assert path.read_bytes().endswith(bodies.pop())  # after its one-line header
+
+
+def test_expired_pictures_answer_404_and_their_files_go(
+    make_service: Callable[..., Service], tmp_path: Path
+) -> None:
+    service = make_service(IMAGE_STORE=f"file://{tmp_path}", IMAGE_EXPIRATION="2")
+    url = draw(service.client())
+    response, _ = fetch_image(url)
+    assert 0 < int(response.headers["Cache-Control"].rsplit("=", 1)[1]) <= 2
+    assert stored_files(tmp_path) == {key_of(url)}
+    time.sleep(2.2)
+    assert requests.get(url, timeout=5).status_code == 404
+    assert stored_files(tmp_path) == set()
+
+
+def test_the_byte_bound_keeps_the_newest(
+    make_service: Callable[..., Service], tmp_path: Path
+) -> None:
+    service = make_service(
+        label="disk-bound", IMAGE_STORE=f"file://{tmp_path}", IMAGE_STORE_MAX_BYTES="1048576"
+    )
+    client = service.client()
+    urls = [draw(client, f"a lighthouse {i} 16:9") for i in range(12)]
+    sizes = sum(path.stat().st_size for path in tmp_path.glob("*/*"))
+    assert sizes <= 1048576
+    assert requests.get(urls[-1], timeout=5).status_code == 200
+    assert requests.get(urls[0], timeout=5).status_code == 404
+    assert "image store full (IMAGE_STORE_MAX_BYTES=1048576)" in service.log()
+
+
+def test_zero_keeps_for_good_and_says_so(
+    make_service: Callable[..., Service], tmp_path: Path
+) -> None:
+    service = make_service(IMAGE_STORE=f"file://{tmp_path}", IMAGE_EXPIRATION="0")
+    answer = service.client().chat.completions.create(model="x", messages=FOX)
+    content = answer.choices[0].message.content
+    assert "Kept: for good" in content
+    response, _ = fetch_image(content.rsplit("(", 1)[1].rstrip(")"))
+    assert response.headers["Cache-Control"] == "public, max-age=31536000, immutable"
+    assert "for good" in requests.get(f"{service.url}/", timeout=5).text
+
+
+@pytest.fixture
+def full_disk(tmp_path: Path) -> Iterator[Path]:
+    """A filesystem of 8 MiB, less room than an image may need."""
+    root = tmp_path / "small"
+    root.mkdir()
+    mounted = subprocess.run(
+        ["mount", "-t", "tmpfs", "-o", "size=8m", "tmpfs", str(root)], capture_output=True
+    )
+    if mounted.returncode:
+        pytest.skip("mounting a tmpfs needs root")
+    yield root
+    subprocess.run(["umount", "-l", str(root)], check=True)
+
+
+def test_a_full_disk_is_a_clear_503_before_anything_is_drawn(
+    make_service: Callable[..., Service], standin: Standin, full_disk: Path
+) -> None:
+    service = make_service(IMAGE_STORE=f"file://{full_disk}")
+    health = requests.get(f"{service.url}/healthz", timeout=5)
+    assert (health.status_code, health.json()) == (503, {"status": "unavailable", "store": "file"})
+    with pytest.raises(openai.InternalServerError) as caught:
+        service.client().chat.completions.create(model="x", messages=FOX)
+    assert caught.value.status_code == 503
+    assert "its disk is full" in caught.value.message
+    assert caught.value.response.headers["Retry-After"] == "30"
+    assert standin.received() == []

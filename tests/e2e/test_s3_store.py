@@ -1,0 +1,264 @@
+"""The S3 store against a real SeaweedFS: pictures that outlive the service, expire on time
+(objects and all), or stay for good; a store that refuses or goes away is a clear 503 before
+anything is drawn, and recovery is by itself; instances that share the bucket and a Redis
+are one service. Every byte served is the bucket's own, and no secret is ever written."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from email.utils import parsedate_to_datetime
+
+import openai
+import pytest
+import requests
+from botocore.exceptions import ClientError
+
+from flux_service.s3_store import CHECK_INTERVAL
+from tests.e2e.service import Service
+from tests.helpers import FOX, Standin, fetch_image, image_url
+from tests.servers import RedisServer, SeaweedServer
+
+WRONG_SECRET = "wrong-secret-5b8e2d"
+
+
+def s3_service(
+    make_service: Callable[..., Service],
+    seaweed: SeaweedServer,
+    prefix: str,
+    label: str = "",
+    **settings: str,
+) -> Service:
+    """A service of two workers keeping its pictures in SeaweedFS under `prefix`."""
+    return make_service(label, **{**seaweed.store_env(prefix), "WEB_CONCURRENCY": "2", **settings})
+
+
+def draw(service: Service, prompt: str = "a red fox") -> tuple[str, str]:
+    """Generate through `service`; the answer's text and the picture's key."""
+    messages = [{"role": "user", "content": prompt}]
+    answer = service.client().chat.completions.create(model="x", messages=messages)
+    content = answer.choices[0].message.content or ""
+    return content, image_url(content).rsplit("/", 1)[1]
+
+
+def picture(service: Service, key: str) -> requests.Response:
+    return requests.get(f"{service.url}/image/{key}", timeout=10)
+
+
+def stored(seaweed: SeaweedServer, name: str) -> dict | None:
+    """The object `name` in the bucket (its bytes under "Data"), or None if it is gone."""
+    try:
+        answer = seaweed.client().get_object(Bucket=seaweed.bucket, Key=name)
+    except ClientError as error:
+        if error.response["Error"]["Code"] != "NoSuchKey":
+            raise
+        return None
+    return {**answer, "Data": answer["Body"].read()}
+
+
+def health(service: Service) -> tuple[int, dict]:
+    response = requests.get(f"{service.url}/healthz", timeout=10)
+    return response.status_code, response.json()
+
+
+def wait_for(condition: Callable[[], bool], seconds: float = 10) -> None:
+    deadline = time.monotonic() + seconds
+    while not condition():
+        assert time.monotonic() < deadline, f"not so within {seconds:g} s"
+        time.sleep(0.1)
+
+
+def assert_refused_before_drawing(service: Service, standin: Standin, drawn: int) -> None:
+    """A generation is a 503 with Retry-After, and the stand-in was asked for nothing."""
+    with pytest.raises(openai.InternalServerError) as caught:
+        service.client().chat.completions.create(model="x", messages=FOX)
+    assert caught.value.status_code == 503
+    assert "image store (S3) cannot be used right now" in caught.value.message
+    assert caught.value.response.headers["Retry-After"] == "5"
+    assert len(standin.received()) == drawn
+
+
+def test_a_picture_outlives_the_service_and_is_the_buckets_bytes(
+    make_service: Callable[..., Service], seaweed: SeaweedServer
+) -> None:
+    first = s3_service(make_service, seaweed, "restart/", "s3 before the restart")
+    _, key = draw(first)
+    served = picture(first, key)
+    kept = stored(seaweed, f"restart/{key}")
+    assert kept is not None
+    assert served.status_code == 200
+    assert served.content == kept["Data"]
+    assert served.headers["Content-Type"] == kept["ContentType"] == "image/jpeg"
+    assert served.headers["ETag"] == kept["ETag"]
+    expires = int(kept["Metadata"]["expires"])
+    assert abs(expires - (time.time() + 1800)) < 30
+    # The bucket's public endpoint serves the very same bytes, as IMAGE_PUBLIC_BASE_URL links,
+    # for caches to keep until the picture expires.
+    public = requests.get(f"{seaweed.public_url}/restart/{key}", timeout=10)
+    assert public.content == kept["Data"]
+    assert parsedate_to_datetime(public.headers["Expires"]).timestamp() == expires
+
+    first.server.stop()
+    second = s3_service(make_service, seaweed, "restart/", "s3 after the restart")
+    again = picture(second, key)
+    assert again.status_code == 200
+    assert again.content == kept["Data"]
+    fetch_image(again.url)  # a whole picture
+
+
+def test_expired_pictures_answer_404_and_their_objects_go(
+    make_service: Callable[..., Service], seaweed: SeaweedServer
+) -> None:
+    service = s3_service(make_service, seaweed, "expiring/", IMAGE_EXPIRATION="2")
+    _, read = draw(service)
+    _, unread = draw(service)
+    response, _ = fetch_image(f"{service.url}/image/{read}")
+    assert int(response.headers["Cache-Control"].split("max-age=")[1].split(",")[0]) <= 2
+    kept = stored(seaweed, f"expiring/{read}")
+    assert kept is not None
+    expires = int(kept["Metadata"]["expires"])
+    assert time.time() < expires <= time.time() + 3
+
+    time.sleep(max(0.0, expires - time.time()) + 0.1)
+    gone = picture(service, read)
+    assert gone.status_code == 404
+    assert gone.json()["error"]["code"] == "image_not_found"
+    assert stored(seaweed, f"expiring/{read}") is None  # deleted as it was read
+    # The one nobody asked for again goes by the sweep.
+    wait_for(lambda: stored(seaweed, f"expiring/{unread}") is None)
+    assert picture(service, unread).status_code == 404
+
+
+def test_pictures_kept_for_good_say_so(
+    make_service: Callable[..., Service], seaweed: SeaweedServer
+) -> None:
+    service = s3_service(make_service, seaweed, "forever/", IMAGE_EXPIRATION="0")
+    content, key = draw(service)
+    assert "Kept: for good" in content
+    kept = stored(seaweed, f"forever/{key}")
+    assert kept is not None
+    assert "expires" not in kept["Metadata"]
+    response, _ = fetch_image(f"{service.url}/image/{key}")
+    assert response.content == kept["Data"]
+    max_age = int(response.headers["Cache-Control"].split("max-age=")[1].split(",")[0])
+    assert max_age >= 365 * 86400
+    public = requests.get(f"{seaweed.public_url}/forever/{key}", timeout=10)
+    assert public.headers["Cache-Control"] == "public, max-age=31536000, immutable"
+
+
+def test_refused_credentials_are_a_503_before_anything_is_drawn(
+    make_service: Callable[..., Service], seaweed: SeaweedServer, standin: Standin
+) -> None:
+    service = s3_service(make_service, seaweed, "refused/", AWS_SECRET_ACCESS_KEY=WRONG_SECRET)
+    assert health(service) == (503, {"status": "unavailable", "store": "s3"})
+    assert_refused_before_drawing(service, standin, 0)
+    assert picture(service, "A" * 32).status_code == 503
+    log = service.log()
+    assert "image store (s3) refused the credentials (SignatureDoesNotMatch)" in log
+    assert WRONG_SECRET not in log
+
+
+def test_seaweedfs_going_away_is_a_503_and_everything_recovers(
+    make_service: Callable[..., Service], seaweed: SeaweedServer, standin: Standin
+) -> None:
+    service = s3_service(make_service, seaweed, "outage/")
+    _, before = draw(service)
+    drawn = len(standin.received())
+    assert health(service) == (200, {"status": "ok", "store": "s3"})
+
+    seaweed.stop()
+    try:
+        wait_for(lambda: health(service)[0] == 503)  # within a check's interval
+        assert_refused_before_drawing(service, standin, drawn)
+        outage = picture(service, before)
+        assert (outage.status_code, outage.headers["Retry-After"]) == (503, "5")
+        assert seaweed.secret_key not in outage.text
+    finally:
+        seaweed.start()
+    service.wait_until_healthy()
+    fetch_image(f"{service.url}/image/{before}")  # stored before the outage, there after it
+    time.sleep(CHECK_INTERVAL)  # the other worker's last check (a failed one) runs out
+    _, after = draw(service)
+    fetch_image(f"{service.url}/image/{after}")
+    log = service.log()
+    assert "image store (s3) cannot be reached (" in log
+    assert "image store (s3) answers again" in log
+    assert seaweed.secret_key not in log
+
+
+def test_two_instances_share_the_bucket_and_the_rate_limits(
+    make_service: Callable[..., Service], seaweed: SeaweedServer, redis_store: RedisServer
+) -> None:
+    settings = {"REDIS_URL": redis_store.url, "RATE_LIMIT": "3/minute"}
+    one = s3_service(make_service, seaweed, "shared/", "s3 instance one", **settings)
+    two = s3_service(make_service, seaweed, "shared/", "s3 instance two", **settings)
+    _, from_one = draw(one)
+    _, from_two = draw(two)
+    for key in (from_one, from_two):
+        kept = stored(seaweed, f"shared/{key}")
+        assert kept is not None
+        assert picture(one, key).content == picture(two, key).content == kept["Data"]
+    draw(one)  # the third of the three a minute, counted by both
+    with pytest.raises(openai.RateLimitError):
+        draw(two)
+
+
+def test_the_bucket_keeps_a_lifecycle_rule_a_day_past_the_expiry(
+    make_service: Callable[..., Service], seaweed: SeaweedServer
+) -> None:
+    seaweed.create_bucket("lifecycle")
+    client = seaweed.client()
+
+    def rules() -> list[dict]:
+        try:
+            return client.get_bucket_lifecycle_configuration(Bucket="lifecycle")["Rules"]
+        except ClientError as error:
+            if error.response["Error"]["Code"] != "NoSuchLifecycleConfiguration":
+                raise
+            return []
+
+    lifecycle = seaweed.store_env("flux/", bucket="lifecycle")
+    make_service(IMAGE_EXPIRATION="86400", WEB_CONCURRENCY="1", **lifecycle)
+    wait_for(lambda: rules() != [])  # set in the background as the service starts
+    assert rules() == [
+        {
+            "ID": "flux-api pictures under flux/",
+            "Filter": {"Prefix": "flux/"},
+            "Status": "Enabled",
+            "Expiration": {"Days": 2},
+        }
+    ]
+    # Kept for good from now on: the rule that would delete them goes.
+    make_service(IMAGE_EXPIRATION="0", WEB_CONCURRENCY="1", **lifecycle)
+    wait_for(lambda: rules() == [])
+
+
+def test_a_public_bucket_serves_the_links_and_its_pictures_count_as_ours(
+    make_service: Callable[..., Service], seaweed: SeaweedServer, standin: Standin
+) -> None:
+    service = s3_service(
+        make_service,
+        seaweed,
+        "public/",
+        IMAGE_PUBLIC_BASE_URL=seaweed.public_url,
+        FETCH_IMAGE_URLS="false",  # so a picture of ours can only be read from the store
+        MODELS="@cf/black-forest-labs/flux-1-schnell,@cf/black-forest-labs/flux-2-klein-4b",
+    )
+    content, key = draw(service)
+    link = image_url(content)
+    assert link == f"{seaweed.public_url}/public/{key}"
+    kept = stored(seaweed, f"public/{key}")
+    assert kept is not None
+    assert requests.get(link, timeout=10).content == kept["Data"]  # the bucket serves it
+    follow_up = [
+        {
+            "role": "user",
+            "content": [
+                {"type": "text", "text": "make it night"},
+                {"type": "image_url", "image_url": {"url": link}},
+            ],
+        }
+    ]
+    service.client().chat.completions.create(model="x", messages=follow_up)
+    edit = standin.received()[-1]
+    assert len(edit["images"]) == 1  # read from the bucket through the store, not fetched
