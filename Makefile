@@ -22,6 +22,17 @@ test: lint $(NODE_DEPS) system-packages
 test-fast: $(VENV)/.dev
 	$(BIN)/python -m pytest -m "unit or inprocess"
 
+# The clients `make interop` drives, each in an environment of its own.
+INTEROP := .interop
+INTEROP_ENVS := $(foreach env,litellm llm openai-python open-webui,$(INTEROP)/$(env)/.installed)
+INTEROP_NODE_DEPS := tests/interop/node/node_modules/.package-lock.json
+
+## interop: real third-party clients (LiteLLM, llm, the openai SDKs, Open WebUI) against the
+## service; each is installed once, pinned, into its own environment under .interop/
+.PHONY: interop
+interop: $(VENV)/.dev system-packages $(INTEROP_ENVS) $(INTEROP_NODE_DEPS)
+	$(BIN)/python -m pytest -m interop tests/interop
+
 ## bench: the full benchmark (several minutes); writes bench/results/latest.{json,md} and a plot
 bench: $(VENV)/.dev system-packages
 	$(BIN)/python -m bench.run
@@ -51,6 +62,23 @@ $(VENV)/.dev: $(VENV)/.runtime requirements-dev.txt
 
 $(NODE_DEPS): tests/node/package.json tests/node/package-lock.json
 	cd tests/node && npm ci --no-audit --no-fund --loglevel=error
+
+$(INTEROP)/%/.installed: tests/interop/requirements/%.txt
+	rm -rf $(@D)
+	$(PYTHON) -m venv $(@D)
+	$(@D)/bin/pip install --quiet --disable-pip-version-check -r $<
+	touch $@
+
+# Open WebUI's declared dependencies include local models (torch and more, gigabytes): its
+# file pins the slim set instead, installed as it is.
+$(INTEROP)/open-webui/.installed: tests/interop/requirements/open-webui.txt
+	rm -rf $(@D)
+	$(PYTHON) -m venv $(@D)
+	$(@D)/bin/pip install --quiet --disable-pip-version-check --no-deps -r $<
+	touch $@
+
+$(INTEROP_NODE_DEPS): tests/interop/node/package.json tests/interop/node/package-lock.json
+	cd tests/interop/node && npm ci --no-audit --no-fund --loglevel=error
 
 system-packages:
 	@for package in $(SYSTEM_PACKAGES); do \
