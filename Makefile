@@ -13,14 +13,17 @@ SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 run: $(VENV)/.runtime
 	$(BIN)/python -m flux_service.launcher
 
-## test: lint, the fast tiers (unit, in-process), then end to end and attacks (real servers)
+## test: lint, the fast tiers (unit, in-process), end to end, then the attacks (real servers)
+# Tests of a tier share out over processes (-n); the attacks time the service, so they run
+# alone, in a session of their own, after every other server has stopped.
 test: lint $(NODE_DEPS) system-packages
-	$(BIN)/python -m pytest -m "unit or inprocess"
-	$(BIN)/python -m pytest -m "e2e or attacks"
+	$(BIN)/python -m pytest -m "unit or inprocess" -n 2
+	$(BIN)/python -m pytest -m e2e -n 3
+	$(BIN)/python -m pytest -m attacks
 
 ## test-fast: the unit and in-process tiers alone, in seconds: no servers, no browser
 test-fast: $(VENV)/.dev
-	$(BIN)/python -m pytest -m "unit or inprocess"
+	$(BIN)/python -m pytest -m "unit or inprocess" -n 2
 
 # The clients `make interop` drives, each in an environment of its own.
 INTEROP := .interop

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import math
 import re
-import unicodedata
 from dataclasses import dataclass
 
 from .catalog import PROMPT_LIMIT
@@ -38,6 +37,9 @@ _MARKERS = re.compile(r"---n?tl\b", re.IGNORECASE)
 _FILE_TAG = re.compile(r"<file\b[^<>]*>")  # stops at the next < or >: linear
 _ATTACHED = ("<attached_files>", "</attached_files>")
 _RAG_CONTEXT_END = "</context>"
+# Control characters that are not whitespace (Unicode's Cc), and lone surrogates (Cs: legal
+# in JSON escapes, they cannot be encoded as UTF-8 later on). Whitespace is collapsed after.
+_CONTROL = re.compile("[\x00-\x08\x0e-\x1b\x7f-\x84\x86-\x9f\ud800-\udfff]")
 # The token must be the last word; full-width colons and multiplication signs are common in
 # Chinese and Japanese input. They run on cleaned text, whose spaces come one at a time.
 _RATIO_AT_END = re.compile(r"(?:^|[\s,，])(\d{1,2})\s*[:：]\s*(\d{1,2})\s*$")
@@ -59,11 +61,7 @@ def clean_prompt(text: str) -> str:
     """Trim, drop the `---ntl` / `---tl` markers, client markup for attachments, control
     characters and lone surrogates."""
     text = _FILE_TAG.sub(" ", _without_attached_files(_MARKERS.sub(" ", _user_query(text))))
-    # Lone surrogates (legal in JSON escapes) cannot be encoded as UTF-8 later on.
-    text = "".join(
-        char for char in text if char.isspace() or unicodedata.category(char) not in ("Cc", "Cs")
-    )
-    return " ".join(text.split())
+    return " ".join(_CONTROL.sub("", text).split())
 
 
 def _user_query(text: str) -> str:

@@ -35,7 +35,7 @@ def test_openapi_json_is_the_yaml_contract(service: Service) -> None:
 @pytest.mark.timeout(180)
 @pytest.mark.parametrize(
     ("headers", "seconds"),
-    [(["-H", f"Authorization: Bearer {API_KEY}"], 20), ([], 10)],
+    [(["-H", f"Authorization: Bearer {API_KEY}"], 20), ([], 15)],
     ids=["with-key", "without-key"],
 )
 def test_the_service_keeps_its_contract_under_fuzzing(

@@ -89,7 +89,7 @@ def test_the_page_says_what_the_server_offers_under_a_strict_policy(
     assert page.text_content("#models") == "flux-1-schnell, flux-2-klein-4b, flux-2-klein-9b"
     assert page.text_content("#optimization") == "off"
     assert page.text_content("#store") == "memory"
-    assert page.text_content("#expiry") == "30 minutes"
+    assert page.text_content("#expiry") == "for 30 minutes"
     assert page.locator("#demo-notice").count() == 0
     ratios = page.eval_on_selector_all("#ratio option", "options => options.map(o => o.value)")
     assert ratios == ["", "1:1", "1:2", "3:2", "3:4", "16:9", "9:16"]
@@ -124,7 +124,7 @@ def test_the_page_shows_other_settings_and_nothing_secret(
         "#demo-notice"
     )
     assert page.text_content("#optimization") == "on"
-    assert page.text_content("#expiry") == "90 seconds"
+    assert page.text_content("#expiry") == "for 90 seconds"
     policy = home.headers["content-security-policy"]
     assert "img-src 'self' data: blob: https://images.example.com;" in policy
     html = page.content()
