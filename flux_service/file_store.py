@@ -15,6 +15,7 @@ import contextlib
 import errno
 import fcntl
 import logging
+import math
 import os
 import threading
 import time
@@ -107,7 +108,7 @@ class FileStore:
     # The disk is the machine's: its bound is shared by everyone, not split by key.
     def put(self, data: bytes, mime: str, owner: str) -> str:  # noqa: ARG002
         key = new_key()
-        expires = int(self._clock()) + self._ttl if self._ttl else 0
+        expires = math.ceil(self._clock() + self._ttl) if self._ttl else 0
         path = self._path(key)
         temporary = path.with_name(f"{TEMPORARY}{key}")
         try:

@@ -67,6 +67,11 @@ def parse_responses_request(body: Any) -> ResponsesRequest:
             param="tools",
         )
     quality = optional(tool, "quality", str, "auto")
+    if quality not in QUALITIES:
+        raise InvalidRequestError(
+            "The image_generation tool's `quality` must be `low`, `medium`, `high` or `auto`.",
+            param="tools",
+        )
     return ResponsesRequest(
         chat,
         parse_size(size),
@@ -115,10 +120,11 @@ def _image_tool(tools: Any) -> dict:
         return {}
     if not isinstance(tools, list):
         raise InvalidRequestError("`tools` must be a list.", param="tools")
-    for tool in tools:
-        if isinstance(tool, dict) and tool.get("type") == "image_generation":
-            return tool
-    return {}
+    if not all(isinstance(tool, dict) and isinstance(tool.get("type"), str) for tool in tools):
+        raise InvalidRequestError(
+            "Each of `tools` must be an object with a string `type`.", param="tools"
+        )
+    return next((tool for tool in tools if tool["type"] == "image_generation"), {})
 
 
 @dataclass(frozen=True)

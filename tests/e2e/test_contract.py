@@ -34,18 +34,20 @@ def test_openapi_json_is_the_yaml_contract(service: Service) -> None:
 @pytest.mark.slow
 @pytest.mark.timeout(180)
 @pytest.mark.parametrize(
-    ("headers", "seconds"),
-    [(["-H", f"Authorization: Bearer {API_KEY}"], 20), ([], 15)],
+    ("headers", "examples"),
+    [(["-H", f"Authorization: Bearer {API_KEY}"], 15), ([], 5)],
     ids=["with-key", "without-key"],
 )
 def test_the_service_keeps_its_contract_under_fuzzing(
-    make_service: Callable[..., Service], tmp_path: Path, headers: list[str], seconds: int
+    make_service: Callable[..., Service], tmp_path: Path, headers: list[str], examples: int
 ) -> None:
+    # A number of cases, not of seconds: on a busy machine a time limit left whole phases
+    # with no case at all.
     service = make_service(label="contract")
     command = [
         str(SCHEMATHESIS), "run", f"{service.url}/openapi.json", *headers,
         "--exclude-checks", "positive_data_acceptance",
-        "--max-time", str(seconds), "--seed", "1", "--request-timeout", "30",
+        "--max-examples", str(examples), "--seed", "1", "--request-timeout", "30",
     ]  # fmt: skip
     run = subprocess.run(command, cwd=tmp_path, capture_output=True, text=True, timeout=170)
     report = run.stdout[-6000:] + run.stderr[-2000:]

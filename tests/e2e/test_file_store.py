@@ -72,12 +72,12 @@ def test_four_workers_share_the_disk(make_service: Callable[..., Service], tmp_p
 def test_expired_pictures_answer_404_and_their_files_go(
     make_service: Callable[..., Service], tmp_path: Path
 ) -> None:
-    service = make_service(IMAGE_STORE=f"file://{tmp_path}", IMAGE_EXPIRATION="2")
+    service = make_service(IMAGE_STORE=f"file://{tmp_path}", IMAGE_EXPIRATION="3")
     url = draw(service.client())
     response, _ = fetch_image(url)
-    assert 0 < int(response.headers["Cache-Control"].rsplit("=", 1)[1]) <= 2
+    assert 0 < int(response.headers["Cache-Control"].rsplit("=", 1)[1]) <= 3
     assert stored_files(tmp_path) == {key_of(url)}
-    time.sleep(2.2)
+    time.sleep(3.2)
     assert requests.get(url, timeout=5).status_code == 404
     assert stored_files(tmp_path) == set()
 

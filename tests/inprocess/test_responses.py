@@ -113,6 +113,12 @@ def test_a_client_task_answers_with_a_message_only(api: Api, standin: Standin) -
         ),
         ({"input": "a fox", "tools": "image_generation"}, "tools"),
         ({"input": "a fox", "tools": [{"type": "image_generation", "size": "big"}]}, "size"),
+        ({"input": "a fox", "tools": [{"type": "image_generation", "quality": "AAA"}]}, "tools"),
+        ({"input": "a fox", "tools": [{"type": {}}]}, "tools"),
+        (
+            {"input": "a fox", "tools": [{"type": "image_generation", "output_format": 1}]},
+            "output_format",
+        ),
         ({"input": "", "model": "x"}, "input"),
     ],
 )
