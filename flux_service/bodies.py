@@ -8,10 +8,11 @@ import time
 from typing import Any
 
 import orjson
-from flask import Response, after_this_request, current_app, request
+from flask import current_app, request
 from werkzeug.datastructures import MultiDict
 from werkzeug.formparser import parse_form_data
 
+from .budget import hold_for_request
 from .compression import BodyDecoder, body_coding
 from .errors import BodyTooLargeError, InvalidRequestError, RequestTimeoutError, UnavailableError
 from .offload import DeadlineExceeded, deadline, off_the_event_loop
@@ -80,19 +81,11 @@ def _parse_form(
 def _hold_body(size: int) -> int:
     """Take `size` bytes of MAX_BODY_MEMORY for this body until the request is over."""
     state = current_state()
-    bodies = state.bodies
-    if not bodies.take(size, state.settings.generation_wait):
-        raise UnavailableError(
-            "This server holds as many request bodies in memory as it may; "
-            "try again in a few seconds.",
-            retry_after=BODY_RETRY_AFTER,
-        )
-
-    @after_this_request
-    def give_back(response: Response) -> Response:
-        response.call_on_close(lambda: bodies.give_back(size))
-        return response
-
+    refusal = UnavailableError(
+        "This server holds as many request bodies in memory as it may; try again in a few seconds.",
+        retry_after=BODY_RETRY_AFTER,
+    )
+    hold_for_request(state.bodies, size, state.settings.generation_wait, refusal)
     return size
 
 

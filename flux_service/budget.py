@@ -11,6 +11,10 @@ from __future__ import annotations
 import threading
 import time
 
+from flask import Response, after_this_request
+
+from .errors import UnavailableError
+
 
 class ByteBudget:
     """At most `limit` bytes taken at once."""
@@ -43,3 +47,15 @@ class ByteBudget:
     @property
     def taken(self) -> int:
         return self._taken
+
+
+def hold_for_request(budget: ByteBudget, size: int, wait: float, refusal: UnavailableError) -> None:
+    """Take `size` bytes of `budget` until this request's answer has been sent (or given up);
+    raise `refusal` when they do not come within `wait` seconds."""
+    if not budget.take(size, wait):
+        raise refusal
+
+    @after_this_request
+    def give_back(response: Response) -> Response:
+        response.call_on_close(lambda: budget.give_back(size))
+        return response

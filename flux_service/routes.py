@@ -13,13 +13,14 @@ from functools import cache
 from pathlib import Path
 from urllib.parse import urlsplit
 
-from flask import Blueprint, Response, after_this_request, g, request
+from flask import Blueprint, Response, g, request
 
 from config import public_links
 
 from . import answer
 from .auth import presented_key, require_api_key
 from .bodies import read_form, read_json
+from .budget import hold_for_request
 from .client_tasks import recognise
 from .connection import still_connected
 from .errors import (
@@ -323,18 +324,12 @@ def _plan(order: Order, param: str, inline: bool = False) -> Plan:
 def _hold_unsent(size: int) -> None:
     """Take `size` bytes of MAX_UNSENT_BYTES until the answer has been sent (or given up)."""
     state = current_state()
-    unsent = state.unsent
-    if not unsent.take(size, state.settings.generation_wait):
-        raise UnavailableError(
-            "This server holds as many large answers for their clients as it may; "
-            "try again in a few seconds.",
-            retry_after=UNSENT_RETRY_AFTER,
-        )
-
-    @after_this_request
-    def give_back(response: Response) -> Response:
-        response.call_on_close(lambda: unsent.give_back(size))
-        return response
+    refusal = UnavailableError(
+        "This server holds as many large answers for their clients as it may; "
+        "try again in a few seconds.",
+        retry_after=UNSENT_RETRY_AFTER,
+    )
+    hold_for_request(state.unsent, size, state.settings.generation_wait, refusal)
 
 
 def client() -> str:

@@ -4,12 +4,17 @@ the images in an answer."""
 from __future__ import annotations
 
 import base64
+import contextlib
 import io
 import re
 import struct
+import subprocess
 import threading
 import zlib
+from collections.abc import Iterator
+from pathlib import Path
 
+import pytest
 import requests
 from PIL import Image
 
@@ -111,3 +116,19 @@ def gzip_bomb(mib: int) -> bytes:
         crc = zlib.crc32(block, crc)
     trailer = struct.pack("<II", crc, (mib << 20) & 0xFFFFFFFF)
     return first + again * (mib - 1) + last_block + trailer
+
+
+@contextlib.contextmanager
+def small_filesystem(root: Path, size: str) -> Iterator[Path]:
+    """A tmpfs of `size` (as mount takes it: "2m") mounted at `root`, for a disk that fills
+    up; the test is skipped where mounting is not allowed (it needs root)."""
+    root.mkdir()
+    mounted = subprocess.run(
+        ["mount", "-t", "tmpfs", "-o", f"size={size}", "tmpfs", str(root)], capture_output=True
+    )
+    if mounted.returncode:
+        pytest.skip("mounting a tmpfs needs root")
+    try:
+        yield root
+    finally:
+        subprocess.run(["umount", "-l", str(root)], check=True)

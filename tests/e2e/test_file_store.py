@@ -5,7 +5,6 @@ good, and a full disk is a clear 503 before anything is drawn."""
 from __future__ import annotations
 
 import subprocess
-import threading
 import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -15,8 +14,8 @@ import pytest
 import requests
 
 from tests.e2e.service import Service
-from tests.e2e.test_scale import draw, workers
-from tests.helpers import FOX, Standin, fetch_image
+from tests.e2e.test_scale import draw, draw_at_once, workers
+from tests.helpers import FOX, Standin, fetch_image, small_filesystem
 from tests.server_fixtures import base_env
 from tests.servers import Server, start_service
 
@@ -44,16 +43,7 @@ def test_four_workers_share_the_disk(make_service: Callable[..., Service], tmp_p
     service = make_service(IMAGE_STORE=f"file://{tmp_path}", WEB_CONCURRENCY="4")
     assert len(workers(service)) == 4
     assert requests.get(f"{service.url}/healthz", timeout=5).json()["store"] == "file"
-    client = service.client()
-    urls: list[str] = []
-    threads = [
-        threading.Thread(target=lambda i=i: urls.append(draw(client, f"fox {i}")))
-        for i in range(12)
-    ]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join()
+    urls = draw_at_once(service.client(), 12)
     assert len(urls) == 12
     assert stored_files(tmp_path) == {key_of(url) for url in urls}
     for url in urls:
@@ -113,15 +103,8 @@ def test_zero_keeps_for_good_and_says_so(
 @pytest.fixture
 def full_disk(tmp_path: Path) -> Iterator[Path]:
     """A filesystem of 8 MiB, less room than an image may need."""
-    root = tmp_path / "small"
-    root.mkdir()
-    mounted = subprocess.run(
-        ["mount", "-t", "tmpfs", "-o", "size=8m", "tmpfs", str(root)], capture_output=True
-    )
-    if mounted.returncode:
-        pytest.skip("mounting a tmpfs needs root")
-    yield root
-    subprocess.run(["umount", "-l", str(root)], check=True)
+    with small_filesystem(tmp_path / "small", "8m") as root:
+        yield root
 
 
 def test_a_full_disk_is_a_clear_503_before_anything_is_drawn(

@@ -28,6 +28,20 @@ def draw(client: openai.OpenAI, prompt: str = "a red fox", seed: int | None = No
     return image_url(answer.choices[0].message.content)
 
 
+def draw_at_once(client: openai.OpenAI, count: int) -> list[str]:
+    """The links of `count` pictures drawn by as many requests at once."""
+    urls: list[str] = []
+    threads = [
+        threading.Thread(target=lambda i=i: urls.append(draw(client, f"fox {i}")))
+        for i in range(count)
+    ]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    return urls
+
+
 def workers(service: Service) -> list[psutil.Process]:
     return psutil.Process(service.server.process.pid).children()
 
@@ -37,16 +51,7 @@ def test_four_workers_share_every_image_through_redis(
 ) -> None:
     service = make_service(IMAGE_STORE=redis_store.url, WEB_CONCURRENCY="4")
     assert len(workers(service)) == 4
-    client = service.client()
-    urls: list[str] = []
-    threads = [
-        threading.Thread(target=lambda i=i: urls.append(draw(client, f"fox {i}")))
-        for i in range(20)
-    ]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join()
+    urls = draw_at_once(service.client(), 20)
     assert len(urls) == 20
     for url in urls:
         first = None

@@ -4,7 +4,6 @@ deleted, the byte bound keeping the newest, and a full disk refused in words."""
 from __future__ import annotations
 
 import os
-import subprocess
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -12,6 +11,7 @@ import pytest
 
 from flux_service.errors import StoreUnavailableError
 from flux_service.file_store import FileStore, Held, header, read_header, to_drop
+from tests.helpers import small_filesystem
 
 MIB = 1024 * 1024
 
@@ -100,7 +100,7 @@ def test_zero_keeps_for_good(tmp_path: Path) -> None:
     stored = disk.get(key)
     assert stored is not None
     assert stored.seconds_left is None
-    stored.read()
+    assert stored.read() == b"x"
 
 
 def test_past_the_bound_the_oldest_images_go_first(
@@ -130,15 +130,8 @@ def test_a_crash_leaves_no_half_image_and_its_leftover_goes(tmp_path: Path) -> N
 @pytest.fixture
 def tiny_disk(tmp_path: Path) -> Iterator[Path]:
     """A 2 MiB filesystem of its own (tmpfs), for a disk that fills up."""
-    root = tmp_path / "tiny"
-    root.mkdir()
-    mounted = subprocess.run(
-        ["mount", "-t", "tmpfs", "-o", "size=2m", "tmpfs", str(root)], capture_output=True
-    )
-    if mounted.returncode:
-        pytest.skip("mounting a tmpfs needs root")
-    yield root
-    subprocess.run(["umount", str(root)], check=True)
+    with small_filesystem(tmp_path / "tiny", "2m") as root:
+        yield root
 
 
 def test_a_full_disk_is_refused_in_words_and_leaves_nothing_behind(tiny_disk: Path) -> None:
