@@ -19,16 +19,14 @@ from .offload import DeadlineExceeded, deadline, off_the_event_loop
 from .openai_format import decode_json, explain_json
 from .state import current_state
 
-# Bodies larger than this that orjson refused are read again on a real thread: several
-# milliseconds each on the event loop, times a hundred requests, would stall everyone else.
+# A body larger than this is read and parsed in steps that wait for a turn (see `_take_turn`).
 OFFLOAD_BYTES = 64 * 1024
 CHUNK_BYTES = 64 * 1024
 # The slowest upload a body may come at, beyond CLIENT_TIMEOUT: a mobile link does far better.
 MIN_UPLOAD_RATE = 100 * 1024
 BODY_RETRY_AFTER = 5
 HOLD_STEP = 1024 * 1024  # a chunked body takes its memory in steps this large
-PARSERS = 2
-_parsing = threading.BoundedSemaphore(PARSERS)
+_turn = threading.Lock()  # gevent's lock in the worker, where `threading` is patched
 
 
 def read_json() -> Any:
@@ -36,16 +34,26 @@ def read_json() -> Any:
     data = read_body()
     if len(data) <= OFFLOAD_BYTES:
         return decode_json(data)
-    # A large body takes a millisecond or more to read. A hundred of them arriving together
-    # would each run that millisecond before anyone else's turn came; this way at most
-    # PARSERS are ready to run at once, and a health check waits behind those few only.
-    with _parsing:
-        try:
-            return orjson.loads(data)
-        except orjson.JSONDecodeError:
-            pass
-        # The standard library takes several times as long on what orjson refused.
-        return off_the_event_loop(explain_json, data, holds_gil=True)
+    _take_turn()
+    try:
+        return orjson.loads(data)
+    except orjson.JSONDecodeError:
+        pass
+    # The standard library takes several times as long on what orjson refused.
+    return off_the_event_loop(explain_json, data, holds_gil=True)
+
+
+def _take_turn() -> None:
+    """Wait for this request's turn to take one step of reading or parsing a large body.
+
+    Such a step takes up to a millisecond. A hundred bodies arriving together would each
+    take one in every round of the event loop, and a health check would wait behind all
+    hundred. Holding the turn across one yield keeps the others off the ready queue
+    meanwhile, so a round runs one such step. The turn is given back before the step
+    itself, so a client that uploads slowly holds nothing while its bytes are on the way.
+    """
+    with _turn:
+        time.sleep(0)
 
 
 def read_form() -> tuple[MultiDict[str, str], MultiDict[str, bytes]]:
@@ -120,16 +128,18 @@ def read_body() -> bytes:
     size = 0
     try:
         with deadline(allowed):
-            while chunk := stream.read(min(CHUNK_BYTES, limit + 1 - size)):
+            while length is None or size < length:
+                if size or held:
+                    _take_turn()  # a large body: each chunk waits for its turn
+                chunk = stream.read(min(CHUNK_BYTES, limit + 1 - size))
+                if not chunk:
+                    break
                 chunks.append(chunk)
                 size += len(chunk)
                 if size > limit:
                     raise _too_large(limit)
                 if length is None and size > held + OFFLOAD_BYTES:
                     held += _hold_body(HOLD_STEP)
-                # A body already waiting in full would be read in one go, the event loop
-                # serving nobody else meanwhile: let the others have a turn between chunks.
-                time.sleep(0)
     except DeadlineExceeded:
         raise RequestTimeoutError(
             f"The request body did not arrive within {allowed:.0f} s; send it faster."
