@@ -68,10 +68,29 @@ class Profile:
     ceiling_seconds: float = 15
     photo_seconds: float = 20  # per body, in `overhead_rounds` turns
     photo_in_flight: int = 20
+    photo_in_flight_latency: float = 3.0
+    photo_decodes: int = 15
     s3_requests: int = 200  # per path, in each of `overhead_rounds` turns
 
 
-SMOKE = Profile(0.05, 1, 1, (10,), 0.5, 10, 0.5, 2, 1, 4, 1, 1, 4, 10)
+SMOKE = Profile(
+    overhead_latency=0.05,
+    overhead_seconds=0.3,
+    overhead_rounds=1,
+    waiting_counts=(10,),
+    waiting_latency=0.5,
+    first_byte_streams=10,
+    first_byte_latency=0.5,
+    first_byte_seconds=2,
+    serving_seconds=1,
+    ceiling_concurrency=4,
+    ceiling_seconds=1,
+    photo_seconds=0.6,
+    photo_in_flight=4,
+    photo_in_flight_latency=0.5,
+    photo_decodes=3,
+    s3_requests=10,
+)
 
 
 class Bench:
@@ -447,13 +466,13 @@ def photo(bench: Bench, profile: Profile) -> dict:
                 latencies[name] += report["latencies"]
                 for error, count in report["errors"].items():
                     errors[error] = errors.get(error, 0) + count
-        bench.set_latency(3.0)
+        bench.set_latency(profile.photo_in_flight_latency)
         crowd = {**plans["streamed"], "count": profile.photo_in_flight, "ramp": 0.5}
         with bench.peak_rss() as rss:
             report = bench.load("streams", crowd)
     # What no server can skip: libjpeg decoding the photo at the reduced scale it is read at.
     decodes = []
-    for _ in range(15):
+    for _ in range(profile.photo_decodes):
         started = time.perf_counter()
         read_input_image(big, 511)
         decodes.append(time.perf_counter() - started)
