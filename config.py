@@ -132,6 +132,7 @@ class Settings:
     rate_limit: str = ""
     redis_url: str = ""  # where RATE_LIMIT counts when IMAGE_STORE is not a Redis
     skip_client_tasks: bool = True
+    reuse_pictures: bool = True  # answer repeatable requests from the store (see reuse.py)
     https_proxy: str = ""
     http_proxy: str = ""
     no_proxy: str = ""
@@ -276,6 +277,7 @@ def load_settings(
         rate_limit=setting("RATE_LIMIT", _rate_limit),
         redis_url=setting("REDIS_URL", _optional_redis),
         skip_client_tasks=setting("SKIP_CLIENT_TASKS", _bool, "true"),
+        reuse_pictures=setting("REUSE_PICTURES", _bool, "true"),
         demo_mode=setting("DEMO_MODE", _bool, "false"),
     )
     if settings.image_store == "memory" and settings.web_concurrency > 1:
@@ -445,6 +447,14 @@ def public_links(settings: Settings) -> str:
     return (
         f"{settings.image_public_base_url.rstrip('/')}/{bucket_and_prefix(settings.image_store)[1]}"
     )
+
+
+def shared_redis(settings: Settings) -> str:
+    """The Redis every instance shares, if the service has one: the Redis image store's,
+    else REDIS_URL's; "" when there is none."""
+    if store_scheme(settings.image_store) == "redis":
+        return settings.image_store
+    return settings.redis_url
 
 
 def store_scheme(image_store: str) -> str:

@@ -600,6 +600,8 @@ def main() -> None:
             "EXTERNAL_API_BASE": f"{standin.url}/openai/v1",
             "EXTERNAL_MODEL": "standin-writer",
             "EXTERNAL_API_KEY": OPTIMIZER_KEY,
+            # The soak times each link's expiry from its answer, as if it were a new image.
+            "REUSE_PICTURES": "false",
         }
         with service_log.open("wb") as log:
             service = start_service(env, stdout=log, stderr=log)

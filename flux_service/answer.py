@@ -11,7 +11,7 @@ from urllib.parse import quote
 
 from .pipeline import Plan, PromptChoice, Stored
 from .prompt import ratio_label
-from .translations import duration, text
+from .translations import duration, text, time_left
 
 _MARKDOWN_SPECIAL = re.compile(r"([\\`*_\[\]<>#|~])")
 ALT_TEXT_LIMIT = 100
@@ -24,9 +24,8 @@ def markdown_text(value: str) -> str:
     return _MARKDOWN_SPECIAL.sub(r"\\\1", " ".join(value.split()))
 
 
-def intro(language: str, plan: Plan, kept: int) -> str:
-    """What is known before any upstream call: the prompt, the model, the size, and how
-    long the image is kept (`kept` seconds; 0: for good)."""
+def intro(language: str, plan: Plan) -> str:
+    """What is known before any upstream call: the prompt, the model and the size."""
     size = f"{plan.width}x{plan.height} ({ratio_label(plan.width, plan.height)})"
     if plan.scaled:
         note = text(
@@ -42,13 +41,18 @@ def intro(language: str, plan: Plan, kept: int) -> str:
         f"{_inputs(language, plan)}"
         f"- 🤖 {text(language, 'model')}: {plan.model.short_name}\n"
         f"- 📐 {text(language, 'size')}: {size}\n"
-        f"- ⏳ {text(language, 'kept')}: {_kept(language, kept)}\n"
     )
 
 
-def _kept(language: str, seconds: int) -> str:
-    # In symbols every language reads ("30 min", "7 d"): unit words would need plurals.
-    return duration(seconds, short=True) if seconds else text(language, "kept_forever")
+def _kept(language: str, stored: Stored) -> str:
+    """How long the store keeps the image: IMAGE_EXPIRATION for a new one, what is left of
+    it for one reused. In symbols every language reads ("30 min", "7 d"): unit words would
+    need plurals."""
+    if stored.kept is None:
+        return text(language, "kept_forever")
+    if stored.reused:
+        return time_left(stored.kept)
+    return duration(round(stored.kept), short=True)
 
 
 def _inputs(language: str, plan: Plan) -> str:
@@ -94,10 +98,14 @@ def markdown_url(url: str) -> str:
 
 
 def result_part(language: str, plan: Plan, stored: Stored, url: str) -> str:
-    """The seed, the success line and the image itself, linked at `url`."""
+    """The seed, how long the image is kept, whether it was reused, the success line and
+    the image itself, linked at `url`."""
     seed = f"- 🎲 {text(language, 'seed')}: {stored.seed}\n" if stored.seed is not None else ""
+    kept = f"- ⏳ {text(language, 'kept')}: {_kept(language, stored)}\n"
+    reused = f"- ♻️ {text(language, 'reused')}\n" if stored.reused else ""
     alt = markdown_text(plan.prompt.text[:ALT_TEXT_LIMIT])
-    return f"{seed}\n🌟 {text(language, 'success')}\n\n![{alt}]({markdown_url(url)})"
+    picture = f"![{alt}]({markdown_url(url)})"
+    return f"{seed}{kept}{reused}\n🌟 {text(language, 'success')}\n\n{picture}"
 
 
 def failure_part(language: str, message: str) -> str:

@@ -50,6 +50,12 @@ class Edit:
     mask_use: str | None = None
 
     @property
+    def digests(self) -> tuple[str, ...]:
+        """What decides the picture: the images' bytes, then the mask's, each by digest."""
+        mask = (f"mask:{self.mask.digest}",) if self.mask is not None else ()
+        return (*(image.digest for image in self.images), *mask)
+
+    @property
     def mask_resized(self) -> bool:
         """Whether the mask had another size than the image, and was stretched to fit."""
         first = self.images[0]

@@ -9,12 +9,13 @@ import requests
 from flask import Flask, Response, g, request
 from flask_cors import CORS
 
-from config import Settings, load_settings, store_scheme
+from config import Settings, load_settings, shared_redis, store_scheme
 
 from .budget import ByteBudget
 from .catalog import ServedModels
 from .errors import register_error_handlers
 from .fetch import ImageFetcher
+from .file_index import FileIndex
 from .file_store import FileStore
 from .forwarded import Proxies
 from .image_server import ImageServer
@@ -23,6 +24,7 @@ from .optimizer import PromptOptimizer
 from .pipeline import Pipeline
 from .ratelimit import RateLimits
 from .request_log import init_request_log
+from .reuse import Index, MemoryIndex, Reuse
 from .routes import LIMITED_ENDPOINTS, bp, client
 from .state import State, current_state
 from .store import ImageStore, MemoryStore
@@ -36,6 +38,9 @@ log = logging.getLogger(__name__)
 EXPOSED_HEADERS = ["Retry-After", "x-should-retry", "Content-Disposition", "ETag", "Content-Range"]
 PREFLIGHT_MAX_AGE = 86400
 # What Flask-CORS and _harden add to the app's answers, for the images served before it.
+# Seconds past the longest a draw may take (a slot, then Workers AI) that a request waits
+# on an identical one before drawing itself.
+REUSE_MARGIN = 5.0
 IMAGE_HEADERS = [
     ("Access-Control-Allow-Origin", "*"),
     ("Access-Control-Expose-Headers", ", ".join(EXPOSED_HEADERS)),
@@ -58,7 +63,8 @@ def create_app(settings: Settings | None = None, session: requests.Session | Non
     models = ServedModels.from_ids(settings.flux_model, settings.models)
     store = open_store(settings)
     optimizer = PromptOptimizer(settings, session) if settings.prompt_optimization else None
-    pipeline = Pipeline(settings, models, WorkersAIClient(settings, session), optimizer, store)
+    workers_ai = WorkersAIClient(settings, session)
+    pipeline = Pipeline(settings, models, workers_ai, optimizer, store, open_reuse(settings, store))
     limits = RateLimits(settings) if settings.rate_limit else None
     proxies = Proxies.parse(settings.forwarded_allow_ips)
     unsent = ByteBudget(settings.max_unsent_bytes)
@@ -126,6 +132,30 @@ def open_store(settings: Settings) -> ImageStore:
         settings.image_store_max_bytes,
         settings.image_store_key_bytes,
     )
+
+
+def open_reuse(settings: Settings, store: ImageStore) -> Reuse | None:
+    """What hands repeatable requests their stored pictures, unless REUSE_PICTURES is off.
+
+    Its index is in the Redis the service has, so every instance shares it; else beside the
+    disk store, for every worker of the machine; else in this process.
+    """
+    if not settings.reuse_pictures:
+        return None
+    ttl = settings.image_expiration
+    wait = settings.generation_wait + settings.upstream_timeout + REUSE_MARGIN
+    redis_url = shared_redis(settings)
+    index: Index
+    if redis_url:
+        # Imported only when used, as the Redis store is: redis-py adds 7 MB.
+        from .redis_index import RedisIndex  # noqa: PLC0415
+
+        index = RedisIndex.from_url(redis_url, ttl, wait)
+    elif isinstance(store, FileStore):
+        index = FileIndex.beside(store.root, ttl)
+    else:
+        index = MemoryIndex(ttl)
+    return Reuse(index, store, ttl, wait)
 
 
 def _answer_preflight() -> Response | None:

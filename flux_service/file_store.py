@@ -86,7 +86,7 @@ class FileStore:
         clock: Callable[[], float] = time.time,
         sweep_every: float = SWEEP_SECONDS,
     ) -> None:
-        self._root = root
+        self.root = root
         self._folder = str(root)
         self._ttl = ttl
         self._max_bytes = max_bytes
@@ -166,10 +166,10 @@ class FileStore:
     def check(self) -> None:
         """The folder can take an image: it is writable and its disk has room."""
         try:
-            stats = os.statvfs(self._root)
+            stats = os.statvfs(self.root)
         except OSError as error:
             raise _unavailable(error) from None
-        if not os.access(self._root, os.W_OK):
+        if not os.access(self.root, os.W_OK):
             raise _unavailable(OSError(errno.EACCES, "not writable"))
         if stats.f_bavail * stats.f_frsize < MIN_FREE_BYTES:
             raise _unavailable(OSError(errno.ENOSPC, "no space left"))
@@ -177,7 +177,7 @@ class FileStore:
     def sweep(self) -> None:
         """Delete expired images and, past the byte bound, the oldest ones. One worker at a
         time: the others would only repeat its work."""
-        with open(self._root / ".sweep-lock", "wb") as lock:
+        with open(self.root / ".sweep-lock", "wb") as lock:
             try:
                 fcntl.flock(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
             except BlockingIOError:
@@ -215,8 +215,9 @@ class FileStore:
         return False
 
     def _files(self) -> Iterator[Held]:
-        for folder in os.scandir(self._root):
-            if not folder.is_dir():
+        for folder in os.scandir(self.root):
+            # Dotted folders hold no images (the reuse index keeps its entries in one).
+            if not folder.is_dir() or folder.name.startswith("."):
                 continue
             for entry in os.scandir(folder.path):
                 with contextlib.suppress(FileNotFoundError):
@@ -232,7 +233,7 @@ class FileStore:
             time.sleep(every)
 
     def _path(self, key: str) -> Path:
-        return self._root / key[:2] / key
+        return self.root / key[:2] / key
 
 
 def _unavailable(error: OSError) -> StoreUnavailableError:

@@ -10,6 +10,7 @@ pipeline answers with a 400 that says what.
 
 from __future__ import annotations
 
+import hashlib
 import io
 from dataclasses import dataclass
 
@@ -39,6 +40,7 @@ class InputImage:
     height: int
     format: str  # PNG, JPEG, WebP or GIF
     first_frame: bool = False  # it was animated: only its first frame is used
+    digest: str = ""  # of the file's bytes: what an identical request sends (see reuse.py)
 
     @property
     def has_alpha(self) -> bool:
@@ -85,7 +87,7 @@ def read_input_image(data: bytes, need: int) -> InputImage:
         width, height = height, width  # upright, it is the other way round
     image = _rgb_or_rgba(upright)
     image.thumbnail((need, need), SHRINK)
-    return InputImage(image, width, height, kind, first_frame=animated)
+    return InputImage(image, width, height, kind, animated, hashlib.sha256(data).hexdigest())
 
 
 def _rgb_or_rgba(image: Image.Image) -> Image.Image:

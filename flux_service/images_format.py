@@ -122,11 +122,18 @@ def parse_size(size: str) -> tuple[int, int] | None:
     return int(match[1]), int(match[2])
 
 
-def image_item(data: bytes, url: str | None, revised_prompt: str | None) -> dict:
-    """One entry of an images answer: its `url` if it has one, else its bytes in base64."""
-    item = {"url": url} if url is not None else {"b64_json": b64encode(data).decode()}
+def image_item(
+    data: bytes, url: str | None, revised_prompt: str | None, reused: bool = False
+) -> dict:
+    """One entry of an images answer: its `url` if it has one, else its bytes in base64;
+    `reused: true` when an identical request drew it (not part of OpenAI's answer)."""
+    item: dict[str, object] = (
+        {"url": url} if url is not None else {"b64_json": b64encode(data).decode()}
+    )
     if revised_prompt is not None:
         item["revised_prompt"] = revised_prompt
+    if reused:
+        item["reused"] = True
     return item
 
 
@@ -170,15 +177,19 @@ def images_body(created: int, items: list[dict], delivered: Delivered) -> dict:
     return {"created": created, "data": items, **delivered.fields(), "usage": delivered.usage()}
 
 
-def image_event(kind: str, created: int, data: bytes, delivered: Delivered) -> dict:
-    """One `image_generation.completed` or `image_edit.completed` event of an image stream."""
-    return {
+def image_event(
+    kind: str, created: int, data: bytes, delivered: Delivered, reused: bool = False
+) -> dict:
+    """One `image_generation.completed` or `image_edit.completed` event of an image stream,
+    with `reused: true` as in `image_item`."""
+    event = {
         "type": f"{kind}.completed",
         "b64_json": b64encode(data).decode(),
         "created_at": created,
         **delivered.fields(),
         "usage": delivered.usage(),
     }
+    return {**event, "reused": True} if reused else event
 
 
 def parse_edit_request(form: MultiDict[str, str], files: MultiDict[str, bytes]) -> ImagesRequest:

@@ -6,6 +6,9 @@ refuses unusable input. `Pipeline.run` then yields each stage as it completes, s
 show it at once:
 
     Order ─plan─> Plan ─run─> PromptChoice ─> Stored, one per image as each is done
+
+A repeatable image (no seed, or the client's own) may be one an identical request stored
+before or is drawing now: `reuse.py` hands that on instead of drawing it again.
 """
 
 from __future__ import annotations
@@ -32,6 +35,7 @@ from .images import EncodedImage, ImageError, fit_image, fit_within, read_image
 from .offload import off_the_event_loop
 from .optimizer import OptimizerError, PromptOptimizer
 from .prompt import DEFAULT_RATIO, RATIO_SIZES, PromptSpec, parse_prompt, ratio_label, shorten
+from .reuse import Reuse, Reused, request_digest
 from .store import ImageStore
 from .workers_ai import WorkersAIClient, model_inputs, request_size
 
@@ -81,6 +85,7 @@ class Plan:
     fields: Mapping[str, Field] = field(default_factory=dict)  # the model's image fields
     written: PromptChoice | None = None  # a follow-up's prompt, written as it was decided
     quality: str = "medium"  # the steps run: "medium" the usual, "low" fewer, "high" more
+    repeatable: bool = False  # no seed, or the client's: the same plan draws the same images
 
     @property
     def scaled(self) -> bool:
@@ -106,6 +111,8 @@ class Stored:
     key: str
     seed: int | None  # the seed the model really got
     upstream_seconds: float  # time spent waiting on Workers AI, retries included
+    kept: float | None = None  # seconds the store keeps it from now; None: for good
+    reused: bool = False  # stored for an identical request, not drawn for this one
 
 
 class Pipeline:
@@ -118,10 +125,12 @@ class Pipeline:
         workers_ai: WorkersAIClient,
         optimizer: PromptOptimizer | None,
         store: ImageStore,
+        reuse: Reuse | None = None,
     ) -> None:
         self._settings = settings
         self._models = models
         self._store = store
+        self._reuse = reuse  # None: REUSE_PICTURES is off
         self._workers_ai = workers_ai
         self._optimizer = optimizer
         # MAX_CONCURRENT_GENERATIONS is for the whole instance: each worker takes its share,
@@ -194,6 +203,7 @@ class Pipeline:
             fields,
             written,
             quality,
+            repeatable=not model.seed or order.seed is not None,
         )
 
     def _follow_up(self, order: Order, text: str) -> tuple[Order, PromptChoice | None]:
@@ -275,6 +285,20 @@ class Pipeline:
     def draw(
         self, plan: Plan, choice: PromptChoice, index: int, wanted: Callable[[], bool]
     ) -> Stored:
+        """Image `index` of `plan`: the one an identical request stored or is drawing, when
+        it is repeatable, else drawn for this one."""
+        reuse = self._reuse
+        digest = draw_digest(plan, choice, index) if reuse is not None else None
+        if reuse is None or digest is None:
+            return self._draw(plan, choice, index, wanted)
+        found = reuse.obtain(digest, lambda: self._draw(plan, choice, index, wanted))
+        if isinstance(found, Reused):
+            return _reused(plan, index, found)
+        return found
+
+    def _draw(
+        self, plan: Plan, choice: PromptChoice, index: int, wanted: Callable[[], bool]
+    ) -> Stored:
         """Have the model draw image `index` of `plan`, fit it to the plan's size and store it."""
         inputs = model_inputs(
             plan.model, choice.text, plan.width, plan.height, plan.steps, plan.seeds[index]
@@ -303,7 +327,8 @@ class Pipeline:
         except ImageError as error:
             raise UpstreamError(f"Workers AI answered with an unusable image: {error}.") from None
         key = self._store.put(image.data, image.mime, plan.owner)
-        return Stored(index, image, key, drawing.seed, upstream_seconds)
+        kept = self._settings.image_expiration or None
+        return Stored(index, image, key, drawing.seed, upstream_seconds, kept)
 
     @contextlib.contextmanager
     def _key_slot(self, owner: str) -> Iterator[None]:
@@ -339,6 +364,27 @@ def _too_long(length: int, model: ModelSpec) -> InvalidRequestError:
     return InvalidRequestError(
         f"The prompt has {length} characters; {model.short_name} takes at most {limit}."
     )
+
+
+def draw_digest(plan: Plan, choice: PromptChoice, index: int) -> str | None:
+    """What names image `index` of `plan` drawn from `choice` for reuse; None when its seed
+    was drawn at random, so that no other request draws it again."""
+    if not plan.repeatable:
+        return None
+    size = (plan.width, plan.height)
+    pictures = plan.edit.digests if plan.edit is not None else ()
+    seed = plan.seeds[index]
+    return request_digest(
+        plan.owner, plan.model.id, choice.text, size, plan.steps, seed, plan.mime, pictures
+    )
+
+
+def _reused(plan: Plan, index: int, found: Reused) -> Stored:
+    """The picture an identical request stored, as this plan's image `index`: its size and
+    type read from its bytes, its time left from the store."""
+    image = read_image(found.image.read())
+    left = found.image.seconds_left
+    return Stored(index, image, found.key, plan.seeds[index], 0.0, left, reused=True)
 
 
 def collect(stages: Iterable[PromptChoice | Stored]) -> tuple[PromptChoice, list[Stored]]:

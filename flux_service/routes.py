@@ -105,8 +105,7 @@ def chat_completions() -> Response:
     order = _chat_order(chat)
     plan = _plan(order, param="messages")
     parts = _parts(plan, state.pipeline.run(plan, still_connected(request.environ)), link)
-    intro = answer.intro(language, plan, state.settings.image_expiration)
-    return _chat_answer(chat, plan.model.id, intro, parts, len(plan.seeds))
+    return _chat_answer(chat, plan.model.id, answer.intro(language, plan), parts, len(plan.seeds))
 
 
 @bp.post("/v1/responses")
@@ -128,17 +127,17 @@ def responses() -> Response:
     order = _chat_order(chat, size=asked.size, mime=asked.mime, quality=asked.quality)
     plan = _plan(order, param="input", inline=True)
     stages = state.pipeline.run(plan, still_connected(request.environ))
-    fields, kept = g.log_fields, state.settings.image_expiration
+    fields = g.log_fields
 
     def finish() -> tuple[Picture | None, str]:
-        texts, picture = [answer.intro(language, plan, kept)], None
+        texts, picture = [answer.intro(language, plan)], None
         choice = PromptChoice(plan.prompt.text)
         for stage in stages:
             if isinstance(stage, PromptChoice):
                 choice = stage
                 texts.append(answer.prompt_part(language, stage))
                 continue
-            fields["upstream_ms"] = _milliseconds(stage.upstream_seconds)
+            _note(fields, stage)
             texts.append(answer.result_part(language, plan, stage, link(stage.key)))
             picture = Picture(stage.image.data, _delivered(plan, choice, stage))
         return picture, "".join(texts)
@@ -203,9 +202,12 @@ def _images_answer(images: ImagesRequest, kind: str) -> Response:
     if images.stream:
         return _event_answer(_image_events(kind, created, plan, stages))
     choice, stored = collect(stages)
-    g.log_fields["upstream_ms"] = _milliseconds(max(s.upstream_seconds for s in stored))
+    for image in stored:
+        _note(g.log_fields, image)
     revised = choice.text if choice.optimized else None
-    items = [image_item(s.image.data, link(s.key) if link else None, revised) for s in stored]
+    items = [
+        image_item(s.image.data, link(s.key) if link else None, revised, s.reused) for s in stored
+    ]
     return json_response(images_body(created, items, _delivered(plan, choice, stored[0])))
 
 
@@ -225,8 +227,9 @@ def _image_events(
             if isinstance(stage, PromptChoice):
                 choice = stage
                 continue
-            fields["upstream_ms"] = _milliseconds(stage.upstream_seconds)
-            yield image_event(kind, created, stage.image.data, _delivered(plan, choice, stage))
+            _note(fields, stage)
+            delivered = _delivered(plan, choice, stage)
+            yield image_event(kind, created, stage.image.data, delivered, stage.reused)
 
     return events()
 
@@ -394,7 +397,7 @@ def _parts(
                 part = answer.prompt_part(language, stage)
                 yield from ((index, part) for index in range(len(plan.seeds)))
                 continue
-            fields["upstream_ms"] = _milliseconds(stage.upstream_seconds)
+            _note(fields, stage)
             yield stage.index, answer.result_part(language, plan, stage, link(stage.key))
 
     return parts()
@@ -429,6 +432,14 @@ def _chat_answer(
         contents[index] += part
     counts = usage(chat.prompt, "".join(contents))
     return json_response(completion_body(completion_id, created, model, contents, counts))
+
+
+def _note(fields: dict, stored: Stored) -> None:
+    """Log the longest wait on Workers AI, and how many images were reused, not drawn."""
+    waited = _milliseconds(stored.upstream_seconds)
+    fields["upstream_ms"] = max(waited, fields.get("upstream_ms", waited))
+    if stored.reused:
+        fields["reused"] = fields.get("reused", 0) + 1
 
 
 def _milliseconds(seconds: float) -> float:

@@ -20,6 +20,7 @@ TEXTS: dict[str, dict[str, str]] = {
         "seed": "Seed",
         "kept": "Kept",
         "kept_forever": "for good",
+        "reused": "Reused: an identical request drew this image, so it was not drawn again",
         "success": "Image generated successfully!",
         "failed": "Image generation failed: {message}",
         "ready": "👋 Flux API is ready. Describe an image and it will be drawn, for example: a red fox in deep snow 16:9",
@@ -53,6 +54,7 @@ TEXTS: dict[str, dict[str, str]] = {
         "seed": "种子",
         "kept": "保存",
         "kept_forever": "永久",
+        "reused": "复用：相同的请求已生成过这张图像，未重新生成",
         "success": "图像生成成功！",
         "failed": "图像生成失败：{message}",
         "ready": "👋 Flux API 已就绪。描述一幅画面即可生成，例如：雪地里的红狐狸 16:9",
@@ -86,6 +88,7 @@ TEXTS: dict[str, dict[str, str]] = {
         "seed": "種子",
         "kept": "保存",
         "kept_forever": "永久",
+        "reused": "重用：相同的請求已生成過這張圖像，未重新生成",
         "success": "圖像產生成功！",
         "failed": "圖像產生失敗：{message}",
         "ready": "👋 Flux API 已就緒。描述一幅畫面即可產生，例如：雪地裡的紅狐狸 16:9",
@@ -119,6 +122,7 @@ TEXTS: dict[str, dict[str, str]] = {
         "seed": "シード",
         "kept": "保存期間",
         "kept_forever": "無期限",
+        "reused": "再利用：同じリクエストで描かれた画像のため、描き直していません",
         "success": "画像の生成に成功しました！",
         "failed": "画像の生成に失敗しました：{message}",
         "ready": "👋 Flux API の準備ができました。描きたい絵を説明してください。例：雪の中の赤いキツネ 16:9",
@@ -152,6 +156,7 @@ TEXTS: dict[str, dict[str, str]] = {
         "seed": "Semilla",
         "kept": "Se guarda",
         "kept_forever": "para siempre",
+        "reused": "Reutilizada: una petición idéntica ya dibujó esta imagen, así que no se volvió a dibujar",
         "success": "¡Imagen generada con éxito!",
         "failed": "No se pudo generar la imagen: {message}",
         "ready": "👋 Flux API está lista. Describe una imagen y se dibujará, por ejemplo: un zorro rojo en la nieve 16:9",
@@ -185,6 +190,7 @@ TEXTS: dict[str, dict[str, str]] = {
         "seed": "Graine",
         "kept": "Conservée",
         "kept_forever": "pour toujours",
+        "reused": "Réutilisée : une requête identique a déjà dessiné cette image, elle n'a donc pas été redessinée",
         "success": "Image générée avec succès !",
         "failed": "La génération de l'image a échoué : {message}",
         "ready": "👋 Flux API est prête. Décrivez une image et elle sera dessinée, par exemple : un renard roux dans la neige 16:9",
@@ -218,6 +224,7 @@ TEXTS: dict[str, dict[str, str]] = {
         "seed": "Сид",
         "kept": "Хранится",
         "kept_forever": "бессрочно",
+        "reused": "Повторно: это изображение уже нарисовано по такому же запросу, заново оно не рисовалось",
         "success": "Изображение успешно создано!",
         "failed": "Не удалось создать изображение: {message}",
         "ready": "👋 Flux API готов. Опишите картинку, и она будет нарисована, например: рыжая лиса в глубоком снегу 16:9",
@@ -251,6 +258,7 @@ TEXTS: dict[str, dict[str, str]] = {
         "seed": "Seed",
         "kept": "Aufbewahrt",
         "kept_forever": "dauerhaft",
+        "reused": "Wiederverwendet: eine gleiche Anfrage hat dieses Bild schon gezeichnet, es wurde nicht neu gezeichnet",
         "success": "Bild erfolgreich erstellt!",
         "failed": "Bilderzeugung fehlgeschlagen: {message}",
         "ready": "👋 Flux API ist bereit. Beschreiben Sie ein Bild, und es wird gezeichnet, zum Beispiel: ein Rotfuchs im tiefen Schnee 16:9",
@@ -277,6 +285,14 @@ TEXTS: dict[str, dict[str, str]] = {
 def text(language: str, key: str, **values: object) -> str:
     """The phrase `key` in `language`, with its placeholders filled in."""
     return TEXTS[language][key].format(**values)
+
+
+def time_left(seconds: float) -> str:
+    """`seconds` as the whole units of the largest that fits, rounded down, in symbols:
+    what is left of an image's time ("26 min", "3 h")."""
+    units = (("d", 86400), ("h", 3600), ("min", 60))
+    symbol, size = next(((s, n) for s, n in units if seconds >= n), ("s", 1))
+    return f"{int(seconds // size)} {symbol}"
 
 
 def duration(seconds: int, short: bool = False) -> str:

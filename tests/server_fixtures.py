@@ -64,6 +64,9 @@ def base_env(standin_url: str) -> dict[str, str]:
         "EXTERNAL_API_BASE": f"{standin_url}/openai/v1",
         "EXTERNAL_MODEL": "standin-writer",
         "EXTERNAL_API_KEY": OPTIMIZER_KEY,
+        # Services are shared by tests that count the upstream calls their requests make;
+        # the reuse tests turn reuse on.
+        "REUSE_PICTURES": "false",
     }
 
 

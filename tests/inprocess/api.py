@@ -21,6 +21,8 @@ BASE_ENV = {
     "EXTERNAL_API_BASE": f"{STANDIN_URL}/openai/v1",
     "EXTERNAL_MODEL": "standin-writer",
     "EXTERNAL_API_KEY": OPTIMIZER_KEY,
+    # Tests count the upstream calls their requests make; the reuse tests turn reuse on.
+    "REUSE_PICTURES": "false",
 }
 
 

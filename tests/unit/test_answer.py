@@ -2,6 +2,7 @@
 
 import re
 import string
+from dataclasses import replace
 
 import pytest
 
@@ -11,11 +12,11 @@ from flux_service.catalog import CATALOG
 from flux_service.images import EncodedImage
 from flux_service.pipeline import Plan, PromptChoice, Stored
 from flux_service.prompt import PromptSpec
-from flux_service.translations import TEXTS, duration
+from flux_service.translations import TEXTS, duration, time_left
 
 SCHNELL = CATALOG["@cf/black-forest-labs/flux-1-schnell"]
 PLAN = Plan(PromptSpec("a red fox", 1280, 720), SCHNELL, 1024, 576, 4, (None,))
-STORED = Stored(0, EncodedImage(b"", "image/jpeg", 1024, 576), "KEY", 7, 1.0)
+STORED = Stored(0, EncodedImage(b"", "image/jpeg", 1024, 576), "KEY", 7, 1.0, 1800)
 URL = "https://x.test/image/KEY"
 
 
@@ -36,7 +37,7 @@ def test_every_language_has_every_phrase_with_the_same_placeholders() -> None:
 def test_the_answer_says_the_six_things_in_each_language(language: str) -> None:
     phrases = TEXTS[language]
     content = (
-        intro(language, PLAN, 1800)
+        intro(language, PLAN)
         + prompt_part(
             language, PromptChoice("a red fox, golden light", optimizer="writer-1", optimized=True)
         )
@@ -51,12 +52,28 @@ def test_the_answer_says_the_six_things_in_each_language(language: str) -> None:
     assert f"{phrases['seed']}: 7" in content
     assert "1280x720" in content  # the scaled-down note names the size asked for
     assert f"{phrases['kept']}: 30 min" in content
+    assert phrases["reused"] not in content
 
 
 @pytest.mark.parametrize("language", LANGUAGES)
 def test_an_image_kept_for_good_says_so(language: str) -> None:
-    content = intro(language, PLAN, 0)
+    content = result_part(language, PLAN, replace(STORED, kept=None), URL)
     assert f"{TEXTS[language]['kept']}: {TEXTS[language]['kept_forever']}" in content
+
+
+@pytest.mark.parametrize("language", LANGUAGES)
+def test_a_reused_image_says_so_and_how_long_it_has_left(language: str) -> None:
+    content = result_part(language, PLAN, replace(STORED, kept=1573.6, reused=True), URL)
+    assert f"- ♻️ {TEXTS[language]['reused']}\n" in content
+    assert f"{TEXTS[language]['kept']}: 26 min\n" in content
+
+
+@pytest.mark.parametrize(
+    ("seconds", "left"),
+    [(1799.9, "29 min"), (59.5, "59 s"), (7200, "2 h"), (3 * 86400 + 5, "3 d"), (0.4, "0 s")],
+)
+def test_time_left_counts_whole_units_down(seconds: float, left: str) -> None:
+    assert time_left(seconds) == left
 
 
 @pytest.mark.parametrize(

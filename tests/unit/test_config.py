@@ -4,7 +4,7 @@ import os
 
 import pytest
 
-from config import DEFAULT_MODELS, ConfigError, Settings, load_settings
+from config import DEFAULT_MODELS, ConfigError, Settings, load_settings, shared_redis
 from flux_service.ratelimit import counters_url
 
 REQUIRED = {"CF_ACCOUNT_ID": "acc", "CF_API_TOKEN": "tok"}
@@ -82,6 +82,19 @@ def test_failing_calls_are_tried_again_for_a_budget_of_their_own() -> None:
     settings = load(UPSTREAM_TIMEOUT="300", UPSTREAM_RETRY_BUDGET="2.5")
     assert (settings.upstream_timeout, settings.upstream_retry_budget) == (300.0, 2.5)
     assert load(UPSTREAM_RETRY_BUDGET="0").upstream_retry_budget == 0  # never tried again
+
+
+def test_pictures_are_reused_unless_turned_off() -> None:
+    assert load().reuse_pictures is True
+    assert load(REUSE_PICTURES="off").reuse_pictures is False
+    with pytest.raises(ConfigError, match="REUSE_PICTURES"):
+        load(REUSE_PICTURES="sometimes")
+
+
+def test_the_shared_redis_is_the_stores_else_redis_url() -> None:
+    assert shared_redis(load()) == ""
+    assert shared_redis(load(IMAGE_STORE="redis://r:6379/0")) == "redis://r:6379/0"
+    assert shared_redis(load(REDIS_URL="redis://q:6379/1")) == "redis://q:6379/1"
 
 
 def test_the_workers_switch_name_still_works() -> None:
