@@ -21,9 +21,10 @@ from .image_server import ImageServer
 from .logs import configure_logging
 from .optimizer import PromptOptimizer
 from .pipeline import Pipeline
-from .ratelimit import RateLimits
+from .ratelimit import RateLimits, counters_url
 from .request_log import init_request_log
 from .routes import LIMITED_ENDPOINTS, bp, client
+from .spending import Counts, MemoryCounts, Spending
 from .state import State, current_state
 from .store import ImageStore, MemoryStore
 from .upstream import http_session
@@ -58,7 +59,11 @@ def create_app(settings: Settings | None = None, session: requests.Session | Non
     models = ServedModels.from_ids(settings.flux_model, settings.models)
     store = open_store(settings)
     optimizer = PromptOptimizer(settings, session) if settings.prompt_optimization else None
-    pipeline = Pipeline(settings, models, WorkersAIClient(settings, session), optimizer, store)
+    spending = Spending(
+        open_counts(settings), settings.daily_neuron_budget, settings.daily_neuron_budget_per_key
+    )
+    workers_ai = WorkersAIClient(settings, session)
+    pipeline = Pipeline(settings, models, workers_ai, optimizer, store, spending)
     limits = RateLimits(settings) if settings.rate_limit else None
     proxies = Proxies.parse(settings.forwarded_allow_ips)
     unsent = ByteBudget(settings.max_unsent_bytes)
@@ -69,7 +74,7 @@ def create_app(settings: Settings | None = None, session: requests.Session | Non
         else None
     )
     app.extensions["flux"] = State(
-        settings, models, store, pipeline, limits, proxies, unsent, bodies, fetcher
+        settings, models, store, pipeline, limits, proxies, unsent, bodies, fetcher, spending
     )
     app.wsgi_app = ImageServer(app.wsgi_app, store, IMAGE_HEADERS)  # type: ignore[method-assign]
 
@@ -126,6 +131,17 @@ def open_store(settings: Settings) -> ImageStore:
         settings.image_store_max_bytes,
         settings.image_store_key_bytes,
     )
+
+
+def open_counts(settings: Settings) -> Counts:
+    """Where the day's spending is counted: where RATE_LIMIT counts, Redis or this process."""
+    url = counters_url(settings)
+    if url == "memory://":
+        return MemoryCounts()
+    # Imported only when used, as the Redis store is.
+    from .redis_spending import RedisCounts  # noqa: PLC0415
+
+    return RedisCounts.from_url(url)
 
 
 def _answer_preflight() -> Response | None:

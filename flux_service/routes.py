@@ -71,6 +71,8 @@ bp = Blueprint("api", __name__)
 # What a base64 image may weigh in an answer, at most: 3 bytes a pixel, and a third more.
 INLINE_BYTES_PER_PIXEL = 4
 UNSENT_RETRY_AFTER = 5
+# How much of the key's digest a log line shows: enough to tell keys apart, never the key.
+KEY_DIGEST_CHARS = 12
 OPENAPI_PATH = Path(__file__).resolve().parent.parent / "openapi.yaml"
 # The routes a client refused too often must wait for (see ratelimit.py).
 LIMITED_ENDPOINTS = (
@@ -138,7 +140,7 @@ def responses() -> Response:
                 choice = stage
                 texts.append(answer.prompt_part(language, stage))
                 continue
-            fields["upstream_ms"] = _milliseconds(stage.upstream_seconds)
+            _note(fields, stage)
             texts.append(answer.result_part(language, plan, stage, link(stage.key)))
             picture = Picture(stage.image.data, _delivered(plan, choice, stage))
         return picture, "".join(texts)
@@ -203,7 +205,8 @@ def _images_answer(images: ImagesRequest, kind: str) -> Response:
     if images.stream:
         return _event_answer(_image_events(kind, created, plan, stages))
     choice, stored = collect(stages)
-    g.log_fields["upstream_ms"] = _milliseconds(max(s.upstream_seconds for s in stored))
+    for stage in stored:
+        _note(g.log_fields, stage)
     revised = choice.text if choice.optimized else None
     items = [image_item(s.image.data, link(s.key) if link else None, revised) for s in stored]
     return json_response(images_body(created, items, _delivered(plan, choice, stored[0])))
@@ -225,7 +228,7 @@ def _image_events(
             if isinstance(stage, PromptChoice):
                 choice = stage
                 continue
-            fields["upstream_ms"] = _milliseconds(stage.upstream_seconds)
+            _note(fields, stage)
             yield image_event(kind, created, stage.image.data, _delivered(plan, choice, stage))
 
     return events()
@@ -317,7 +320,15 @@ def _plan(order: Order, param: str, inline: bool = False) -> Plan:
     if state.limits is not None:
         state.limits.take(client(), len(plan.seeds))  # every image counts, before any is drawn
     g.generating = True
-    g.log_fields["model"] = plan.model.id
+    cost = plan.cost.times(len(plan.seeds))
+    g.log_fields.update(
+        model=plan.model.id,
+        key=plan.owner[:KEY_DIGEST_CHARS],
+        neurons=round(cost.neurons, 2),
+        dollars=round(cost.dollars, 6),
+    )
+    if not cost.published:
+        g.log_fields["price"] = "unpublished"
     return plan
 
 
@@ -394,7 +405,7 @@ def _parts(
                 part = answer.prompt_part(language, stage)
                 yield from ((index, part) for index in range(len(plan.seeds)))
                 continue
-            fields["upstream_ms"] = _milliseconds(stage.upstream_seconds)
+            _note(fields, stage)
             yield stage.index, answer.result_part(language, plan, stage, link(stage.key))
 
     return parts()
@@ -429,6 +440,15 @@ def _chat_answer(
         contents[index] += part
     counts = usage(chat.prompt, "".join(contents))
     return json_response(completion_body(completion_id, created, model, contents, counts))
+
+
+def _note(fields: dict, stored: Stored) -> None:
+    """Note for the log line the longest wait on Workers AI, and what the key has spent."""
+    waited = _milliseconds(stored.upstream_seconds)
+    fields["upstream_ms"] = max(fields.get("upstream_ms", 0.0), waited)
+    if stored.key_spent is not None:
+        spent = round(stored.key_spent, 2)
+        fields["key_neurons_today"] = max(fields.get("key_neurons_today", 0.0), spent)
 
 
 def _milliseconds(seconds: float) -> float:

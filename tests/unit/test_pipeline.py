@@ -8,6 +8,7 @@ from flux_service.catalog import MAX_SEED, ServedModels
 from flux_service.errors import InvalidRequestError
 from flux_service.images import fit_within
 from flux_service.pipeline import Order, Pipeline, PromptChoice, Stored, collect
+from flux_service.spending import MemoryCounts, Spending
 from flux_service.store import MemoryStore
 from flux_service.workers_ai import WorkersAIClient
 
@@ -21,7 +22,8 @@ def pipeline() -> Pipeline:
     models = ServedModels.from_ids(settings.flux_model, settings.models)
     # Planning never reaches the network: this session is never used.
     workers_ai = WorkersAIClient(settings, requests.Session())
-    return Pipeline(settings, models, workers_ai, None, MemoryStore(60, 1 << 20))
+    store, spending = MemoryStore(60, 1 << 20), Spending(MemoryCounts())
+    return Pipeline(settings, models, workers_ai, None, store, spending)
 
 
 def test_a_plain_prompt_gets_the_default_model_and_size(pipeline: Pipeline) -> None:
