@@ -136,3 +136,19 @@ def test_the_log_line_has_the_cost_and_a_digest_of_the_key_never_the_key(
     assert [line["key_neurons_today"] for line in lines] == [SCHNELL, 2 * SCHNELL]
     assert re.fullmatch("[0-9a-f]{12}", lines[0]["key"])
     assert API_KEY not in logged
+
+
+def test_a_follow_up_past_the_budget_asks_the_optimizer_nothing(
+    make_app: Callable[..., Flask], standin: Standin
+) -> None:
+    api, _ = with_clock(make_app(DAILY_NEURON_BUDGET="300", PROMPT_OPTIMIZATION="true"))
+    first = api.answer("a lighthouse at dusk")
+    messages = [
+        {"role": "user", "content": "a lighthouse at dusk"},
+        {"role": "assistant", "content": first},
+        {"role": "user", "content": "make the sky red"},
+    ]
+    assert_spent(api.chat("x", messages=messages), "This service's")
+    # The optimizer rewrote the first prompt only; it was never asked what the follow-up meant.
+    assert len(standin.received(optimizer=True)) == 1
+    assert len(standin.received()) == 1

@@ -111,3 +111,17 @@ def test_fit_within_keeps_the_ratio(
     size: tuple[int, int], limit: int, fitted: tuple[int, int]
 ) -> None:
     assert fit_within(*size, limit) == fitted
+
+
+@pytest.mark.parametrize(
+    ("order", "neurons"),
+    [
+        (Order("a red fox"), 4 * (4.8 + 9.6 * 6)),  # FLUX_NUM_STEPS=6; schnell draws 1024x1024
+        (Order("a red fox 16:9"), 4 * (4.8 + 9.6 * 6)),  # cropped afterwards, paid in full
+        (Order("a fox", model="flux-2-klein-4b", size=(500, 500)), 512 * 512 / 512**2 * 26.05),
+    ],
+)
+def test_a_plan_costs_what_the_model_is_asked_to_draw(
+    pipeline: Pipeline, order: Order, neurons: float
+) -> None:
+    assert pipeline.plan(order).cost.neurons == pytest.approx(neurons)
