@@ -65,6 +65,8 @@ DEFAULT_MAX_CONCURRENT_GENERATIONS = 48
 DEFAULT_GENERATION_WAIT = 5.0
 # gunicorn's own default: a proxy on this machine (nginx, Caddy).
 DEFAULT_FORWARDED_ALLOW_IPS = ("127.0.0.1", "::1")
+# A trillion neurons is $11 million a day: far past any real budget, and it keeps inf out.
+MAX_NEURON_BUDGET = 10**12
 
 _ONE_LIMIT = re.compile(
     r"\s*[0-9]+\s*(?:/|\s*per\s*)\s*[0-9]*\s*(?:second|minute|hour|day|month|year)s?\s*",
@@ -131,6 +133,8 @@ class Settings:
     generation_wait: float = DEFAULT_GENERATION_WAIT
     rate_limit: str = ""
     redis_url: str = ""  # where RATE_LIMIT counts when IMAGE_STORE is not a Redis
+    daily_neuron_budget: float = 0.0  # 0: no cap on the whole service's day
+    daily_neuron_budget_per_key: float = 0.0  # 0: no cap on each API key's day
     skip_client_tasks: bool = True
     reuse_pictures: bool = True  # answer repeatable requests from the store (see reuse.py)
     https_proxy: str = ""
@@ -276,6 +280,8 @@ def load_settings(
         generation_wait=setting("GENERATION_WAIT", _float_between(0, 600), DEFAULT_GENERATION_WAIT),
         rate_limit=setting("RATE_LIMIT", _rate_limit),
         redis_url=setting("REDIS_URL", _optional_redis),
+        daily_neuron_budget=setting("DAILY_NEURON_BUDGET", _neurons, "0"),
+        daily_neuron_budget_per_key=setting("DAILY_NEURON_BUDGET_PER_KEY", _neurons, "0"),
         skip_client_tasks=setting("SKIP_CLIENT_TASKS", _bool, "true"),
         reuse_pictures=setting("REUSE_PICTURES", _bool, "true"),
         demo_mode=setting("DEMO_MODE", _bool, "false"),
@@ -288,11 +294,20 @@ def load_settings(
             "IMAGE_STORE=redis://… to run several workers, or WEB_CONCURRENCY=1 (Heroku sets "
             "WEB_CONCURRENCY by itself: heroku config:set WEB_CONCURRENCY=1)."
         )
-    if settings.rate_limit and settings.web_concurrency > 1 and store_kind in LASTING_STORES:
+    counted = [
+        name
+        for name, value in (
+            ("RATE_LIMIT", settings.rate_limit),
+            ("DAILY_NEURON_BUDGET", settings.daily_neuron_budget),
+            ("DAILY_NEURON_BUDGET_PER_KEY", settings.daily_neuron_budget_per_key),
+        )
+        if value
+    ]
+    if counted and settings.web_concurrency > 1 and store_kind in LASTING_STORES:
         _required(
             "REDIS_URL",
             settings.redis_url,
-            f"for RATE_LIMIT with IMAGE_STORE={store_kind}://… and WEB_CONCURRENCY="
+            f"for {' and '.join(counted)} with IMAGE_STORE={store_kind}://… and WEB_CONCURRENCY="
             f"{settings.web_concurrency}: each worker would count on its own, and let "
             "several times the limit through (or set WEB_CONCURRENCY=1)",
         )
@@ -362,6 +377,16 @@ def _float_between(low: float, high: float) -> Callable[[str], float]:
         return value
 
     return parse
+
+
+def _neurons(raw: str) -> float:
+    try:
+        value = float(raw)
+    except ValueError:
+        raise ValueError("expected a number of neurons, or 0 for no budget") from None
+    if not 0 <= value <= MAX_NEURON_BUDGET:  # NaN fails this too
+        raise ValueError(f"expected 0 to {MAX_NEURON_BUDGET:,}")
+    return value
 
 
 def _url(raw: str) -> str:

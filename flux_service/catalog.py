@@ -3,7 +3,8 @@
 Facts per model (fields, ranges, body and answer format, prompt limits) come from
 Cloudflare's published model schemas and changelogs. Sizes are data, not branches: a model
 either takes width/height (`SizeRule`) or always draws `native_size`, in which case the
-image is cropped and resized afterwards.
+image is cropped and resized afterwards. Prices are Cloudflare's pricing page, in neurons
+(`Price`); what a generation costs is worked out from them in `costs.py`.
 """
 
 from __future__ import annotations
@@ -15,6 +16,8 @@ MAX_SEED = 2**32 - 1  # Workers AI seeds are unsigned 32-bit integers
 # For models that document no prompt limit: far above any useful prompt, and it keeps a
 # 100,000-character paste from travelling upstream.
 PROMPT_LIMIT = 10_000
+# Workers AI bills $0.011 per 1,000 neurons, after 10,000 free ones a day.
+DOLLARS_PER_NEURON = 0.011 / 1000
 
 
 @dataclass(frozen=True)
@@ -55,6 +58,23 @@ class ImageInputs:
 
 
 @dataclass(frozen=True)
+class Price:
+    """What Workers AI bills for an image, in neurons, from its pricing page.
+
+    A tile is 512x512 pixels of the image drawn; a step rate is paid for each tile and step.
+    Input rates are for the pictures a model works from. klein-9b is priced by the megapixel.
+    """
+
+    tile: float = 0.0
+    tile_step: float = 0.0
+    input_tile: float = 0.0
+    input_tile_step: float = 0.0
+    first_megapixel: float = 0.0
+    extra_megapixel: float = 0.0
+    input_megapixel: float = 0.0
+
+
+@dataclass(frozen=True)
 class ModelSpec:
     """How to call one Workers AI image model."""
 
@@ -72,6 +92,7 @@ class ModelSpec:
     seed: bool = False
     prompt_limit: int = PROMPT_LIMIT
     inputs: ImageInputs | None = None  # None: it draws from words alone
+    price: Price | None = None  # None: Cloudflare publishes no price (the beta models)
 
     @property
     def created(self) -> int:
@@ -87,11 +108,25 @@ class ModelSpec:
         assert self.native_size is not None
         return max(self.native_size)
 
+    def steps_run(self, steps: int | None) -> int | None:
+        """The steps sent when `steps` are asked for: clamped to the model's range, else its
+        default; None for a model that runs a fixed number."""
+        if self.steps_field is None or self.steps is None:
+            return None
+        return int(self.steps.clamp(steps or self.default_steps or 1))
+
 
 _SD_SIZE = SizeRule(256, 2048, 8)
 _FLUX2_SIZE = SizeRule(256, 1920, 16)
 # "Each input image must be smaller than 512x512."
 _FLUX2_REFERENCES = ImageInputs("references", 4, max_side=511)
+# Priced in dollars: $0.015 for the first megapixel, $0.002 for each further one and for
+# each megapixel of the pictures it works from.
+_KLEIN_9B_PRICE = Price(
+    first_megapixel=0.015 / DOLLARS_PER_NEURON,
+    extra_megapixel=0.002 / DOLLARS_PER_NEURON,
+    input_megapixel=0.002 / DOLLARS_PER_NEURON,
+)
 
 MODELS: tuple[ModelSpec, ...] = (
     ModelSpec(
@@ -107,6 +142,7 @@ MODELS: tuple[ModelSpec, ...] = (
         size=None,
         native_size=(1024, 1024),
         prompt_limit=2048,
+        price=Price(tile=4.8, tile_step=9.6),
     ),
     ModelSpec(
         id="@cf/black-forest-labs/flux-2-klein-4b",
@@ -121,6 +157,7 @@ MODELS: tuple[ModelSpec, ...] = (
         size=_FLUX2_SIZE,
         seed=True,
         inputs=_FLUX2_REFERENCES,
+        price=Price(tile=26.05, input_tile=5.37),
     ),
     ModelSpec(
         id="@cf/black-forest-labs/flux-2-klein-9b",
@@ -135,6 +172,7 @@ MODELS: tuple[ModelSpec, ...] = (
         size=_FLUX2_SIZE,
         seed=True,
         inputs=_FLUX2_REFERENCES,
+        price=_KLEIN_9B_PRICE,
     ),
     ModelSpec(
         id="@cf/black-forest-labs/flux-2-dev",
@@ -149,6 +187,7 @@ MODELS: tuple[ModelSpec, ...] = (
         size=_FLUX2_SIZE,
         seed=True,
         inputs=_FLUX2_REFERENCES,
+        price=Price(tile_step=37.5, input_tile_step=18.75),
     ),
     ModelSpec(
         id="@cf/leonardo/lucid-origin",
@@ -162,6 +201,7 @@ MODELS: tuple[ModelSpec, ...] = (
         default_steps=20,
         size=SizeRule(256, 2500, 8),
         seed=True,
+        price=Price(tile=636, tile_step=12),
     ),
     ModelSpec(
         id="@cf/leonardo/phoenix-1.0",
@@ -175,6 +215,7 @@ MODELS: tuple[ModelSpec, ...] = (
         default_steps=25,
         size=SizeRule(256, 2048, 8),
         seed=True,
+        price=Price(tile=530, tile_step=10),
     ),
     ModelSpec(
         id="@cf/stabilityai/stable-diffusion-xl-base-1.0",

@@ -10,6 +10,7 @@
      ├── RangeNotSatisfiableError (416, Content-Range): a Range past an image's end
      ├── ClientGoneError (499): the client left before its image was drawn
      ├── RateLimitError (429, Retry-After)
+     │    └── BudgetSpentError: a generation would pass the day's neuron budget
      ├── UnavailableError (503, Retry-After): this server cannot take the request now
      │    ├── CapacityError: MAX_CONCURRENT_GENERATIONS are already running
      │    └── StoreUnavailableError: the image store cannot be reached
@@ -172,6 +173,14 @@ class RateLimitError(FluxError):
     type = "requests"
     code = "rate_limit_exceeded"
     should_retry = False
+
+
+class BudgetSpentError(RateLimitError):
+    """A generation would pass what is left of DAILY_NEURON_BUDGET or its _PER_KEY share
+    today; raised by `Spending.check` alone, so refusals for budget are counted there."""
+
+    type = "insufficient_quota"
+    code = "insufficient_quota"
 
 
 class UnavailableError(FluxError):

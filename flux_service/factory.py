@@ -26,6 +26,7 @@ from .ratelimit import RateLimits
 from .request_log import init_request_log
 from .reuse import Index, MemoryIndex, Reuse
 from .routes import LIMITED_ENDPOINTS, bp, client
+from .spending import Counts, MemoryCounts, Spending
 from .state import State, current_state
 from .store import ImageStore, MemoryStore
 from .upstream import http_session
@@ -63,8 +64,12 @@ def create_app(settings: Settings | None = None, session: requests.Session | Non
     models = ServedModels.from_ids(settings.flux_model, settings.models)
     store = open_store(settings)
     optimizer = PromptOptimizer(settings, session) if settings.prompt_optimization else None
+    spending = Spending(
+        open_counts(settings), settings.daily_neuron_budget, settings.daily_neuron_budget_per_key
+    )
     workers_ai = WorkersAIClient(settings, session)
-    pipeline = Pipeline(settings, models, workers_ai, optimizer, store, open_reuse(settings, store))
+    reuse = open_reuse(settings, store)
+    pipeline = Pipeline(settings, models, workers_ai, optimizer, store, spending, reuse)
     limits = RateLimits(settings) if settings.rate_limit else None
     proxies = Proxies.parse(settings.forwarded_allow_ips)
     unsent = ByteBudget(settings.max_unsent_bytes)
@@ -75,7 +80,7 @@ def create_app(settings: Settings | None = None, session: requests.Session | Non
         else None
     )
     app.extensions["flux"] = State(
-        settings, models, store, pipeline, limits, proxies, unsent, bodies, fetcher
+        settings, models, store, pipeline, limits, proxies, unsent, bodies, fetcher, spending
     )
     app.wsgi_app = ImageServer(app.wsgi_app, store, IMAGE_HEADERS)  # type: ignore[method-assign]
 
@@ -156,6 +161,17 @@ def open_reuse(settings: Settings, store: ImageStore) -> Reuse | None:
     else:
         index = MemoryIndex(ttl)
     return Reuse(index, store, ttl, wait)
+
+
+def open_counts(settings: Settings) -> Counts:
+    """Where the day's spending is counted: where RATE_LIMIT counts, Redis or this process."""
+    url = shared_redis(settings)
+    if not url:
+        return MemoryCounts()
+    # Imported only when used, as the Redis store is.
+    from .redis_spending import RedisCounts  # noqa: PLC0415
+
+    return RedisCounts.from_url(url)
 
 
 def _answer_preflight() -> Response | None:

@@ -19,7 +19,8 @@ HOME_CSP = (
 
 
 def home_page(state: State) -> Response:
-    """The page, showing only what is safe to show: never the settings themselves."""
+    """The page, showing only what is safe to show: never the settings themselves, and of
+    the day's spending only the whole service's."""
     settings = state.settings
     page = render_template(
         "home.html",
@@ -34,6 +35,7 @@ def home_page(state: State) -> Response:
         ratios=RATIO_SIZES,
         sides=(MIN_SIDE, MAX_SIDE),
         demo=settings.demo_mode,
+        today=state.spending.today(),
     )
     images = f" {origin(settings.public_base_url)}" if settings.public_base_url else ""
     response = Response(page, mimetype="text/html")

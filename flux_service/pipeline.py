@@ -9,6 +9,9 @@ show it at once:
 
 A repeatable image (no seed, or the client's own) may be one an identical request stored
 before or is drawing now: `reuse.py` hands that on instead of drawing it again.
+
+Planning also estimates what the generation costs and refuses it when it would pass the
+day's budget; each image is counted as spent once Workers AI has drawn it.
 """
 
 from __future__ import annotations
@@ -28,6 +31,7 @@ from operator import attrgetter
 from config import Settings
 
 from .catalog import MAX_SEED, ModelSpec, ServedModels
+from .costs import Cost, estimate
 from .editing import Edit, Field, apply_mask, editor, model_fields, read_edit, shape_size
 from .errors import CapacityError, ClientGoneError, InvalidRequestError, UpstreamError
 from .image_sources import ImageSource
@@ -36,6 +40,7 @@ from .offload import off_the_event_loop
 from .optimizer import OptimizerError, PromptOptimizer
 from .prompt import DEFAULT_RATIO, RATIO_SIZES, PromptSpec, parse_prompt, ratio_label, shorten
 from .reuse import Reuse, Reused, request_digest
+from .spending import Spending
 from .store import ImageStore
 from .workers_ai import WorkersAIClient, model_inputs, request_size
 
@@ -85,6 +90,7 @@ class Plan:
     fields: Mapping[str, Field] = field(default_factory=dict)  # the model's image fields
     written: PromptChoice | None = None  # a follow-up's prompt, written as it was decided
     quality: str = "medium"  # the steps run: "medium" the usual, "low" fewer, "high" more
+    cost: Cost = field(default_factory=lambda: Cost(0.0))  # each image's, estimated
     repeatable: bool = False  # no seed, or the client's: the same plan draws the same images
 
     @property
@@ -113,6 +119,7 @@ class Stored:
     upstream_seconds: float  # time spent waiting on Workers AI, retries included
     kept: float | None = None  # seconds the store keeps it from now; None: for good
     reused: bool = False  # stored for an identical request, not drawn for this one
+    key_spent: float | None = None  # neurons its API key has spent today; None: not known
 
 
 class Pipeline:
@@ -125,9 +132,11 @@ class Pipeline:
         workers_ai: WorkersAIClient,
         optimizer: PromptOptimizer | None,
         store: ImageStore,
+        spending: Spending,
         reuse: Reuse | None = None,
     ) -> None:
         self._settings = settings
+        self._spending = spending
         self._models = models
         self._store = store
         self._reuse = reuse  # None: REUSE_PICTURES is off
@@ -145,8 +154,9 @@ class Pipeline:
         self._running_lock = threading.Lock()
 
     def plan(self, order: Order) -> Plan:
-        """Decide the whole generation; raise InvalidRequestError for unusable input and
-        StoreUnavailableError when the store cannot take images right now.
+        """Decide the whole generation; raise InvalidRequestError for unusable input,
+        StoreUnavailableError when the store cannot take images right now, and
+        BudgetSpentError when it would cost more than is left of the day's budget.
 
         The images an order works from are read and checked here, and a chat follow-up asks
         the optimizer what it means, so that all of it is settled before any answer starts.
@@ -161,7 +171,7 @@ class Pipeline:
             raise InvalidRequestError("The prompt is empty: describe the image.")
         # Fail before anything is spent (or read) when the images could not be kept.
         self._store.check()
-        order, written = self._follow_up(order, spec.text)
+        order, written = self._follow_up(order, spec, model)
         if written is not None and order.images:
             model = self._model_for(order)  # the follow-up changes the earlier image
         if len(spec.text) > model.prompt_limit:
@@ -178,14 +188,11 @@ class Pipeline:
                 # An edit keeps the proportions of the image it works from.
                 spec = PromptSpec(spec.text, *shape_size(edit, EDIT_SIDE))
         width, height = fit_within(spec.width, spec.height, model.max_side)
-        usual = (
-            self._settings.flux_num_steps if model is self._models.default else model.default_steps
-        )
-        steps, quality = _steps(model, usual, order.quality)
+        steps, quality = _steps(model, self._usual_steps(model), order.quality)
+        cost = self._afford(order, model, width, height, steps, edit)
         fields: Mapping[str, Field] = {}
         if edit is not None:
-            asked = request_size(model, width, height) if model.size else (width, height)
-            fields = model_fields(model, edit, *asked)
+            fields = model_fields(model, edit, *_drawn_size(model, width, height))
         seeds = _seeds(model, order)
         if written is not None and len(written.text) > model.prompt_limit:
             limit = model.prompt_limit
@@ -203,23 +210,55 @@ class Pipeline:
             fields,
             written,
             quality,
+            cost,
             repeatable=not model.seed or order.seed is not None,
         )
 
-    def _follow_up(self, order: Order, text: str) -> tuple[Order, PromptChoice | None]:
+    def _usual_steps(self, model: ModelSpec) -> int | None:
+        """The steps `model` runs unless asked otherwise: FLUX_NUM_STEPS for the default."""
+        if model is self._models.default:
+            return self._settings.flux_num_steps
+        return model.default_steps
+
+    def _afford(
+        self,
+        order: Order,
+        model: ModelSpec,
+        width: int,
+        height: int,
+        steps: int | None,
+        edit: Edit | None,
+    ) -> Cost:
+        """What each image of `order` costs, drawn by `model` at width x height in `steps`
+        from `edit`; BudgetSpentError if all of them would pass what is left today."""
+        inputs: tuple[tuple[int, int], ...] = ()
+        side = model.inputs.max_side if model.inputs is not None else 0
+        if edit is not None and side:  # FLUX.2's references, sent within `side` a side
+            inputs = tuple(fit_within(*image.image.size, side) for image in edit.images)
+        drawn = _drawn_size(model, width, height)
+        cost = estimate(model, *drawn, model.steps_run(steps), inputs)
+        self._spending.check(order.owner, cost.times(order.n).neurons)
+        return cost
+
+    def _follow_up(
+        self, order: Order, spec: PromptSpec, model: ModelSpec
+    ) -> tuple[Order, PromptChoice | None]:
         """For a chat follow-up to one of our images, the optimizer decides: a change to that
         image (drawn from it) or a new image. It writes the prompt either way. Without the
         optimizer, or when it fails, the message draws a new image, as any other does."""
         if order.earlier is None or order.images or self._optimizer is None:
             return order, None
+        # The optimizer is asked before the plan is done: a spent budget asks it nothing.
+        width, height = fit_within(spec.width, spec.height, model.max_side)
+        self._afford(order, model, width, height, self._usual_steps(model), None)
         writer = self._optimizer.model
         try:
             # What drew the earlier image, cleaned as a prompt is, cut to what any model takes.
             earlier = parse_prompt(order.earlier_prompt[:EARLIER_PROMPT_CHARS])
-            edit, prompt = self._optimizer.decide(earlier.text, text)
+            edit, prompt = self._optimizer.decide(earlier.text, spec.text)
         except OptimizerError as error:
             log.warning("prompt optimizer failed (%s); drawing a new image from the message", error)
-            return order, PromptChoice(text, optimizer=writer)
+            return order, PromptChoice(spec.text, optimizer=writer)
         written = PromptChoice(prompt, optimizer=writer, optimized=True)
         return (replace(order, images=(order.earlier,)) if edit else order), written
 
@@ -318,6 +357,8 @@ class Pipeline:
             finally:
                 self._slots.release()
         upstream_seconds = time.monotonic() - started
+        # Drawn is paid for, whatever becomes of the image now.
+        key_spent = self._spending.count(plan.owner, plan.cost.neurons)
         try:
             image = read_image(drawing.data)
             if (image.width, image.height) != (plan.width, plan.height) or plan.mime:
@@ -328,7 +369,7 @@ class Pipeline:
             raise UpstreamError(f"Workers AI answered with an unusable image: {error}.") from None
         key = self._store.put(image.data, image.mime, plan.owner)
         kept = self._settings.image_expiration or None
-        return Stored(index, image, key, drawing.seed, upstream_seconds, kept)
+        return Stored(index, image, key, drawing.seed, upstream_seconds, kept, key_spent=key_spent)
 
     @contextlib.contextmanager
     def _key_slot(self, owner: str) -> Iterator[None]:
@@ -410,6 +451,15 @@ def _steps(model: ModelSpec, usual: int | None, quality: str | None) -> tuple[in
     if steps == usual:
         return usual, "medium"
     return steps, quality
+
+
+def _drawn_size(model: ModelSpec, width: int, height: int) -> tuple[int, int]:
+    """The size `model` draws for an image of width x height: the size it is asked for, or
+    its own when it takes none."""
+    if model.size is not None:
+        return request_size(model, width, height)
+    assert model.native_size is not None
+    return model.native_size
 
 
 def _seeds(model: ModelSpec, order: Order) -> tuple[int | None, ...]:

@@ -71,6 +71,8 @@ bp = Blueprint("api", __name__)
 # What a base64 image may weigh in an answer, at most: 3 bytes a pixel, and a third more.
 INLINE_BYTES_PER_PIXEL = 4
 UNSENT_RETRY_AFTER = 5
+# How much of the key's digest a log line shows: enough to tell keys apart, never the key.
+KEY_DIGEST_CHARS = 12
 OPENAPI_PATH = Path(__file__).resolve().parent.parent / "openapi.yaml"
 # The routes a client refused too often must wait for (see ratelimit.py).
 LIMITED_ENDPOINTS = (
@@ -320,7 +322,15 @@ def _plan(order: Order, param: str, inline: bool = False) -> Plan:
     if state.limits is not None:
         state.limits.take(client(), len(plan.seeds))  # every image counts, before any is drawn
     g.generating = True
-    g.log_fields["model"] = plan.model.id
+    cost = plan.cost.times(len(plan.seeds))
+    g.log_fields.update(
+        model=plan.model.id,
+        key=plan.owner[:KEY_DIGEST_CHARS],
+        neurons=round(cost.neurons, 2),
+        dollars=round(cost.dollars, 6),
+    )
+    if not cost.published:
+        g.log_fields["price"] = "unpublished"
     return plan
 
 
@@ -435,11 +445,15 @@ def _chat_answer(
 
 
 def _note(fields: dict, stored: Stored) -> None:
-    """Log the longest wait on Workers AI, and how many images were reused, not drawn."""
+    """Note for the log line the longest wait on Workers AI, how many images were reused,
+    not drawn, and what the key has spent."""
     waited = _milliseconds(stored.upstream_seconds)
-    fields["upstream_ms"] = max(waited, fields.get("upstream_ms", waited))
+    fields["upstream_ms"] = max(fields.get("upstream_ms", 0.0), waited)
     if stored.reused:
         fields["reused"] = fields.get("reused", 0) + 1
+    if stored.key_spent is not None:
+        spent = round(stored.key_spent, 2)
+        fields["key_neurons_today"] = max(fields.get("key_neurons_today", 0.0), spent)
 
 
 def _milliseconds(seconds: float) -> float:

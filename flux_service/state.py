@@ -18,6 +18,7 @@ from .fetch import ImageFetcher
 from .forwarded import Proxies
 from .pipeline import Pipeline
 from .ratelimit import RateLimits
+from .spending import Spending
 from .store import ImageStore
 
 
@@ -34,6 +35,7 @@ class State:
     unsent: ByteBudget  # MAX_UNSENT_BYTES: large answers waiting for their client
     bodies: ByteBudget  # MAX_BODY_MEMORY: large request bodies being read and used
     fetcher: ImageFetcher | None  # None: FETCH_IMAGE_URLS is off
+    spending: Spending  # the day's estimated spend and DAILY_NEURON_BUDGET(_PER_KEY)
 
 
 def current_state() -> State:

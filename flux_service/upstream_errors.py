@@ -9,7 +9,6 @@ and answers cut off halfway.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
 
 import requests
 import urllib3
@@ -22,6 +21,7 @@ from .errors import (
     UpstreamError,
     UpstreamTimeoutError,
 )
+from .spending import seconds_to_utc_midnight
 
 UNTIL_MIDNIGHT = -1  # a retry_after meaning: until 00:00 UTC, when daily allocations reset
 BUSY_RETRY_AFTER = 10
@@ -136,13 +136,6 @@ def upstream_error(status: int, code: int | None, reason: str, model: str) -> Fl
     """Our error for a failed Workers AI answer, from the first matching row of ERROR_TABLE."""
     row = next(row for row in ERROR_TABLE if row.matches(status, code))
     return row.build(status, code, reason, model)
-
-
-def seconds_to_utc_midnight(now: datetime | None = None) -> int:
-    """Seconds until the next 00:00 UTC, at least one."""
-    now = now or datetime.now(UTC)
-    midnight = (now + timedelta(days=1)).replace(hour=0, minute=0, second=0, microsecond=0)
-    return max(1, int((midnight - now).total_seconds()))
 
 
 # (foreign exception, message, worth trying again): the first that `isinstance` matches wins.

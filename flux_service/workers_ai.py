@@ -44,8 +44,9 @@ def model_inputs(
 ) -> Inputs:
     """Exactly the fields `model` accepts, clamped to its ranges."""
     inputs: Inputs = {"prompt": prompt}
-    if model.steps_field and model.steps:
-        inputs[model.steps_field] = int(model.steps.clamp(steps or model.default_steps or 1))
+    runs = model.steps_run(steps)
+    if model.steps_field and runs is not None:
+        inputs[model.steps_field] = runs
     if model.size:
         inputs["width"], inputs["height"] = request_size(model, width, height)
     if model.seed and seed is not None:

@@ -18,6 +18,13 @@ import pytest
 import requests
 from PIL import Image
 
+from config import Settings
+from flux_service.catalog import ServedModels
+from flux_service.pipeline import Pipeline
+from flux_service.spending import MemoryCounts, Spending
+from flux_service.store import MemoryStore
+from flux_service.workers_ai import WorkersAIClient
+
 API_KEY = "test-key"
 STANDIN_TOKEN = "standin-token"
 OPTIMIZER_KEY = "optimizer-key"
@@ -132,3 +139,12 @@ def small_filesystem(root: Path, size: str) -> Iterator[Path]:
         yield root
     finally:
         subprocess.run(["umount", "-l", str(root)], check=True)
+
+
+def planner(settings: Settings) -> Pipeline:
+    """A pipeline for planning only: its Workers AI client is never called."""
+    models = ServedModels.from_ids(settings.flux_model, settings.models)
+    workers_ai = WorkersAIClient(settings, requests.Session())
+    return Pipeline(
+        settings, models, workers_ai, None, MemoryStore(60, 1 << 20), Spending(MemoryCounts())
+    )

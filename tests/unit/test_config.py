@@ -126,6 +126,11 @@ def test_the_workers_switch_name_still_works() -> None:
         ({"FETCH_PRIVATE_NETWORKS": "*"}, "FETCH_PRIVATE_NETWORKS"),
         ({"FETCH_PRIVATE_NETWORKS": "10.0.0.0/33"}, "FETCH_PRIVATE_NETWORKS"),
         ({"MAX_IMAGE_BYTES": "big"}, "MAX_IMAGE_BYTES"),
+        ({"DAILY_NEURON_BUDGET": "lots"}, "DAILY_NEURON_BUDGET"),
+        ({"DAILY_NEURON_BUDGET": "-1"}, "DAILY_NEURON_BUDGET"),
+        ({"DAILY_NEURON_BUDGET": "nan"}, "DAILY_NEURON_BUDGET"),
+        ({"DAILY_NEURON_BUDGET_PER_KEY": "inf"}, "DAILY_NEURON_BUDGET_PER_KEY"),
+        ({"DAILY_NEURON_BUDGET_PER_KEY": "10k"}, "DAILY_NEURON_BUDGET_PER_KEY"),
     ],
 )
 def test_a_bad_value_names_its_variable(env: dict[str, str], variable: str) -> None:
@@ -241,6 +246,23 @@ def test_rate_limits_with_several_workers_on_disk_need_a_redis() -> None:
         load(**disk)
     assert load(**disk, REDIS_URL="redis://r:6379/0").redis_url == "redis://r:6379/0"
     assert load(**{**disk, "WEB_CONCURRENCY": "1"}).rate_limit == "20/minute"
+
+
+def test_daily_neuron_budgets_are_off_unless_set() -> None:
+    assert (load().daily_neuron_budget, load().daily_neuron_budget_per_key) == (0, 0)
+    settings = load(DAILY_NEURON_BUDGET="10000", DAILY_NEURON_BUDGET_PER_KEY="2500.5")
+    assert (settings.daily_neuron_budget, settings.daily_neuron_budget_per_key) == (10000, 2500.5)
+    assert load(DAILY_NEURON_BUDGET="0").daily_neuron_budget == 0
+
+
+@pytest.mark.parametrize("variable", ["DAILY_NEURON_BUDGET", "DAILY_NEURON_BUDGET_PER_KEY"])
+def test_budgets_with_several_workers_on_disk_need_a_redis(variable: str) -> None:
+    disk = {"IMAGE_STORE": "file:///d", variable: "10000", "WEB_CONCURRENCY": "4"}
+    with pytest.raises(ConfigError, match=f"REDIS_URL is required for {variable} with"):
+        load(**disk)
+    assert load(**disk, REDIS_URL="redis://r:6379/0").redis_url == "redis://r:6379/0"
+    assert load(**{**disk, "WEB_CONCURRENCY": "1"}).web_concurrency == 1
+    assert load(IMAGE_STORE="redis://r/0", WEB_CONCURRENCY="4", **{variable: "1"})
 
 
 def test_rate_limits_count_in_the_store_or_in_redis_url() -> None:

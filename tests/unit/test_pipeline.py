@@ -1,15 +1,13 @@
 """Planning a generation: everything decided before any upstream call."""
 
 import pytest
-import requests
 
 from config import Settings
-from flux_service.catalog import MAX_SEED, ServedModels
+from flux_service.catalog import MAX_SEED
 from flux_service.errors import InvalidRequestError
 from flux_service.images import fit_within
 from flux_service.pipeline import Order, Pipeline, PromptChoice, Stored, collect
-from flux_service.store import MemoryStore
-from flux_service.workers_ai import WorkersAIClient
+from tests.helpers import planner
 
 SCHNELL = "@cf/black-forest-labs/flux-1-schnell"
 KLEIN = "@cf/black-forest-labs/flux-2-klein-4b"
@@ -17,11 +15,7 @@ KLEIN = "@cf/black-forest-labs/flux-2-klein-4b"
 
 @pytest.fixture
 def pipeline() -> Pipeline:
-    settings = Settings(cf_account_id="a", cf_api_token="t", flux_num_steps=6)
-    models = ServedModels.from_ids(settings.flux_model, settings.models)
-    # Planning never reaches the network: this session is never used.
-    workers_ai = WorkersAIClient(settings, requests.Session())
-    return Pipeline(settings, models, workers_ai, None, MemoryStore(60, 1 << 20))
+    return planner(Settings(cf_account_id="a", cf_api_token="t", flux_num_steps=6))
 
 
 def test_a_plain_prompt_gets_the_default_model_and_size(pipeline: Pipeline) -> None:
@@ -109,3 +103,17 @@ def test_fit_within_keeps_the_ratio(
     size: tuple[int, int], limit: int, fitted: tuple[int, int]
 ) -> None:
     assert fit_within(*size, limit) == fitted
+
+
+@pytest.mark.parametrize(
+    ("order", "neurons"),
+    [
+        (Order("a red fox"), 4 * (4.8 + 9.6 * 6)),  # FLUX_NUM_STEPS=6; schnell draws 1024x1024
+        (Order("a red fox 16:9"), 4 * (4.8 + 9.6 * 6)),  # cropped afterwards, paid in full
+        (Order("a fox", model="flux-2-klein-4b", size=(500, 500)), 512 * 512 / 512**2 * 26.05),
+    ],
+)
+def test_a_plan_costs_what_the_model_is_asked_to_draw(
+    pipeline: Pipeline, order: Order, neurons: float
+) -> None:
+    assert pipeline.plan(order).cost.neurons == pytest.approx(neurons)

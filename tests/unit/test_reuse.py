@@ -8,15 +8,13 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
-import requests
 
 from config import Settings
-from flux_service.catalog import ServedModels
 from flux_service.file_index import FileIndex
 from flux_service.pipeline import Order, Pipeline, PromptChoice, draw_digest
 from flux_service.reuse import MemoryIndex, Reuse, Reused, request_digest
 from flux_service.store import MemoryStore
-from flux_service.workers_ai import WorkersAIClient
+from tests.helpers import planner
 
 BASE = {
     "owner": "key-1",
@@ -57,10 +55,7 @@ def test_the_same_draw_has_the_same_digest() -> None:
 
 @pytest.fixture
 def pipeline() -> Pipeline:
-    settings = Settings(cf_account_id="a", cf_api_token="t")
-    models = ServedModels.from_ids(settings.flux_model, settings.models)
-    workers_ai = WorkersAIClient(settings, requests.Session())  # never reached: plans only
-    return Pipeline(settings, models, workers_ai, None, MemoryStore(60, 1 << 20))
+    return planner(Settings(cf_account_id="a", cf_api_token="t"))
 
 
 def test_a_model_without_seed_is_repeatable(pipeline: Pipeline) -> None:
