@@ -11,6 +11,7 @@ from flask_cors import CORS
 
 from config import Settings, load_settings, store_scheme
 
+from .accounts import AccountPool, Clock, utc_now
 from .budget import ByteBudget
 from .catalog import ServedModels
 from .errors import register_error_handlers
@@ -43,11 +44,16 @@ IMAGE_HEADERS = [
 ]
 
 
-def create_app(settings: Settings | None = None, session: requests.Session | None = None) -> Flask:
+def create_app(
+    settings: Settings | None = None,
+    session: requests.Session | None = None,
+    now: Clock = utc_now,
+) -> Flask:
     """Build the service from `settings` (default: the environment and `.env`).
 
     `session` carries every upstream call (default: one built from the settings); tests pass
-    one that reaches the Workers AI stand-in inside the test process.
+    one that reaches the Workers AI stand-in inside the test process, and a `now` whose
+    clock they control, for the accounts that rest until 00:00 UTC.
     """
     settings = settings or load_settings()
     session = session or http_session(settings)
@@ -58,7 +64,9 @@ def create_app(settings: Settings | None = None, session: requests.Session | Non
     models = ServedModels.from_ids(settings.flux_model, settings.models)
     store = open_store(settings)
     optimizer = PromptOptimizer(settings, session) if settings.prompt_optimization else None
-    pipeline = Pipeline(settings, models, WorkersAIClient(settings, session), optimizer, store)
+    accounts = AccountPool.from_settings(settings, now)
+    workers_ai = WorkersAIClient(settings, session, accounts)
+    pipeline = Pipeline(settings, models, workers_ai, optimizer, store)
     limits = RateLimits(settings) if settings.rate_limit else None
     proxies = Proxies.parse(settings.forwarded_allow_ips)
     unsent = ByteBudget(settings.max_unsent_bytes)
@@ -69,7 +77,7 @@ def create_app(settings: Settings | None = None, session: requests.Session | Non
         else None
     )
     app.extensions["flux"] = State(
-        settings, models, store, pipeline, limits, proxies, unsent, bodies, fetcher
+        settings, models, store, pipeline, limits, proxies, unsent, bodies, fetcher, accounts
     )
     app.wsgi_app = ImageServer(app.wsgi_app, store, IMAGE_HEADERS)  # type: ignore[method-assign]
 

@@ -19,7 +19,7 @@ from limits import RateLimitItem, parse_many
 from limits.storage import storage_from_string
 from limits.strategies import FixedWindowRateLimiter
 
-from config import Settings, store_scheme
+from config import Settings, shared_redis
 
 from .errors import RateLimitError
 
@@ -86,9 +86,7 @@ class RateLimits:
 
 def counters_url(settings: Settings) -> str:
     """Where the limits count: in the Redis store, else in REDIS_URL's Redis, else here."""
-    if store_scheme(settings.image_store) == "redis":
-        return settings.image_store
-    return settings.redis_url or "memory://"
+    return shared_redis(settings) or "memory://"
 
 
 def _error(

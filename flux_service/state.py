@@ -12,6 +12,7 @@ from flask import current_app
 
 from config import Settings
 
+from .accounts import AccountPool
 from .budget import ByteBudget
 from .catalog import ServedModels
 from .fetch import ImageFetcher
@@ -34,6 +35,7 @@ class State:
     unsent: ByteBudget  # MAX_UNSENT_BYTES: large answers waiting for their client
     bodies: ByteBudget  # MAX_BODY_MEMORY: large request bodies being read and used
     fetcher: ImageFetcher | None  # None: FETCH_IMAGE_URLS is off
+    accounts: AccountPool  # the Cloudflare accounts and which of them rest
 
 
 def current_state() -> State:
