@@ -1,6 +1,7 @@
 """Every way Workers AI fails, through the real client code: the right status and message,
 passing failures tried again within UPSTREAM_TIMEOUT, nonsense never asked for twice, and the
-next request fine (or, after an account's limit, refused without a call while it rests). Faults that need a socket (a hang, a slow read) are in the e2e tier."""
+next request fine (or, after an account's limit, refused without a call while it rests).
+Faults that need a socket (a hang, a slow read) are in the e2e tier."""
 
 from __future__ import annotations
 
