@@ -148,7 +148,8 @@ class Settings:
     ca_bundle: str = ""
     forwarded_allow_ips: tuple[str, ...] = DEFAULT_FORWARDED_ALLOW_IPS
     demo_mode: bool = False
-    # CF_ACCOUNTS; empty: the one account of CF_ACCOUNT_ID and CF_API_TOKEN.
+    # The pool, from CF_ACCOUNTS or CF_ACCOUNT_ID (cf_account_id is then its first account);
+    # empty, as in settings built by hand, it is the one account of cf_account_id.
     cf_accounts: tuple[CloudflareAccount, ...] = ()
 
     @property

@@ -77,7 +77,7 @@ class AccountState:
         """The state as /healthz shows it."""
         if self.rest is None:
             return {"index": self.index, "state": "ready"}
-        until = self.rest.until.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+        until = _utc_text(self.rest.until)
         return {"index": self.index, "state": "resting", "why": self.rest.why, "until": until}
 
 
@@ -168,8 +168,8 @@ class AccountPool:
                 self._shared.set(self._keys[index], value, px=milliseconds)
             except Exception as failure:  # a Redis that is down must not fail the call
                 log.warning("account rests cannot be shared: %s", type(failure).__name__)
-        shown = AccountState(index, rest).to_dict()["until"]
-        log.warning("Cloudflare account %d rests until %s: %s", index, shown, error.message)
+        until = _utc_text(rest.until)
+        log.warning("Cloudflare account %d rests until %s: %s", index, until, error.message)
         return rest
 
     def states(self) -> list[AccountState]:
@@ -197,6 +197,10 @@ class AccountPool:
         except Exception as failure:  # as above: this process's own record decides
             log.warning("account rests cannot be read: %s", type(failure).__name__)
             return {}
+
+
+def _utc_text(moment: datetime) -> str:
+    return moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
 def _decoded(value: bytes | str) -> Rest:
