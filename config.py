@@ -72,6 +72,8 @@ _ONE_LIMIT = re.compile(
     r"\s*[0-9]+\s*(?:/|\s*per\s*)\s*[0-9]*\s*(?:second|minute|hour|day|month|year)s?\s*",
     re.IGNORECASE,
 )
+_ACCOUNT_ID = re.compile(r"[A-Za-z0-9_-]+")
+_TOKEN = re.compile(r"\S+")
 _TRUE = {"1", "true", "yes", "on"}
 _FALSE = {"0", "false", "no", "off"}
 
@@ -80,6 +82,14 @@ T = TypeVar("T")
 
 class ConfigError(ValueError):
     """A setting is missing or malformed; the message names the variable."""
+
+
+@dataclass(frozen=True)
+class CloudflareAccount:
+    """One Cloudflare account generations may draw from, and its Workers AI token."""
+
+    id: str
+    token: str = field(repr=False)
 
 
 @dataclass(frozen=True)
@@ -143,6 +153,14 @@ class Settings:
     ca_bundle: str = ""
     forwarded_allow_ips: tuple[str, ...] = DEFAULT_FORWARDED_ALLOW_IPS
     demo_mode: bool = False
+    # The pool, from CF_ACCOUNTS or CF_ACCOUNT_ID (cf_account_id is then its first account);
+    # empty, as in settings built by hand, it is the one account of cf_account_id.
+    cf_accounts: tuple[CloudflareAccount, ...] = ()
+
+    @property
+    def accounts(self) -> tuple[CloudflareAccount, ...]:
+        """The Cloudflare accounts generations are spread over, in their order."""
+        return self.cf_accounts or (CloudflareAccount(self.cf_account_id, self.cf_api_token),)
 
 
 def read_environment(
@@ -204,10 +222,12 @@ def load_settings(
     store_bytes = setting(
         "IMAGE_STORE_MAX_BYTES", _int_between(MIB, 1 << 40), DEFAULT_IMAGE_STORE_MAX_BYTES
     )
+    accounts = _accounts(get("CF_ACCOUNTS"), get("CF_ACCOUNT_ID"), get("CF_API_TOKEN"))
     settings = Settings(
         api_keys=api_keys,
-        cf_account_id=_required("CF_ACCOUNT_ID", get("CF_ACCOUNT_ID")),
-        cf_api_token=_required("CF_API_TOKEN", get("CF_API_TOKEN")),
+        cf_account_id=accounts[0].id,
+        cf_api_token=accounts[0].token,
+        cf_accounts=accounts,
         cf_api_base=setting("CF_API_BASE", _url, DEFAULT_CF_API_BASE),
         cf_ai_gateway=setting("CF_AI_GATEWAY", _gateway_id),
         cf_ai_gateway_token=get("CF_AI_GATEWAY_TOKEN"),
@@ -324,6 +344,41 @@ def load_settings(
         _required("EXTERNAL_API_BASE", settings.external_api_base, "when PROMPT_OPTIMIZATION=true")
         _required("EXTERNAL_MODEL", settings.external_model, "when PROMPT_OPTIMIZATION=true")
     return settings
+
+
+def _accounts(pool: str, account_id: str, token: str) -> tuple[CloudflareAccount, ...]:
+    """CF_ACCOUNTS, or the one account of CF_ACCOUNT_ID and CF_API_TOKEN.
+
+    Beside CF_ACCOUNTS, those two may stay only as one of its entries (as when a pool grew
+    from the one account): anything else would leave unclear which account is meant.
+    Messages name entries by place and id, never with their token.
+    """
+    if not pool:
+        return (
+            CloudflareAccount(
+                _required("CF_ACCOUNT_ID", account_id, "(or CF_ACCOUNTS)"),
+                _required("CF_API_TOKEN", token, "(or CF_ACCOUNTS)"),
+            ),
+        )
+    accounts: dict[str, CloudflareAccount] = {}
+    for place, entry in enumerate((e.strip() for e in pool.split(",") if e.strip()), 1):
+        name, colon, secret = (part.strip() for part in entry.partition(":"))
+        if not colon or not _ACCOUNT_ID.fullmatch(name) or not _TOKEN.fullmatch(secret):
+            raise ConfigError(
+                f"CF_ACCOUNTS entry {place} is invalid: expected account_id:api_token "
+                "(an id of letters, digits, - and _, then a token), entries comma-separated"
+            )
+        if name in accounts:
+            raise ConfigError(f"CF_ACCOUNTS names the account {name} twice (entry {place})")
+        accounts[name] = CloudflareAccount(name, secret)
+    if not accounts:
+        raise ConfigError("CF_ACCOUNTS is invalid: expected account_id:api_token,…")
+    if (account_id or token) and accounts.get(account_id) != CloudflareAccount(account_id, token):
+        raise ConfigError(
+            "CF_ACCOUNT_ID and CF_API_TOKEN are set beside CF_ACCOUNTS but are not one of its "
+            "entries: unset them, or make them one account of CF_ACCOUNTS with its token"
+        )
+    return tuple(accounts.values())
 
 
 def _required(name: str, value: str, when: str = "") -> str:

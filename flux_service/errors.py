@@ -10,7 +10,10 @@
      ├── RangeNotSatisfiableError (416, Content-Range): a Range past an image's end
      ├── ClientGoneError (499): the client left before its image was drawn
      ├── RateLimitError (429, Retry-After)
-     │    └── BudgetSpentError: a generation would pass the day's neuron budget
+     │    ├── BudgetSpentError: a generation would pass the day's neuron budget
+     │    └── AccountLimitError: one Cloudflare account rests; the call moves to the next
+     │         ├── AllocationUsedUpError: its daily allocation, until 00:00 UTC
+     │         └── MinuteLimitError: its per-minute rate limit, for a minute
      ├── UnavailableError (503, Retry-After): this server cannot take the request now
      │    ├── CapacityError: MAX_CONCURRENT_GENERATIONS are already running
      │    └── StoreUnavailableError: the image store cannot be reached
@@ -181,6 +184,20 @@ class BudgetSpentError(RateLimitError):
 
     type = "insufficient_quota"
     code = "insufficient_quota"
+
+
+class AccountLimitError(RateLimitError):
+    """One Cloudflare account may not draw for a while; another of the pool may."""
+
+
+class AllocationUsedUpError(AccountLimitError):
+    """An account's daily free Workers AI allocation is used up, until 00:00 UTC."""
+
+    code = "insufficient_quota"
+
+
+class MinuteLimitError(AccountLimitError):
+    """An account reached its per-minute Workers AI rate limit."""
 
 
 class UnavailableError(FluxError):

@@ -11,8 +11,10 @@ from flask_cors import CORS
 
 from config import Settings, load_settings, shared_redis, store_scheme
 
+from .accounts import AccountPool
 from .budget import ByteBudget
 from .catalog import ServedModels
+from .clock import Clock, utc_now
 from .errors import register_error_handlers
 from .fetch import ImageFetcher
 from .file_index import FileIndex
@@ -49,11 +51,16 @@ IMAGE_HEADERS = [
 ]
 
 
-def create_app(settings: Settings | None = None, session: requests.Session | None = None) -> Flask:
+def create_app(
+    settings: Settings | None = None,
+    session: requests.Session | None = None,
+    now: Clock = utc_now,
+) -> Flask:
     """Build the service from `settings` (default: the environment and `.env`).
 
     `session` carries every upstream call (default: one built from the settings); tests pass
-    one that reaches the Workers AI stand-in inside the test process.
+    one that reaches the Workers AI stand-in inside the test process, and a `now` whose
+    clock they control, for the accounts that rest until 00:00 UTC.
     """
     settings = settings or load_settings()
     session = session or http_session(settings)
@@ -65,9 +72,13 @@ def create_app(settings: Settings | None = None, session: requests.Session | Non
     store = open_store(settings)
     optimizer = PromptOptimizer(settings, session) if settings.prompt_optimization else None
     spending = Spending(
-        open_counts(settings), settings.daily_neuron_budget, settings.daily_neuron_budget_per_key
+        open_counts(settings),
+        settings.daily_neuron_budget,
+        settings.daily_neuron_budget_per_key,
+        now,
     )
-    workers_ai = WorkersAIClient(settings, session)
+    accounts = AccountPool.from_settings(settings, now)
+    workers_ai = WorkersAIClient(settings, session, accounts)
     reuse = open_reuse(settings, store)
     pipeline = Pipeline(settings, models, workers_ai, optimizer, store, spending, reuse)
     limits = RateLimits(settings) if settings.rate_limit else None
@@ -80,7 +91,17 @@ def create_app(settings: Settings | None = None, session: requests.Session | Non
         else None
     )
     app.extensions["flux"] = State(
-        settings, models, store, pipeline, limits, proxies, unsent, bodies, fetcher, spending
+        settings,
+        models,
+        store,
+        pipeline,
+        limits,
+        proxies,
+        unsent,
+        bodies,
+        fetcher,
+        spending,
+        accounts,
     )
     app.wsgi_app = ImageServer(app.wsgi_app, store, IMAGE_HEADERS)  # type: ignore[method-assign]
 

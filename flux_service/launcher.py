@@ -34,7 +34,8 @@ def procfile_command(procfile: Path = ROOT / "Procfile") -> list[str]:
 
 
 def standin_command(listener: socket.socket, token: str, account: str, *options: str) -> list[str]:
-    """The command that runs the stand-in on `listener`, an open socket it inherits."""
+    """The command that runs the stand-in on `listener`, an open socket it inherits, as the
+    Cloudflare `account` with `token` (and any more accounts `options` name)."""
     return [
         sys.executable, "-m", "flux_service.standin", "--fd", str(listener.fileno()),
         "--token", token, "--account", account, *options,
@@ -47,10 +48,11 @@ def standin_env(url: str, token: str = DEFAULT_TOKEN, account: str = DEFAULT_ACC
 
 
 def main() -> int:
-    """Serve for real with Cloudflare credentials, or the demo without them."""
+    """Serve for real with Cloudflare credentials (CF_ACCOUNTS, or CF_ACCOUNT_ID and
+    CF_API_TOKEN), or the demo without them."""
     env = read_environment()
     command = procfile_command()
-    if env.get("CF_ACCOUNT_ID") and env.get("CF_API_TOKEN"):
+    if env.get("CF_ACCOUNTS") or (env.get("CF_ACCOUNT_ID") and env.get("CF_API_TOKEN")):
         os.execvpe(command[0], command, env)
     token, account = secrets.token_urlsafe(16), "demo"
     key = env.get("API_KEY") or "sk-demo-" + secrets.token_urlsafe(12)

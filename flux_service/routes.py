@@ -280,13 +280,18 @@ def openapi() -> Response:
 
 @bp.get("/healthz")
 def healthz() -> Response:
-    """Up, and the image store reachable? 200 if so, 503 if not; no key needed."""
-    store = current_state().store
+    """Up, and the image store reachable? 200 if so, 503 if not; no key needed. Resting
+    Cloudflare accounts are shown, and answer 200: they are no broken instance."""
+    state = current_state()
+    store = state.store
+    accounts = [account.to_dict() for account in state.accounts.states()]
     try:
         store.check()
     except StoreUnavailableError:
-        return json_response({"status": "unavailable", "store": store.name}, 503)
-    return json_response({"status": "ok", "store": store.name})
+        return json_response(
+            {"status": "unavailable", "store": store.name, "accounts": accounts}, 503
+        )
+    return json_response({"status": "ok", "store": store.name, "accounts": accounts})
 
 
 def _chat_order(chat: ChatRequest, **choices: object) -> Order:

@@ -10,14 +10,14 @@ They are whole milli-neurons, so adding them up stays exact.
 
 from __future__ import annotations
 
-import math
 import threading
 from collections import Counter
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 from typing import Protocol
 
+from .clock import Clock, seconds_to_utc_midnight, utc_now
 from .costs import dollars
 from .errors import BudgetSpentError
 
@@ -80,7 +80,7 @@ class Spending:
         counts: Counts,
         budget: float = 0.0,
         key_budget: float = 0.0,
-        now: Callable[[], datetime] = lambda: datetime.now(UTC),
+        now: Clock = utc_now,
     ) -> None:
         self.counts = counts
         self.budget = budget
@@ -123,13 +123,6 @@ class Spending:
         """The whole service's images and spending today; None when out of reach."""
         counts = self.counts.read(_day(self.now()), [IMAGES, SERVICE])
         return None if counts is None else Day(counts[0], counts[1] / MILLI)
-
-
-def seconds_to_utc_midnight(now: datetime | None = None) -> int:
-    """Whole seconds until the next 00:00 UTC (rounded up, so it is past by then), at least 1."""
-    now = (now or datetime.now(UTC)).astimezone(UTC)
-    midnight = (now + timedelta(days=1)).replace(hour=0, minute=0, second=0, microsecond=0)
-    return max(1, math.ceil((midnight - now).total_seconds()))
 
 
 def _day(now: datetime) -> str:

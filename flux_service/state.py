@@ -12,6 +12,7 @@ from flask import current_app
 
 from config import Settings
 
+from .accounts import AccountPool
 from .budget import ByteBudget
 from .catalog import ServedModels
 from .fetch import ImageFetcher
@@ -36,6 +37,7 @@ class State:
     bodies: ByteBudget  # MAX_BODY_MEMORY: large request bodies being read and used
     fetcher: ImageFetcher | None  # None: FETCH_IMAGE_URLS is off
     spending: Spending  # the day's estimated spend and DAILY_NEURON_BUDGET(_PER_KEY)
+    accounts: AccountPool  # the Cloudflare accounts and which of them rest
 
 
 def current_state() -> State:

@@ -14,18 +14,16 @@ import requests
 import urllib3
 
 from .errors import (
+    AllocationUsedUpError,
     FluxError,
     InvalidRequestError,
-    RateLimitError,
+    MinuteLimitError,
     UpstreamBusyError,
     UpstreamError,
     UpstreamTimeoutError,
 )
-from .spending import seconds_to_utc_midnight
 
-UNTIL_MIDNIGHT = -1  # a retry_after meaning: until 00:00 UTC, when daily allocations reset
 BUSY_RETRY_AFTER = 10
-MINUTE_LIMIT_RETRY_AFTER = 60
 
 
 @dataclass(frozen=True)
@@ -59,14 +57,11 @@ class Row:
         message = self.message.format(
             model=model, status=status, where=where, reason=reason or f"HTTP {status}"
         )
-        retry_after = (
-            seconds_to_utc_midnight() if self.retry_after == UNTIL_MIDNIGHT else self.retry_after
-        )
         return self.error(
             message,
             param=self.param,
             code=self.code,
-            retry_after=retry_after,
+            retry_after=self.retry_after,
             transient=self.transient or None,
         )
 
@@ -77,8 +72,10 @@ _UNKNOWN_MODEL = (
 )
 _CREDENTIALS = (
     "Workers AI refused this server's Cloudflare credentials (HTTP {status}). The operator "
-    "must check CF_ACCOUNT_ID and CF_API_TOKEN (and CF_AI_GATEWAY_TOKEN with AI Gateway)."
+    "must check CF_ACCOUNT_ID and CF_API_TOKEN, or CF_ACCOUNTS (and CF_AI_GATEWAY_TOKEN with "
+    "AI Gateway)."
 )
+_ALLOCATION = "A Cloudflare account's daily free Workers AI allocation is used up ({where})."
 _TIMEOUT = "Workers AI timed out while drawing ({where})."
 _FAILED = "Workers AI failed ({where})."
 _SERVER_ERRORS = frozenset(range(500, 600))
@@ -92,15 +89,10 @@ ERROR_TABLE: tuple[Row, ...] = (
         UpstreamError,
         "This server's Cloudflare account may not use {model} ({where}): {reason}",
     ),
-    # 3036 is documented; 4006 is what accounts really get back.
-    Row(
-        frozenset({3036, 4006}),
-        None,
-        RateLimitError,
-        "This server's daily free Workers AI allocation is used up; it resets at 00:00 UTC.",
-        retry_after=UNTIL_MIDNIGHT,
-        code="insufficient_quota",
-    ),
+    # 3036 is documented; 4006 with HTTP 429 is what accounts really get back. The account
+    # rests (accounts.py), and these messages reach the log, not the client.
+    Row(frozenset({3036}), None, AllocationUsedUpError, _ALLOCATION),
+    Row(frozenset({4006}), frozenset({429}), AllocationUsedUpError, _ALLOCATION),
     Row(
         frozenset({3040}),
         None,
@@ -120,12 +112,12 @@ ERROR_TABLE: tuple[Row, ...] = (
     Row(None, frozenset({401, 403}), UpstreamError, _CREDENTIALS),
     Row(None, frozenset({404}), UpstreamError, _UNKNOWN_MODEL),
     Row(None, frozenset({408}), UpstreamTimeoutError, _TIMEOUT),
+    # 3021 in practice; any other 429 is read the same way.
     Row(
         None,
         frozenset({429}),
-        RateLimitError,
-        "This server reached its per-minute Workers AI rate limit.",
-        retry_after=MINUTE_LIMIT_RETRY_AFTER,
+        MinuteLimitError,
+        "A Cloudflare account reached its per-minute Workers AI rate limit ({where}).",
     ),
     Row(None, _SERVER_ERRORS, UpstreamError, _FAILED, transient=True),
     Row(None, None, UpstreamError, _FAILED),

@@ -1,8 +1,8 @@
 """The Workers AI client: one `requests.Session`, each model called its own way.
 
 `model_inputs` decides which fields a model gets; `WorkersAIClient.run` sends them as JSON or
-multipart, reads the JSON envelope or the raw bytes, and turns every failure into our error
-family through the tables in `upstream_errors`.
+multipart with the next account of the pool (`accounts`), reads the JSON envelope or the raw
+bytes, and turns every failure into our error family through the tables in `upstream_errors`.
 """
 
 from __future__ import annotations
@@ -22,8 +22,9 @@ import urllib3
 
 from config import Settings
 
+from .accounts import AccountPool
 from .catalog import ModelSpec
-from .errors import InvalidRequestError, UpstreamError
+from .errors import AccountLimitError, InvalidRequestError, UpstreamError
 from .upstream import proxies_for
 from .upstream_errors import timed_out, transport_error, upstream_error
 
@@ -78,9 +79,9 @@ class Drawing:
     seed: int | None
 
 
-def run_url(settings: Settings) -> str:
-    """Where models run: the REST API, or the same call through AI Gateway (model id appended)."""
-    account = settings.cf_account_id
+def run_url(settings: Settings, account: str) -> str:
+    """Where `account`'s models run: the REST API, or the same call through AI Gateway
+    (model id appended)."""
     if settings.cf_ai_gateway:
         return f"{settings.cf_ai_gateway_base}/{account}/{settings.cf_ai_gateway}/workers-ai/"
     return f"{settings.cf_api_base}/accounts/{account}/ai/run/"
@@ -89,19 +90,28 @@ def run_url(settings: Settings) -> str:
 class WorkersAIClient:
     """Calls `POST {CF_API_BASE}/accounts/{id}/ai/run/{model}`, or AI Gateway's equivalent.
 
-    A call that fails for a passing reason (no capacity, a 5xx, a dropped connection) is
+    Each try goes to the next account of `pool` that is not resting. An account out of its
+    daily allocation or at its per-minute limit rests, and the call moves to the next one at
+    once. A call that fails for a passing reason (no capacity, a 5xx, a dropped connection) is
     tried again after a jittered, growing pause, for UPSTREAM_RETRY_BUDGET seconds at most
     and never past UPSTREAM_TIMEOUT; a refused input is never tried again as it was. A single
     call that is just slow has all of UPSTREAM_TIMEOUT.
     """
 
-    def __init__(self, settings: Settings, session: requests.Session) -> None:
+    def __init__(
+        self, settings: Settings, session: requests.Session, pool: AccountPool | None = None
+    ) -> None:
         self._session = session
-        self._run_url = run_url(settings)
-        self._proxies = proxies_for(self._run_url, settings)
-        self._headers = {"Authorization": f"Bearer {settings.cf_api_token}"}
+        self._pool = pool or AccountPool(settings.accounts)
+        gateway = {}
         if settings.cf_ai_gateway_token:
-            self._headers["cf-aig-authorization"] = f"Bearer {settings.cf_ai_gateway_token}"
+            gateway["cf-aig-authorization"] = f"Bearer {settings.cf_ai_gateway_token}"
+        # Per account, by its place in the pool: where it runs models, and its headers.
+        self._routes = [
+            (run_url(settings, account.id), {"Authorization": f"Bearer {account.token}", **gateway})
+            for account in settings.accounts
+        ]
+        self._proxies = proxies_for(self._routes[0][0], settings)
         self._timeout = settings.upstream_timeout
         self._retry_budget = settings.upstream_retry_budget
         # Optional fields a model refused, remembered so each costs one failed call at most.
@@ -120,8 +130,12 @@ class WorkersAIClient:
         inputs = {name: value for name, value in inputs.items() if name not in refused}
         attempt = 0
         while True:
+            account = self._pool.take()
             try:
-                data = self._post(model, inputs, deadline)
+                data = self._post(account, model, inputs, deadline)
+            except AccountLimitError as error:
+                self._pool.rest(account, error)
+                continue
             except InvalidRequestError as error:
                 field = _refused_field(error.message)
                 if field is None or field in _NEVER_LEFT_OUT or field not in inputs:
@@ -147,20 +161,21 @@ class WorkersAIClient:
             seed = inputs.get("seed")
             return Drawing(data, seed if isinstance(seed, int) else None)
 
-    def _post(self, model: ModelSpec, inputs: Inputs, deadline: float) -> bytes:
+    def _post(self, account: int, model: ModelSpec, inputs: Inputs, deadline: float) -> bytes:
         left = deadline - time.monotonic()
         if left <= 0:
             raise timed_out(self._timeout)
         multipart = model.body == "multipart"
+        url, headers = self._routes[account]
         try:
             response = self._session.post(
-                self._run_url + model.id,
+                url + model.id,
                 json=None if multipart else inputs,
                 # requests writes the multipart boundary itself; (None, value) is a plain field.
                 files={name: _part(name, value) for name, value in inputs.items()}
                 if multipart
                 else None,
-                headers=self._headers,
+                headers=headers,
                 timeout=(min(CONNECT_TIMEOUT, left), left),
                 proxies=self._proxies,
                 stream=True,

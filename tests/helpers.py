@@ -27,6 +27,9 @@ from flux_service.workers_ai import WorkersAIClient
 
 API_KEY = "test-key"
 STANDIN_TOKEN = "standin-token"
+# A second Cloudflare account the test stand-ins play, for pools of accounts.
+SECOND_ACCOUNT = "standin-second"
+SECOND_TOKEN = "standin-second-token"
 OPTIMIZER_KEY = "optimizer-key"
 GATEWAY_TOKEN = "gateway-token"
 FOX = [{"role": "user", "content": "a red fox"}]
@@ -49,7 +52,8 @@ class Standin:
         self._post("config", {"latency": latency})
 
     def fail(self, *faults: dict, target: str = "workers_ai") -> None:
-        """Queue faults: each is used up by the next request to `target`."""
+        """Queue faults: each is used up by the next request to `target` (to the account a
+        fault's `account` names, if it names one)."""
         self._post("faults", {"target": target, "faults": list(faults)})
 
     def refuse(self, model: str, *fields: str) -> None:

@@ -20,7 +20,15 @@ import requests
 from config import read_environment
 from flux_service.launcher import standin_env
 from tests.e2e.service import Service
-from tests.helpers import API_KEY, GATEWAY_TOKEN, OPTIMIZER_KEY, STANDIN_TOKEN, Standin
+from tests.helpers import (
+    API_KEY,
+    GATEWAY_TOKEN,
+    OPTIMIZER_KEY,
+    SECOND_ACCOUNT,
+    SECOND_TOKEN,
+    STANDIN_TOKEN,
+    Standin,
+)
 from tests.image_host import ImageHost
 from tests.servers import (
     CHROMIUM,
@@ -40,7 +48,10 @@ BROWSER_PAGES = Path(__file__).resolve().parent / "browser"
 @pytest.fixture(scope="session")
 def standin_server() -> Iterator[Server]:
     server = start_standin(
-        token=STANDIN_TOKEN, optimizer_key=OPTIMIZER_KEY, gateway_token=GATEWAY_TOKEN
+        token=STANDIN_TOKEN,
+        optimizer_key=OPTIMIZER_KEY,
+        gateway_token=GATEWAY_TOKEN,
+        more_accounts={SECOND_ACCOUNT: SECOND_TOKEN},
     )
     with server:
         yield server

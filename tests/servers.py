@@ -14,7 +14,7 @@ import subprocess
 import sys
 import tempfile
 import time
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from types import TracebackType
@@ -117,10 +117,14 @@ def start_standin(
     account: str = DEFAULT_ACCOUNT,
     optimizer_key: str = "",
     gateway_token: str = "",
+    more_accounts: Mapping[str, str] | None = None,
 ) -> Server:
-    """Start the Workers AI stand-in on loopback."""
+    """Start the Workers AI stand-in on loopback, playing `account` and `more_accounts`
+    (id to token)."""
     options = ["--latency", str(latency), "--optimizer-key", optimizer_key]
     options += ["--gateway-token", gateway_token]
+    for other, other_token in (more_accounts or {}).items():
+        options += ["--account", f"{other}:{other_token}"]
     with listening_socket() as listener:
         command = standin_command(listener, token, account, *options)
         process = subprocess.Popen(command, cwd=ROOT, pass_fds=[listener.fileno()])

@@ -1,6 +1,7 @@
 """A Workers AI look-alike for demo mode and the tests.
 
-It speaks the real REST wire format: the same URL, bearer token, JSON or multipart bodies
+It speaks the real REST wire format: the same URL, bearer token (each account it plays has
+its own, and a token works for its account only), JSON or multipart bodies
 validated against each model's published schema, the JSON envelope with base64 images or
 raw image bytes, and Cloudflare's error envelope and codes. It also plays an
 OpenAI-compatible chat model for the prompt optimizer. Tests and `make soak` steer it over
@@ -15,7 +16,8 @@ HTTP:
     POST /_standin/reset    forget faults, fault rates, refusals, requests and counts, and
                             go back to the latency it started with
 
-Each queued fault is used up by the next request to its target; see `faults.py`. With a
+Each queued fault is used up by the next request to its target (to one account's URL only,
+when the fault names it in an `account` field); see `faults.py`. With a
 fault rate set, a request that finds no fault queued fails at that rate, with a fault drawn
 from `RANDOM_FAULTS`.
 """
@@ -29,6 +31,7 @@ import random
 import threading
 import time
 from collections import Counter, deque
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from functools import lru_cache
 
@@ -57,8 +60,7 @@ DEFAULT_ACCOUNT = "standin-account"
 class StandinState:
     """What the stand-in was told and what it has seen."""
 
-    token: str
-    account: str
+    accounts: dict[str, str]  # account id -> its token
     optimizer_key: str
     gateway_token: str
     latency: float
@@ -77,11 +79,15 @@ class StandinState:
     refused: dict[str, set[str]] = field(default_factory=dict)
     lock: threading.Lock = field(default_factory=threading.Lock)
 
-    def next_fault(self, target: str) -> Fault | None:
-        """The next queued fault, else a random one at the target's fault rate, else None."""
+    def next_fault(self, target: str, account: str | None = None) -> Fault | None:
+        """The next queued fault for `account` (those naming no account are for any), else a
+        random one at the target's fault rate, else None."""
         with self.lock:
-            if self.faults[target]:
-                return self.faults[target].popleft()
+            queued = self.faults[target]
+            for fault in queued:
+                if fault.get("account", account) == account:
+                    queued.remove(fault)
+                    return fault
         if random.random() < self.fault_rates[target]:
             weights, faults = zip(*RANDOM_FAULTS[target], strict=True)
             return random.choices(faults, weights)[0]
@@ -101,26 +107,32 @@ def create_app(
     latency: float = 0.0,
     optimizer_key: str = "",
     gateway_token: str = "",
+    accounts: Mapping[str, str] | None = None,
 ) -> Flask:
-    """The stand-in as a WSGI app: Workers AI at /client/v4, a chat model at /openai/v1."""
+    """The stand-in as a WSGI app: Workers AI at /client/v4, a chat model at /openai/v1.
+
+    It plays the Cloudflare `account` with `token`, or every account of `accounts` (id to
+    token) when given.
+    """
     app = Flask(__name__)
-    state = StandinState(token, account, optimizer_key, gateway_token, latency, latency)
+    played = dict(accounts) if accounts else {account: token}
+    state = StandinState(played, optimizer_key, gateway_token, latency, latency)
     app.extensions["standin"] = state
 
     @app.post("/client/v4/accounts/<account_id>/ai/run/<path:model>")
     def run_model(account_id: str, model: str) -> Response:
-        if account_id != state.account:
+        if account_id not in state.accounts:
             return cf_error(404, 7003, f"Could not route to /accounts/{account_id}/ai/run/{model}")
-        return _run(state, model, gateway=None)
+        return _run(state, account_id, model, gateway=None)
 
     @app.post("/v1/<account_id>/<gateway>/workers-ai/<path:model>")
     def run_through_gateway(account_id: str, gateway: str, model: str) -> Response:
-        if account_id != state.account:
+        if account_id not in state.accounts:
             return cf_error(404, 7003, "Could not route to this account")
         expected = f"Bearer {state.gateway_token}"
         if state.gateway_token and request.headers.get("cf-aig-authorization") != expected:
             return cf_error(401, 2009, "Unauthorized")
-        return _run(state, model, gateway=gateway)
+        return _run(state, account_id, model, gateway=gateway)
 
     @app.post("/openai/v1/chat/completions")
     def chat() -> Response:
@@ -183,12 +195,12 @@ def create_app(
     return app
 
 
-def _run(state: StandinState, model: str, gateway: str | None) -> Response:
+def _run(state: StandinState, account: str, model: str, gateway: str | None) -> Response:
     started = time.monotonic()
     # A refused call uses up no fault: it never reached the model.
-    if request.headers.get("Authorization") != f"Bearer {state.token}":
+    if request.headers.get("Authorization") != f"Bearer {state.accounts[account]}":
         return cf_error(401, 10000, "Authentication error")
-    fault = state.next_fault("workers_ai")
+    fault = state.next_fault("workers_ai", account)
     schema = SCHEMAS.get(model)
     if schema is None:
         return cf_error(400, 5007, f"No such model {model} or task")
@@ -203,6 +215,7 @@ def _run(state: StandinState, model: str, gateway: str | None) -> Response:
             problem, code = str(error), error.code
     state.record(
         {
+            "account": account,
             "model": model,
             "gateway": gateway,
             "content_type": request.mimetype,

@@ -1,5 +1,9 @@
 """Run the stand-in: `python -m flux_service.standin --port 8788 [--latency 5]`.
 
+`--account ID` with `--token TOKEN` plays one Cloudflare account; `--account ID:TOKEN`,
+repeated, plays several, each with its own token (an `--account ID` among them takes
+`--token`).
+
 `--fd N` serves on an already listening socket the caller opened and passed on, so a test
 or `make run` knows the address before the stand-in starts and no other program can take it.
 """
@@ -40,7 +44,7 @@ def main() -> None:
     parser.add_argument("--fd", type=int, help="serve on this inherited listening socket")
     parser.add_argument("--latency", type=float, default=0.0, help="seconds per image")
     parser.add_argument("--token", default=DEFAULT_TOKEN)
-    parser.add_argument("--account", default=DEFAULT_ACCOUNT)
+    parser.add_argument("--account", action="append", help="ID, or ID:TOKEN; repeatable")
     parser.add_argument("--optimizer-key", default="")
     parser.add_argument("--gateway-token", default="")
     args = parser.parse_args()
@@ -55,13 +59,21 @@ def main() -> None:
     }
     make_app = partial(
         create_app,
-        token=args.token,
-        account=args.account,
+        accounts=accounts(args.account or [DEFAULT_ACCOUNT], args.token),
         latency=args.latency,
         optimizer_key=args.optimizer_key,
         gateway_token=args.gateway_token,
     )
     _StandinServer(options, make_app).run()
+
+
+def accounts(entries: list[str], token: str) -> dict[str, str]:
+    """The accounts `--account` names, id to token: `ID:TOKEN`, or `ID` with `token`."""
+    played = {}
+    for entry in entries:
+        account, _, own = entry.partition(":")
+        played[account] = own or token
+    return played
 
 
 if __name__ == "__main__":

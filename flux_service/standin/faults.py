@@ -15,6 +15,9 @@ A fault is a JSON object with a `kind`:
     cut           the answer starts, then the connection drops halfway through the body
 Optimizer faults: error, delay, garbage, empty (no content), nonsense (no choices), huge.
 
+A Workers AI fault with `"account": "<id>"` waits for a request to that account's URL; the
+others take the next request to any account.
+
 With a fault rate set, random faults are drawn from `RANDOM_FAULTS`. Hangs are left out:
 each would only hold one client until UPSTREAM_TIMEOUT.
 """

@@ -45,10 +45,11 @@ def test_no_secret_or_upstream_body_reaches_an_answer_or_a_log(
     upstream_faults = [
         {"kind": "error", "status": 500, "code": 3043, "message": MARKER},
         {"kind": "error", "status": 429, "code": 3040, "message": MARKER},
-        {"kind": "error", "status": 429, "code": 3036, "message": MARKER},
         {"kind": "error", "status": 401, "code": 10000, "message": MARKER},
         {"kind": "error", "status": 404, "code": 5007, "message": MARKER},
         {"kind": "success_false", "code": 3043, "message": MARKER},
+        # Last: the account then rests, and nothing more reaches the stand-in.
+        {"kind": "error", "status": 429, "code": 3036, "message": MARKER},
     ]
     for fault in upstream_faults:
         for stream in (False, True):

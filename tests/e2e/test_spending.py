@@ -10,7 +10,7 @@ import openai
 import pytest
 import requests
 
-from flux_service.spending import seconds_to_utc_midnight
+from flux_service.clock import seconds_to_utc_midnight
 from tests.e2e.service import Service
 from tests.helpers import FOX, Standin, fetch_image, image_url
 from tests.servers import RedisServer

@@ -16,16 +16,26 @@ from flask.testing import FlaskClient
 
 from flux_service import standin as standin_package
 from flux_service.factory import create_app
-from tests.helpers import GATEWAY_TOKEN, OPTIMIZER_KEY, STANDIN_TOKEN, Standin
+from tests.helpers import (
+    GATEWAY_TOKEN,
+    OPTIMIZER_KEY,
+    SECOND_ACCOUNT,
+    SECOND_TOKEN,
+    STANDIN_TOKEN,
+    Standin,
+)
 from tests.inprocess.api import STANDIN_URL, Api, settings_with
 from tests.wsgi_transport import wsgi_session
 
 
 @pytest.fixture
 def session() -> requests.Session:
-    """A session that reaches a fresh stand-in at STANDIN_URL, in this process."""
+    """A session that reaches a fresh stand-in at STANDIN_URL, in this process, playing two
+    Cloudflare accounts."""
     app = standin_package.create_app(
-        token=STANDIN_TOKEN, optimizer_key=OPTIMIZER_KEY, gateway_token=GATEWAY_TOKEN
+        optimizer_key=OPTIMIZER_KEY,
+        gateway_token=GATEWAY_TOKEN,
+        accounts={standin_package.DEFAULT_ACCOUNT: STANDIN_TOKEN, SECOND_ACCOUNT: SECOND_TOKEN},
     )
     return wsgi_session(app, STANDIN_URL)
 

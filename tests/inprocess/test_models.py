@@ -233,7 +233,10 @@ def test_a_used_up_daily_allocation_is_a_429_until_midnight_utc(
     standin.fail({"kind": "error", "status": 429, "code": code, "message": message})
     status, error, headers = refused(api)
     assert status == 429
-    assert "daily free Workers AI allocation is used up" in error["message"]
+    assert (
+        "daily free Workers AI allocation of this server's Cloudflare account is used up"
+        in (error["message"])
+    )
     assert 0 < int(headers["Retry-After"]) <= 86400
     assert headers["x-should-retry"] == "false"
 

@@ -180,7 +180,8 @@ def test_openapi_json_is_the_yaml_contract(client: FlaskClient) -> None:
 
 def test_health_names_the_store(client: FlaskClient) -> None:
     response = client.get("/healthz")
-    assert (response.status_code, response.get_json()) == (200, {"status": "ok", "store": "memory"})
+    health = {"status": "ok", "store": "memory", "accounts": [{"index": 0, "state": "ready"}]}
+    assert (response.status_code, response.get_json()) == (200, health)
 
 
 def test_the_home_page_is_up_under_a_strict_policy(client: FlaskClient) -> None:

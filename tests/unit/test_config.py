@@ -294,3 +294,60 @@ def test_rate_limits_are_read_as_flask_limiter_reads_them(limit: str) -> None:
     else:
         with pytest.raises(ConfigError, match="RATE_LIMIT"):
             load(RATE_LIMIT=limit)
+
+
+def pool(**env: str) -> Settings:
+    return load_settings(env, env_file=None)
+
+
+def test_cf_accounts_is_a_pool_in_its_order() -> None:
+    settings = pool(CF_ACCOUNTS=" first:tok-1 , second:tok:with:colons,")
+    assert [(a.id, a.token) for a in settings.accounts] == [
+        ("first", "tok-1"),
+        ("second", "tok:with:colons"),
+    ]
+
+
+def test_the_one_account_form_is_a_pool_of_one() -> None:
+    accounts = load().accounts
+    assert [(a.id, a.token) for a in accounts] == [("acc", "tok")]
+    assert Settings(cf_account_id="a", cf_api_token="t").accounts[0].id == "a"
+
+
+def test_the_one_account_form_may_stay_as_an_entry_of_the_pool() -> None:
+    settings = pool(CF_ACCOUNTS="acc:tok,other:tok-2", **REQUIRED)
+    assert [a.id for a in settings.accounts] == ["acc", "other"]
+
+
+@pytest.mark.parametrize(
+    ("env", "words"),
+    [
+        ({"CF_ACCOUNTS": "acc:tok,secret-token-only"}, "CF_ACCOUNTS entry 2 is invalid"),
+        ({"CF_ACCOUNTS": "acc:"}, "CF_ACCOUNTS entry 1 is invalid"),
+        ({"CF_ACCOUNTS": ":secret-token-only"}, "CF_ACCOUNTS entry 1 is invalid"),
+        ({"CF_ACCOUNTS": "a/b:secret-token-only"}, "CF_ACCOUNTS entry 1 is invalid"),
+        ({"CF_ACCOUNTS": "acc:secret token only"}, "CF_ACCOUNTS entry 1 is invalid"),
+        ({"CF_ACCOUNTS": " , "}, "CF_ACCOUNTS is invalid"),
+        ({"CF_ACCOUNTS": "acc:tok,acc:secret-token-only"}, "names the account acc twice"),
+        (
+            {"CF_ACCOUNTS": "acc:tok", "CF_ACCOUNT_ID": "other", "CF_API_TOKEN": "tok"},
+            "CF_ACCOUNT_ID and CF_API_TOKEN are set beside CF_ACCOUNTS",
+        ),
+        (
+            {"CF_ACCOUNTS": "acc:tok", "CF_ACCOUNT_ID": "acc", "CF_API_TOKEN": "secret-token-only"},
+            "CF_ACCOUNT_ID and CF_API_TOKEN are set beside CF_ACCOUNTS",
+        ),
+        ({"CF_ACCOUNTS": "acc:tok", "CF_API_TOKEN": "secret-token-only"}, "CF_ACCOUNTS"),
+        ({"CF_ACCOUNT_ID": "acc"}, "CF_API_TOKEN is required"),
+    ],
+)
+def test_a_bad_pool_stops_start_up_without_showing_a_token(env: dict[str, str], words: str) -> None:
+    with pytest.raises(ConfigError, match=words) as caught:
+        pool(**env)
+    assert "secret" not in str(caught.value)
+
+
+def test_tokens_never_show_in_the_settings_repr() -> None:
+    settings = pool(CF_ACCOUNTS="acc:secret-1,other:secret-2")
+    assert "secret" not in repr(settings)
+    assert "other" in repr(settings)

@@ -4,8 +4,9 @@ from datetime import UTC, datetime, timedelta, timezone
 
 import pytest
 
+from flux_service.clock import seconds_to_utc_midnight
 from flux_service.errors import BudgetSpentError
-from flux_service.spending import Day, MemoryCounts, Spending, seconds_to_utc_midnight
+from flux_service.spending import Day, MemoryCounts, Spending
 
 EVENING = datetime(2026, 3, 1, 23, 0, tzinfo=UTC)
 

@@ -7,9 +7,10 @@ import pytest
 
 from flux_service.catalog import CATALOG, MODELS, lookup
 from flux_service.errors import (
+    AllocationUsedUpError,
     FluxError,
     InvalidRequestError,
-    RateLimitError,
+    MinuteLimitError,
     UpstreamBusyError,
     UpstreamError,
     UpstreamTimeoutError,
@@ -92,12 +93,14 @@ def test_the_catalogue_names_every_model_once() -> None:
         (401, None, UpstreamError, 502),
         (403, 5035, UpstreamError, 502),
         (403, 5016, UpstreamError, 502),
-        (429, 4006, RateLimitError, 429),
+        (429, 4006, AllocationUsedUpError, 429),
+        (200, 4006, UpstreamError, 502),
         (408, 3007, UpstreamTimeoutError, 504),
         (408, None, UpstreamTimeoutError, 504),
-        (429, 3036, RateLimitError, 429),
+        (429, 3036, AllocationUsedUpError, 429),
         (429, 3040, UpstreamBusyError, 503),
-        (429, 3021, RateLimitError, 429),
+        (429, 3021, MinuteLimitError, 429),
+        (429, None, MinuteLimitError, 429),
         (500, None, UpstreamError, 502),
         (503, 3043, UpstreamError, 502),
         (200, 3043, UpstreamError, 502),
@@ -138,9 +141,14 @@ def test_messages_never_carry_credentials() -> None:
     assert error.retry_after is None
 
 
-def test_capacity_and_quota_errors_say_when_to_retry() -> None:
+def test_capacity_errors_say_when_to_retry() -> None:
     assert upstream_error(429, 3040, "", "m").retry_after == 10
-    assert 0 < upstream_error(429, 3036, "", "m").retry_after <= 86400
+
+
+def test_account_limits_never_repeat_the_upstream_body() -> None:
+    # They reach the log when the account rests; Workers AI's own words stay out of it.
+    assert "secret words" not in upstream_error(429, 4006, "secret words", "m").message
+    assert "secret words" not in upstream_error(429, 3021, "secret words", "m").message
 
 
 SCHNELL = CATALOG["@cf/black-forest-labs/flux-1-schnell"]
