@@ -145,6 +145,10 @@ def small_filesystem(root: Path, size: str) -> Iterator[Path]:
         subprocess.run(["umount", "-l", str(root)], check=True)
 
 
+# What /healthz lists of the one Cloudflare account every test service has.
+ONE_ACCOUNT = [{"index": 0, "state": "ready"}]
+
+
 def planner(settings: Settings) -> Pipeline:
     """A pipeline for planning only: its Workers AI client is never called."""
     models = ServedModels.from_ids(settings.flux_model, settings.models)

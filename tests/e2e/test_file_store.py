@@ -15,7 +15,7 @@ import requests
 
 from tests.e2e.service import Service
 from tests.e2e.test_scale import draw, draw_at_once, workers
-from tests.helpers import FOX, Standin, fetch_image, small_filesystem
+from tests.helpers import FOX, ONE_ACCOUNT, Standin, fetch_image, small_filesystem
 from tests.server_fixtures import base_env
 from tests.servers import Server, start_service
 
@@ -112,7 +112,10 @@ def test_a_full_disk_is_a_clear_503_before_anything_is_drawn(
 ) -> None:
     service = make_service(IMAGE_STORE=f"file://{full_disk}")
     health = requests.get(f"{service.url}/healthz", timeout=5)
-    assert (health.status_code, health.json()) == (503, {"status": "unavailable", "store": "file"})
+    assert (health.status_code, health.json()) == (
+        503,
+        {"status": "unavailable", "store": "file", "accounts": ONE_ACCOUNT},
+    )
     with pytest.raises(openai.InternalServerError) as caught:
         service.client().chat.completions.create(model="x", messages=FOX)
     assert caught.value.status_code == 503

@@ -16,7 +16,7 @@ from botocore.exceptions import ClientError
 
 from flux_service.s3_store import CHECK_INTERVAL
 from tests.e2e.service import Service
-from tests.helpers import FOX, Standin, fetch_image, image_url
+from tests.helpers import FOX, ONE_ACCOUNT, Standin, fetch_image, image_url
 from tests.servers import RedisServer, SeaweedServer
 
 WRONG_SECRET = "wrong-secret-5b8e2d"
@@ -150,7 +150,10 @@ def test_refused_credentials_are_a_503_before_anything_is_drawn(
     make_service: Callable[..., Service], seaweed: SeaweedServer, standin: Standin
 ) -> None:
     service = s3_service(make_service, seaweed, "refused/", AWS_SECRET_ACCESS_KEY=WRONG_SECRET)
-    assert health(service) == (503, {"status": "unavailable", "store": "s3"})
+    assert health(service) == (
+        503,
+        {"status": "unavailable", "store": "s3", "accounts": ONE_ACCOUNT},
+    )
     assert_refused_before_drawing(service, standin, 0)
     assert picture(service, "A" * 32).status_code == 503
     log = service.log()
@@ -164,7 +167,7 @@ def test_seaweedfs_going_away_is_a_503_and_everything_recovers(
     service = s3_service(make_service, seaweed, "outage/")
     _, before = draw(service)
     drawn = len(standin.received())
-    assert health(service) == (200, {"status": "ok", "store": "s3"})
+    assert health(service) == (200, {"status": "ok", "store": "s3", "accounts": ONE_ACCOUNT})
 
     seaweed.stop()
     try:

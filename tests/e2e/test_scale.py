@@ -18,7 +18,16 @@ import requests
 from config import read_environment
 from flux_service.launcher import procfile_command, standin_env
 from tests.e2e.service import Service
-from tests.helpers import API_KEY, AUTH, FOX, STANDIN_TOKEN, Standin, fetch_image, image_url
+from tests.helpers import (
+    API_KEY,
+    AUTH,
+    FOX,
+    ONE_ACCOUNT,
+    STANDIN_TOKEN,
+    Standin,
+    fetch_image,
+    image_url,
+)
 from tests.servers import RedisServer, Server
 
 
@@ -87,6 +96,7 @@ def test_redis_going_down_is_a_clear_503_and_everything_recovers(
     assert requests.get(f"{service.url}/healthz", timeout=5).json() == {
         "status": "ok",
         "store": "redis",
+        "accounts": ONE_ACCOUNT,
     }
 
     drawn = len(standin.received())
@@ -189,6 +199,7 @@ def test_health_and_one_log_line_per_request(service: Service) -> None:
     assert requests.get(f"{service.url}/healthz", timeout=5).json() == {
         "status": "ok",
         "store": "memory",
+        "accounts": ONE_ACCOUNT,
     }
     url = draw(service.client())
     requests.get(url, timeout=5)  # its line is written before the answer is sent

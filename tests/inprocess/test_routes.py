@@ -10,7 +10,7 @@ from flask import Flask
 from flask.testing import FlaskClient
 
 from flux_service.routes import OPENAPI_PATH
-from tests.helpers import API_KEY, AUTH, FOX, Standin, image_url
+from tests.helpers import API_KEY, AUTH, FOX, ONE_ACCOUNT, Standin, image_url
 from tests.inprocess.api import Api
 
 
@@ -180,7 +180,7 @@ def test_openapi_json_is_the_yaml_contract(client: FlaskClient) -> None:
 
 def test_health_names_the_store(client: FlaskClient) -> None:
     response = client.get("/healthz")
-    health = {"status": "ok", "store": "memory", "accounts": [{"index": 0, "state": "ready"}]}
+    health = {"status": "ok", "store": "memory", "accounts": ONE_ACCOUNT}
     assert (response.status_code, response.get_json()) == (200, health)
 
 
