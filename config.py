@@ -138,6 +138,9 @@ class Settings:
     ca_bundle: str = ""
     forwarded_allow_ips: tuple[str, ...] = DEFAULT_FORWARDED_ALLOW_IPS
     demo_mode: bool = False
+    metrics_token: str = field(default="", repr=False)  # "": /metrics is open
+    # Where every gunicorn worker keeps its counts; "": one process, counted in memory.
+    prometheus_multiproc_dir: str = ""
 
 
 def read_environment(
@@ -277,6 +280,9 @@ def load_settings(
         redis_url=setting("REDIS_URL", _optional_redis),
         skip_client_tasks=setting("SKIP_CLIENT_TASKS", _bool, "true"),
         demo_mode=setting("DEMO_MODE", _bool, "false"),
+        metrics_token=get("METRICS_TOKEN"),
+        # gunicorn.conf.py sets it for the workers (see there); prometheus_client reads it too.
+        prometheus_multiproc_dir=setting("PROMETHEUS_MULTIPROC_DIR", _optional_directory),
     )
     if settings.image_store == "memory" and settings.web_concurrency > 1:
         raise ConfigError(
@@ -408,6 +414,12 @@ def _model_ids(raw: str) -> tuple[str, ...]:
 def _optional_file(raw: str) -> str:
     if raw and not os.path.isfile(raw):
         raise ValueError("no such file")
+    return raw
+
+
+def _optional_directory(raw: str) -> str:
+    if raw and not os.path.isdir(raw):
+        raise ValueError("no such directory")
     return raw
 
 
