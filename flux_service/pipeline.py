@@ -24,6 +24,7 @@ from operator import attrgetter
 
 from config import Settings
 
+from . import metrics
 from .catalog import MAX_SEED, ModelSpec, ServedModels
 from .editing import Edit, Field, apply_mask, editor, model_fields, read_edit, shape_size
 from .errors import CapacityError, ClientGoneError, InvalidRequestError, UpstreamError
@@ -276,21 +277,27 @@ class Pipeline:
         self, plan: Plan, choice: PromptChoice, index: int, wanted: Callable[[], bool]
     ) -> Stored:
         """Have the model draw image `index` of `plan`, fit it to the plan's size and store it."""
+        with metrics.drawing_image("edit" if plan.edit else "generation", plan.model.id):
+            return self._draw(plan, choice, index, wanted)
+
+    def _draw(
+        self, plan: Plan, choice: PromptChoice, index: int, wanted: Callable[[], bool]
+    ) -> Stored:
         inputs = model_inputs(
             plan.model, choice.text, plan.width, plan.height, plan.steps, plan.seeds[index]
         )
         inputs.update(plan.fields)
         with self._key_slot(plan.owner):
             if not self._slots.acquire(timeout=self._settings.generation_wait):
-                raise CapacityError(
+                raise _no_capacity(
                     "This server is drawing as many images at once as it allows; "
-                    "try again in a few seconds.",
-                    retry_after=CAPACITY_RETRY_AFTER,
+                    "try again in a few seconds."
                 )
             started = time.monotonic()
             try:
                 _still(wanted)  # the last moment before anything is paid for
-                drawing = self._workers_ai.run(plan.model, inputs)
+                with metrics.upstream_busy():
+                    drawing = self._workers_ai.run(plan.model, inputs)
             finally:
                 self._slots.release()
         upstream_seconds = time.monotonic() - started
@@ -303,6 +310,7 @@ class Pipeline:
         except ImageError as error:
             raise UpstreamError(f"Workers AI answered with an unusable image: {error}.") from None
         key = self._store.put(image.data, image.mime, plan.owner)
+        metrics.picture_stored(self._store.name, len(image.data))
         return Stored(index, image, key, drawing.seed, upstream_seconds)
 
     @contextlib.contextmanager
@@ -313,11 +321,10 @@ class Pipeline:
             return
         with self._running_lock:
             if self._running[owner] >= self._per_key:
-                raise CapacityError(
+                raise _no_capacity(
                     "This API key has as many images being drawn at once as it may "
                     f"(MAX_GENERATIONS_PER_KEY={self._settings.max_generations_per_key}); "
-                    "try again when one is done.",
-                    retry_after=CAPACITY_RETRY_AFTER,
+                    "try again when one is done."
                 )
             self._running[owner] += 1
         try:
@@ -332,6 +339,12 @@ class Pipeline:
 def _still(wanted: Callable[[], bool]) -> None:
     if not wanted():
         raise ClientGoneError("The client left before its image was drawn; nothing was drawn.")
+
+
+def _no_capacity(message: str) -> CapacityError:
+    """The refusal of an image for want of a slot, counted."""
+    metrics.refused("capacity")
+    return CapacityError(message, retry_after=CAPACITY_RETRY_AFTER)
 
 
 def _too_long(length: int, model: ModelSpec) -> InvalidRequestError:

@@ -17,11 +17,11 @@ from flask import Blueprint, Response, g, request
 
 from config import public_links
 
-from . import answer
-from .auth import presented_key, require_api_key
+from . import answer, metrics
+from .auth import check_metrics_token, presented_key, require_api_key
 from .bodies import read_form, read_json
 from .budget import hold_for_request
-from .client_tasks import recognise
+from .client_tasks import ClientTask, recognise
 from .connection import still_connected
 from .errors import (
     FluxError,
@@ -96,10 +96,9 @@ def chat_completions() -> Response:
     chat = parse_chat_request(read_json())
     state = current_state()
     language = state.settings.response_language
-    task = recognise(chat.messages, language) if state.settings.skip_client_tasks else None
+    task = _client_task(chat)
     if task is not None:
         # A chat app's title, tag or connection check: answer in words, draw nothing.
-        g.log_fields["client_task"] = task.kind
         return _chat_answer(chat, state.models.pick(chat.model).id, task.answer, iter(()))
     link = _image_link()
     order = _chat_order(chat)
@@ -119,9 +118,8 @@ def responses() -> Response:
     chat, ids, created = asked.chat, Ids.new(), int(time.time())
     state = current_state()
     language = state.settings.response_language
-    task = recognise(chat.messages, language) if state.settings.skip_client_tasks else None
+    task = _client_task(chat)
     if task is not None:
-        g.log_fields["client_task"] = task.kind
         model, text = state.models.pick(chat.model).id, task.answer
         return _response_answer(chat, ids, created, model, lambda: (None, text))
     link = _image_link()
@@ -144,6 +142,19 @@ def responses() -> Response:
         return picture, "".join(texts)
 
     return _response_answer(chat, ids, created, plan.model.id, finish, draws=True)
+
+
+def _client_task(chat: ChatRequest) -> ClientTask | None:
+    """The client task `chat` is, noted in the log and counted; None for a real request,
+    and with SKIP_CLIENT_TASKS off."""
+    settings = current_state().settings
+    if not settings.skip_client_tasks:
+        return None
+    task = recognise(chat.messages, settings.response_language)
+    if task is not None:
+        g.log_fields["client_task"] = task.kind
+        metrics.client_task(task.kind)
+    return task
 
 
 def _response_answer(
@@ -282,6 +293,16 @@ def healthz() -> Response:
     except StoreUnavailableError:
         return json_response({"status": "unavailable", "store": store.name}, 503)
     return json_response({"status": "ok", "store": store.name})
+
+
+@bp.get("/metrics")
+def prometheus_metrics() -> Response:
+    """Counts for Prometheus, summed over every worker; METRICS_TOKEN guards them if set."""
+    settings = current_state().settings
+    check_metrics_token(request.headers, settings.metrics_token)
+    return Response(
+        metrics.exposition(settings.prometheus_multiproc_dir), content_type=metrics.CONTENT_TYPE
+    )
 
 
 def _chat_order(chat: ChatRequest, **choices: object) -> Order:

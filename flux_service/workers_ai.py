@@ -22,6 +22,7 @@ import urllib3
 
 from config import Settings
 
+from . import metrics
 from .catalog import ModelSpec
 from .errors import InvalidRequestError, UpstreamError
 from .upstream import proxies_for
@@ -151,6 +152,7 @@ class WorkersAIClient:
         if left <= 0:
             raise timed_out(self._timeout)
         multipart = model.body == "multipart"
+        started = time.monotonic()
         try:
             response = self._session.post(
                 self._run_url + model.id,
@@ -166,6 +168,7 @@ class WorkersAIClient:
             )
         except requests.RequestException as error:
             raise transport_error(error, self._timeout) from None
+        metrics.upstream_first_byte(model.id, time.monotonic() - started)
         # A body read and decoded takes a few times its size in memory; when hundreds of
         # answers arrive at once, the rest wait in the kernel's socket buffers instead.
         if not self._readers.acquire(timeout=max(0.0, deadline - time.monotonic())):
@@ -179,6 +182,7 @@ class WorkersAIClient:
             raise transport_error(error, self._timeout) from None
         finally:
             self._readers.release()
+        metrics.upstream_answered(model.id, time.monotonic() - started)
         return read_answer(
             response.status_code, response.headers.get("Content-Type", ""), data, model
         )
