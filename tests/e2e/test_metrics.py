@@ -1,5 +1,6 @@
 """GET /metrics through gunicorn with four workers: the counts are exactly the requests made,
-summed over every worker (and more than one served them), and METRICS_TOKEN is enforced."""
+summed over every worker (and more than one served them), and METRICS_TOKEN is enforced; a
+dead worker's counts stay; and the Redis store says why pictures left it."""
 
 from __future__ import annotations
 
@@ -12,13 +13,16 @@ from pathlib import Path
 
 import pytest
 import requests
+from prometheus_client import REGISTRY
 from prometheus_client.multiprocess import MultiProcessCollector
 from prometheus_client.parser import text_string_to_metric_families
 
+from flux_service.redis_store import RedisStore
 from tests.client_requests import CLIENT_TASKS
 from tests.e2e.service import Service
 from tests.e2e.test_scale import draw, workers
 from tests.helpers import AUTH, Standin
+from tests.servers import RedisServer
 
 TOKEN = "metrics-token-for-the-e2e-test"
 MODEL = "@cf/black-forest-labs/flux-1-schnell"
@@ -167,3 +171,27 @@ def test_a_dead_workers_counts_stay_and_its_live_gauge_goes(
     after = scrape(service)
     assert after[requests_on(CHAT, 200)] == before[requests_on(CHAT, 200)] == 4
     assert after[("flux_images_drawing", frozenset())] == 0
+
+
+def test_the_redis_store_counts_what_leaves_and_why(redis_store: RedisServer) -> None:
+    store = RedisStore.from_url(redis_store.url, ttl=1, max_bytes=100, share=60)
+    before = {reason: evicted_bytes("redis", reason) for reason in ("expired", "full", "share")}
+    store.put(held(40), "image/jpeg", "one")
+    store.put(held(40), "image/jpeg", "one")  # over one's share of 60: its first goes
+    store.put(held(50), "image/jpeg", "two")
+    store.put(held(30), "image/jpeg", "three")  # over the 100 in all: the oldest goes
+    time.sleep(1.2)
+    store.put(held(10), "image/jpeg", "three")  # Redis has expired all before it
+    gone = {reason: evicted_bytes("redis", reason) - before[reason] for reason in before}
+    assert gone == {"share": 40, "full": 40, "expired": 80}
+
+
+def held(size: int) -> bytes:
+    """A picture that takes `size` bytes in Redis, which holds its type before it."""
+    return b"x" * (size - len(b"image/jpeg\n"))
+
+
+def evicted_bytes(store: str, reason: str) -> float:
+    """What this process counted (the store above runs here, not in a worker)."""
+    labels = {"store": store, "reason": reason}
+    return REGISTRY.get_sample_value("flux_pictures_evicted_bytes_total", labels) or 0.0
