@@ -162,6 +162,10 @@ class Settings:
         """The Cloudflare accounts generations are spread over, in their order."""
         return self.cf_accounts or (CloudflareAccount(self.cf_account_id, self.cf_api_token),)
 
+    metrics_token: str = field(default="", repr=False)  # "": /metrics is open
+    # Where every gunicorn worker keeps its counts; "": one process, counted in memory.
+    prometheus_multiproc_dir: str = ""
+
 
 def read_environment(
     environ: Mapping[str, str] | None = None, env_file: str | None = ".env"
@@ -305,6 +309,9 @@ def load_settings(
         skip_client_tasks=setting("SKIP_CLIENT_TASKS", _bool, "true"),
         reuse_pictures=setting("REUSE_PICTURES", _bool, "true"),
         demo_mode=setting("DEMO_MODE", _bool, "false"),
+        metrics_token=get("METRICS_TOKEN"),
+        # gunicorn.conf.py sets it for the workers (see there); prometheus_client reads it too.
+        prometheus_multiproc_dir=setting("PROMETHEUS_MULTIPROC_DIR", _optional_directory),
     )
     if settings.image_store == "memory" and settings.web_concurrency > 1:
         raise ConfigError(
@@ -490,6 +497,12 @@ def _model_ids(raw: str) -> tuple[str, ...]:
 def _optional_file(raw: str) -> str:
     if raw and not os.path.isfile(raw):
         raise ValueError("no such file")
+    return raw
+
+
+def _optional_directory(raw: str) -> str:
+    if raw and not os.path.isdir(raw):
+        raise ValueError("no such directory")
     return raw
 
 

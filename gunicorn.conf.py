@@ -3,8 +3,11 @@
 import contextlib
 import ctypes
 import gc
+import os
 import resource
+import shutil
 import sys
+import tempfile
 import time
 
 from config import ConfigError, load_settings
@@ -50,12 +53,39 @@ OPEN_FILES = 65536
 TRIM_SECONDS = 10
 
 
-def on_starting(_server):
-    """Allow enough open files: every waiting client holds two sockets (it, and upstream)."""
+def on_starting(server):
+    """Allow enough open files: every waiting client holds two sockets (it, and upstream).
+    And give the workers of this start a directory of their own for their metrics."""
     soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
     wanted = OPEN_FILES if hard == resource.RLIM_INFINITY else min(OPEN_FILES, hard)
     if soft < wanted:
         resource.setrlimit(resource.RLIMIT_NOFILE, (wanted, hard))
+    # A fresh, empty directory each start, so that counts of an earlier run or of another
+    # service on this machine never mix in. prometheus_client reads the variable when a
+    # worker first imports it, so it is set here, before any worker is forked.
+    server.metrics_dir = tempfile.mkdtemp(prefix="flux-metrics-")
+    os.environ["PROMETHEUS_MULTIPROC_DIR"] = server.metrics_dir
+
+
+def child_exit(server, worker):
+    """A worker has gone: drop its live gauges (the images it was drawing). Its counters
+    stay, so that the totals never go down."""
+    # prometheus_client loads ssl, which the master must not hold when it forks the next
+    # worker (see post_worker_init): a short-lived child of the master does the work, and
+    # the master reaps it as it reaps workers.
+    if os.fork() == 0:
+        try:
+            from prometheus_client import multiprocess  # noqa: PLC0415
+
+            with contextlib.suppress(OSError):  # at shutdown the directory may be gone
+                multiprocess.mark_process_dead(worker.pid, server.metrics_dir)
+        finally:
+            os._exit(0)
+
+
+def on_exit(server):
+    """Remove this start's metrics directory."""
+    shutil.rmtree(server.metrics_dir, ignore_errors=True)
 
 
 def post_fork(_server, worker):

@@ -1,4 +1,5 @@
-"""Client authentication: a bearer key checked against API_KEY in constant time."""
+"""Client authentication: a bearer key checked against API_KEY, or for /metrics against
+METRICS_TOKEN, in constant time."""
 
 from __future__ import annotations
 
@@ -18,10 +19,14 @@ F = TypeVar("F", bound=Callable)
 
 def presented_key(headers: Headers | Mapping[str, str]) -> str | None:
     """The key a client sent: `Authorization: Bearer <key>`, or `X-Api-Key` (Cherry Studio)."""
+    return _bearer(headers) or headers.get("X-Api-Key", "").strip() or None
+
+
+def _bearer(headers: Headers | Mapping[str, str]) -> str | None:
     scheme, _, token = headers.get("Authorization", "").partition(" ")
-    if scheme.lower() == "bearer" and token.strip():
-        return token.strip()
-    return headers.get("X-Api-Key", "").strip() or None
+    if scheme.lower() != "bearer":
+        return None
+    return token.strip() or None
 
 
 def check_api_key(key: str | None, allowed: tuple[str, ...]) -> None:
@@ -41,6 +46,19 @@ def check_api_key(key: str | None, allowed: tuple[str, ...]) -> None:
         matched |= hmac.compare_digest(key.encode(), candidate.encode())
     if not matched:
         raise AuthenticationError("Incorrect API key provided.")
+
+
+def check_metrics_token(headers: Headers | Mapping[str, str], token: str) -> None:
+    """Raise AuthenticationError unless `headers` bear `token` (METRICS_TOKEN); without
+    one, anybody may read the metrics."""
+    if not token:
+        return
+    presented = _bearer(headers) or ""
+    if not hmac.compare_digest(presented.encode(), token.encode()):
+        raise AuthenticationError(
+            "The metrics need the METRICS_TOKEN: send it as `Authorization: Bearer <token>`.",
+            code="invalid_metrics_token",
+        )
 
 
 def require_api_key(view: F) -> F:

@@ -13,6 +13,7 @@ import time
 
 from flask import Response, after_this_request
 
+from . import metrics
 from .errors import UnavailableError
 
 
@@ -51,8 +52,9 @@ class ByteBudget:
 
 def hold_for_request(budget: ByteBudget, size: int, wait: float, refusal: UnavailableError) -> None:
     """Take `size` bytes of `budget` until this request's answer has been sent (or given up);
-    raise `refusal` when they do not come within `wait` seconds."""
+    raise `refusal` (counted) when they do not come within `wait` seconds."""
     if not budget.take(size, wait):
+        metrics.refused("memory")
         raise refusal
 
     @after_this_request

@@ -23,6 +23,7 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
+from . import metrics
 from .errors import StoreUnavailableError
 from .offload import off_the_event_loop
 from .store import StoredImage, new_key
@@ -158,7 +159,7 @@ class FileStore:
         left = None if not expires else expires - self._clock()
         if left is not None and left <= 0:
             os.close(fd)
-            self._path(key).unlink(missing_ok=True)  # expired: gone now, not at the next sweep
+            _delete(self._path(key), "expired", size)  # gone now, not at the next sweep
             return None
         # Unbuffered, so that reading it (a range, an edit) starts where the offset is.
         return StoredImage(b"", mime, left, file=open(fd, "rb", buffering=0), size=size)
@@ -184,7 +185,7 @@ class FileStore:
                 return
             held = [image for image in self._files() if not self._gone(image)]
             for image in to_drop(held, self._max_bytes):
-                image.path.unlink(missing_ok=True)
+                _delete(image.path, "full", image.size)
                 log.warning(
                     "image store full (IMAGE_STORE_MAX_BYTES=%d): deleted an image stored "
                     "%.0f s ago",
@@ -210,7 +211,7 @@ class FileStore:
         with contextlib.suppress(OSError), open(image.path, "rb") as file:
             found = read_header(file.readline(HEADER_LIMIT))
             if found is not None and 0 < found[1] <= now:
-                image.path.unlink(missing_ok=True)
+                _delete(image.path, "expired", image.size)
                 return True
         return False
 
@@ -234,6 +235,16 @@ class FileStore:
 
     def _path(self, key: str) -> Path:
         return self.root / key[:2] / key
+
+
+def _delete(path: Path, reason: str, size: int) -> None:
+    """Delete a picture's file and count it gone for `reason`, unless another worker or
+    request has just deleted it."""
+    try:
+        path.unlink()
+    except FileNotFoundError:
+        return
+    metrics.pictures_evicted(FileStore.name, reason, size)
 
 
 def _unavailable(error: OSError) -> StoreUnavailableError:

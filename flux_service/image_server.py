@@ -5,8 +5,8 @@ some of them more than once. Flask's request machinery costs more than the looku
 so this small WSGI layer answers these requests and hands everything else to the app.
 
 It is one of the service's fast paths, with copies of what the app does elsewhere: the
-CORS and hardening headers (`factory.IMAGE_HEADERS`), the error body and the request log
-line. A change to CORS or logging must be made here too.
+CORS and hardening headers (`factory.IMAGE_HEADERS`), the error body, the request log
+line and its count. A change to CORS, logging or metrics must be made here too.
 
 A stored picture never changes under its key, so the key is its strong ETag: a client that
 has it gets a 304 for `If-None-Match`, and one that was cut off mid-picture asks for the rest
@@ -23,6 +23,7 @@ from http import HTTPStatus
 import orjson
 from werkzeug.wsgi import FileWrapper
 
+from . import metrics
 from .errors import (
     FluxError,
     NotFoundError,
@@ -71,7 +72,9 @@ class ImageServer:
             status, headers, body = _error(StatusError(405))
             headers.append(("Allow", "GET, HEAD, OPTIONS"))
         start_response(status, headers + self.headers)
-        request_line(method, ROUTE, int(status[:3]), started)
+        code = int(status[:3])
+        request_line(method, ROUTE, code, started)
+        metrics.count_request(ROUTE, code)
         if isinstance(body, StoredImage):
             assert body.file is not None  # only a file is handed over whole
             if method == "GET":

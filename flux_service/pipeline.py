@@ -30,6 +30,7 @@ from operator import attrgetter
 
 from config import Settings
 
+from . import metrics
 from .catalog import MAX_SEED, ModelSpec, ServedModels
 from .costs import Cost, estimate
 from .editing import Edit, Field, apply_mask, editor, model_fields, read_edit, shape_size
@@ -332,6 +333,7 @@ class Pipeline:
             return self._draw(plan, choice, index, wanted)
         found = reuse.obtain(digest, lambda: self._draw(plan, choice, index, wanted))
         if isinstance(found, Reused):
+            metrics.image_reused(_kind(plan), plan.model.id)
             return _reused(plan, index, found)
         return found
 
@@ -339,26 +341,33 @@ class Pipeline:
         self, plan: Plan, choice: PromptChoice, index: int, wanted: Callable[[], bool]
     ) -> Stored:
         """Have the model draw image `index` of `plan`, fit it to the plan's size and store it."""
+        with metrics.drawing_image(_kind(plan), plan.model.id):
+            return self._draw_counted(plan, choice, index, wanted)
+
+    def _draw_counted(
+        self, plan: Plan, choice: PromptChoice, index: int, wanted: Callable[[], bool]
+    ) -> Stored:
         inputs = model_inputs(
             plan.model, choice.text, plan.width, plan.height, plan.steps, plan.seeds[index]
         )
         inputs.update(plan.fields)
         with self._key_slot(plan.owner):
             if not self._slots.acquire(timeout=self._settings.generation_wait):
-                raise CapacityError(
+                raise _no_capacity(
                     "This server is drawing as many images at once as it allows; "
-                    "try again in a few seconds.",
-                    retry_after=CAPACITY_RETRY_AFTER,
+                    "try again in a few seconds."
                 )
             started = time.monotonic()
             try:
                 _still(wanted)  # the last moment before anything is paid for
-                drawing = self._workers_ai.run(plan.model, inputs)
+                with metrics.upstream_busy():
+                    drawing = self._workers_ai.run(plan.model, inputs)
             finally:
                 self._slots.release()
         upstream_seconds = time.monotonic() - started
         # Drawn is paid for, whatever becomes of the image now.
         key_spent = self._spending.count(plan.owner, plan.cost.neurons)
+        metrics.spent(plan.model.id, plan.owner, plan.cost.neurons, plan.cost.dollars)
         try:
             image = read_image(drawing.data)
             if (image.width, image.height) != (plan.width, plan.height) or plan.mime:
@@ -368,6 +377,7 @@ class Pipeline:
         except ImageError as error:
             raise UpstreamError(f"Workers AI answered with an unusable image: {error}.") from None
         key = self._store.put(image.data, image.mime, plan.owner)
+        metrics.picture_stored(self._store.name, len(image.data))
         kept = self._settings.image_expiration or None
         return Stored(index, image, key, drawing.seed, upstream_seconds, kept, key_spent=key_spent)
 
@@ -379,11 +389,10 @@ class Pipeline:
             return
         with self._running_lock:
             if self._running[owner] >= self._per_key:
-                raise CapacityError(
+                raise _no_capacity(
                     "This API key has as many images being drawn at once as it may "
                     f"(MAX_GENERATIONS_PER_KEY={self._settings.max_generations_per_key}); "
-                    "try again when one is done.",
-                    retry_after=CAPACITY_RETRY_AFTER,
+                    "try again when one is done."
                 )
             self._running[owner] += 1
         try:
@@ -398,6 +407,12 @@ class Pipeline:
 def _still(wanted: Callable[[], bool]) -> None:
     if not wanted():
         raise ClientGoneError("The client left before its image was drawn; nothing was drawn.")
+
+
+def _no_capacity(message: str) -> CapacityError:
+    """The refusal of an image for want of a slot, counted."""
+    metrics.refused("capacity")
+    return CapacityError(message, retry_after=CAPACITY_RETRY_AFTER)
 
 
 def _too_long(length: int, model: ModelSpec) -> InvalidRequestError:
@@ -418,6 +433,10 @@ def draw_digest(plan: Plan, choice: PromptChoice, index: int) -> str | None:
     return request_digest(
         plan.owner, plan.model.id, choice.text, size, plan.steps, seed, plan.mime, pictures
     )
+
+
+def _kind(plan: Plan) -> str:
+    return "edit" if plan.edit is not None else "generation"
 
 
 def _reused(plan: Plan, index: int, found: Reused) -> Stored:

@@ -21,6 +21,7 @@ from limits.strategies import FixedWindowRateLimiter
 
 from config import Settings, shared_redis
 
+from . import metrics
 from .errors import RateLimitError
 
 log = logging.getLogger(__name__)
@@ -92,6 +93,8 @@ def counters_url(settings: Settings) -> str:
 def _error(
     limits: RateLimits, item: RateLimitItem, kind: str, who: str, what: str
 ) -> RateLimitError:
+    """The refusal of `who`, counted, for being over `item`."""
+    metrics.refused("rate")
     retry_after = limits.seconds_left(item, kind, who)
     limit = str(item)
     if kind == "refused":

@@ -8,6 +8,7 @@ from contextlib import contextmanager
 
 import redis
 
+from . import metrics
 from .errors import StoreUnavailableError
 from .store import StoredImage, new_key
 
@@ -21,7 +22,8 @@ STORE_RETRY_AFTER = 5
 # One atomic step for every worker and instance: forget the index entries of images Redis
 # has expired, make room (the owner's oldest first, past its share; then anyone's oldest),
 # and store the image. The index: a sorted set of every image in the order it was stored,
-# one per owner, their sizes and owners, and the bytes held in all and per owner.
+# one per owner, their sizes and owners, and the bytes held in all and per owner. It returns
+# how many images went, and their bytes, for each of GONE_REASONS in turn.
 _PUT = """
 local image, member, owner = KEYS[1], ARGV[1], ARGV[2]
 local value, ttl_ms = ARGV[3], tonumber(ARGV[4])
@@ -32,8 +34,11 @@ local size = string.len(value)
 local all, sizes, owners, total = p .. "all", p .. "sizes", p .. "owners", p .. "bytes"
 local function owned(who) return p .. "owner:" .. who end
 local function held(who) return p .. "owner-bytes:" .. who end
-local function drop(m, expired)
+local gone = {0, 0, 0, 0, 0, 0}
+local function drop(m, reason)
   local s = tonumber(redis.call("HGET", sizes, m) or "0")
+  gone[reason * 2 - 1] = gone[reason * 2 - 1] + 1
+  gone[reason * 2] = gone[reason * 2] + s
   local who = redis.call("HGET", owners, m)
   redis.call("HDEL", sizes, m)
   redis.call("HDEL", owners, m)
@@ -43,26 +48,23 @@ local function drop(m, expired)
     redis.call("ZREM", owned(who), m)
     redis.call("DECRBY", held(who), s)
   end
-  if not expired then redis.call("DEL", images .. m) end
+  if reason ~= 1 then redis.call("DEL", images .. m) end
 end
 -- Every image has the same TTL, so those Redis has expired are the oldest.
 while true do
   local oldest = redis.call("ZRANGE", all, 0, 0)[1]
   if not oldest or redis.call("EXISTS", images .. oldest) == 1 then break end
-  drop(oldest, true)
+  drop(oldest, 1)
 end
-local evicted = 0
 while tonumber(redis.call("GET", held(owner)) or "0") + size > share do
   local oldest = redis.call("ZRANGE", owned(owner), 0, 0)[1]
   if not oldest then break end
-  drop(oldest, false)
-  evicted = evicted + 1
+  drop(oldest, 2)
 end
 while tonumber(redis.call("GET", total) or "0") + size > max_bytes do
   local oldest = redis.call("ZRANGE", all, 0, 0)[1]
   if not oldest then break end
-  drop(oldest, false)
-  evicted = evicted + 1
+  drop(oldest, 3)
 end
 local order = redis.call("INCR", p .. "order")
 redis.call("SET", image, value, "PX", ttl_ms)
@@ -72,8 +74,11 @@ redis.call("HSET", sizes, member, size)
 redis.call("HSET", owners, member, owner)
 redis.call("INCRBY", total, size)
 redis.call("INCRBY", held(owner), size)
-return evicted
+return gone
 """
+# Why images went, in the order the script counts them: Redis had expired them, their key
+# held its share, or the store was full.
+GONE_REASONS = ("expired", "share", "full")
 
 
 class RedisStore:
@@ -111,7 +116,10 @@ class RedisStore:
         arguments: list[bytes | str | int] = [key, owner or "-", value, self._ttl * 1000]
         arguments += [self._max_bytes, self._share, INDEX_PREFIX, REDIS_PREFIX]
         with _reaching_redis():
-            evicted = self._put(keys=[REDIS_PREFIX + key], args=arguments)
+            gone = self._put(keys=[REDIS_PREFIX + key], args=arguments)
+        for index, reason in enumerate(GONE_REASONS):
+            metrics.pictures_evicted(self.name, reason, gone[2 * index + 1], gone[2 * index])
+        evicted = gone[2] + gone[4]  # those that went before their expiry
         if evicted:
             log.warning(
                 "image store full (IMAGE_STORE_MAX_BYTES=%d, a key's share %d): dropped %d "

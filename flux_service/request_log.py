@@ -1,4 +1,4 @@
-"""One log line per request: the Flask hooks that write it, streams included."""
+"""One log line and one count per request: the Flask hooks that write them, streams included."""
 
 from __future__ import annotations
 
@@ -7,11 +7,13 @@ from collections.abc import Callable, Iterator
 
 from flask import Flask, Response, g, request
 
+from . import metrics
 from .logs import request_line
 
 
 def init_request_log(app: Flask) -> None:
-    """Log one line per request; streamed answers log theirs when the stream ends."""
+    """Log and count each request; streamed answers log theirs when the stream ends (and are
+    counted at once: their status is sent first)."""
 
     @app.before_request
     def start_clock() -> None:
@@ -20,9 +22,11 @@ def init_request_log(app: Flask) -> None:
 
     @app.after_request
     def log_answer(response: Response) -> Response:
+        method, route = _route()
+        metrics.count_request(route, response.status_code)
         if response.mimetype != "text/event-stream":
             started = g.get("started", time.monotonic())
-            request_line(*_route(), response.status_code, started, **g.get("log_fields", {}))
+            request_line(method, route, response.status_code, started, **g.get("log_fields", {}))
         return response
 
 

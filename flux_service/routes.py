@@ -17,11 +17,11 @@ from flask import Blueprint, Response, g, request
 
 from config import public_links
 
-from . import answer
-from .auth import presented_key, require_api_key
+from . import answer, metrics
+from .auth import check_metrics_token, presented_key, require_api_key
 from .bodies import read_form, read_json
 from .budget import hold_for_request
-from .client_tasks import recognise
+from .client_tasks import ClientTask, recognise
 from .connection import still_connected
 from .errors import (
     FluxError,
@@ -71,8 +71,6 @@ bp = Blueprint("api", __name__)
 # What a base64 image may weigh in an answer, at most: 3 bytes a pixel, and a third more.
 INLINE_BYTES_PER_PIXEL = 4
 UNSENT_RETRY_AFTER = 5
-# How much of the key's digest a log line shows: enough to tell keys apart, never the key.
-KEY_DIGEST_CHARS = 12
 OPENAPI_PATH = Path(__file__).resolve().parent.parent / "openapi.yaml"
 # The routes a client refused too often must wait for (see ratelimit.py).
 LIMITED_ENDPOINTS = (
@@ -98,10 +96,9 @@ def chat_completions() -> Response:
     chat = parse_chat_request(read_json())
     state = current_state()
     language = state.settings.response_language
-    task = recognise(chat.messages, language) if state.settings.skip_client_tasks else None
+    task = _client_task(chat)
     if task is not None:
         # A chat app's title, tag or connection check: answer in words, draw nothing.
-        g.log_fields["client_task"] = task.kind
         return _chat_answer(chat, state.models.pick(chat.model).id, task.answer, iter(()))
     link = _image_link()
     order = _chat_order(chat)
@@ -120,9 +117,8 @@ def responses() -> Response:
     chat, ids, created = asked.chat, Ids.new(), int(time.time())
     state = current_state()
     language = state.settings.response_language
-    task = recognise(chat.messages, language) if state.settings.skip_client_tasks else None
+    task = _client_task(chat)
     if task is not None:
-        g.log_fields["client_task"] = task.kind
         model, text = state.models.pick(chat.model).id, task.answer
         return _response_answer(chat, ids, created, model, lambda: (None, text))
     link = _image_link()
@@ -145,6 +141,19 @@ def responses() -> Response:
         return picture, "".join(texts)
 
     return _response_answer(chat, ids, created, plan.model.id, finish, draws=True)
+
+
+def _client_task(chat: ChatRequest) -> ClientTask | None:
+    """The client task `chat` is, noted in the log and counted; None for a real request,
+    and with SKIP_CLIENT_TASKS off."""
+    settings = current_state().settings
+    if not settings.skip_client_tasks:
+        return None
+    task = recognise(chat.messages, settings.response_language)
+    if task is not None:
+        g.log_fields["client_task"] = task.kind
+        metrics.client_task(task.kind)
+    return task
 
 
 def _response_answer(
@@ -294,6 +303,18 @@ def healthz() -> Response:
     return json_response({"status": "ok", "store": store.name, "accounts": accounts})
 
 
+@bp.get("/metrics")
+def prometheus_metrics() -> Response:
+    """Counts for Prometheus, summed over every worker; METRICS_TOKEN guards them if set."""
+    state = current_state()
+    settings = state.settings
+    check_metrics_token(request.headers, settings.metrics_token)
+    metrics.accounts([account.rest is None for account in state.accounts.states()])
+    return Response(
+        metrics.exposition(settings.prometheus_multiproc_dir), content_type=metrics.CONTENT_TYPE
+    )
+
+
 def _chat_order(chat: ChatRequest, **choices: object) -> Order:
     """The order a chat asks for: its prompt, the images of its last message, and the last
     image of ours it showed, for a follow-up."""
@@ -330,7 +351,7 @@ def _plan(order: Order, param: str, inline: bool = False) -> Plan:
     cost = plan.cost.times(len(plan.seeds))
     g.log_fields.update(
         model=plan.model.id,
-        key=plan.owner[:KEY_DIGEST_CHARS],
+        key=metrics.short_key(plan.owner),
         neurons=round(cost.neurons, 2),
         dollars=round(cost.dollars, 6),
     )

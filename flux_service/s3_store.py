@@ -27,6 +27,7 @@ from botocore.exceptions import ClientError
 
 from config import Settings, bucket_and_prefix
 
+from . import metrics
 from .errors import StoreUnavailableError
 from .s3_client import S3_ERRORS, Reader, describe, error_code, new_client
 from .store import StoredImage, new_key
@@ -110,7 +111,7 @@ class S3Store:
             return None
         left = seconds_left(answer.headers.get(EXPIRES_HEADER), self._clock())
         if left is not None and left <= 0:
-            self._forget(self._prefix + key)
+            self._forget(self._prefix + key, len(answer.data))
             return None
         etag = strong_etag(answer.headers.get("ETag", ""))
         return StoredImage(answer.data, answer.headers["Content-Type"], left, etag=etag)
@@ -139,11 +140,14 @@ class S3Store:
         pages = self._s3.get_paginator("list_objects_v2")
         swept = 0
         for page in pages.paginate(Bucket=self._bucket, Prefix=self._prefix):
-            old = [
-                {"Key": o["Key"]} for o in page.get("Contents", []) if o["LastModified"] < cutoff
-            ]
+            old = [o for o in page.get("Contents", []) if o["LastModified"] < cutoff]
             if old:
-                self._s3.delete_objects(Bucket=self._bucket, Delete={"Objects": old, "Quiet": True})
+                names = [{"Key": o["Key"]} for o in old]
+                self._s3.delete_objects(
+                    Bucket=self._bucket, Delete={"Objects": names, "Quiet": True}
+                )
+                size = sum(o["Size"] for o in old)
+                metrics.pictures_evicted(self.name, "expired", size, len(old))
                 swept += len(old)
         return swept
 
@@ -193,12 +197,15 @@ class S3Store:
             if swept:
                 log.info("swept %d expired pictures from the image store", swept)
 
-    def _forget(self, name: str) -> None:
-        """Delete an expired object; a store that refuses leaves it to the sweep."""
+    def _forget(self, name: str, size: int) -> None:
+        """Delete an expired object of `size` bytes; a store that refuses leaves it to the
+        sweep."""
         try:
             self._s3.delete_object(Bucket=self._bucket, Key=name)
         except S3_ERRORS as error:
             log.warning("an expired picture could not be deleted: the store %s", describe(error))
+            return
+        metrics.pictures_evicted(self.name, "expired", size)
 
     @contextmanager
     def _reaching_s3(self) -> Iterator[None]:

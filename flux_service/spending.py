@@ -17,6 +17,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Protocol
 
+from . import metrics
 from .clock import Clock, seconds_to_utc_midnight, utc_now
 from .costs import dollars
 from .errors import BudgetSpentError
@@ -104,6 +105,7 @@ class Spending:
             if budget and spent + needed > _milli(budget):
                 left = max(0.0, budget - spent / MILLI)
                 wait = seconds_to_utc_midnight(now)
+                metrics.refused("budget")
                 raise BudgetSpentError(
                     f"{whose} daily budget of Workers AI neurons ({setting}={budget:g}) is "
                     f"spent: {left:,.1f} are left today, and this request needs about "

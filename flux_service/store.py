@@ -18,6 +18,8 @@ from typing import BinaryIO, Protocol
 
 from cachetools import TTLCache
 
+from . import metrics
+
 log = logging.getLogger(__name__)
 
 KEY_BYTES = 24  # 192 random bits: `/image/<key>` is public, so the key is the secret
@@ -84,7 +86,14 @@ class _OldestFirst(TTLCache):
     TTLCache would drop the least recently *read* one; every image has the same TTL, so the
     first to expire is the oldest, and reading it does not make it younger. That relies on
     TTLCache iterating in order of expiry, which `test_store.py` pins down.
+
+    Every image that leaves it is counted, by why: expired, or dropped when full.
     """
+
+    def expire(self, time: float | None = None) -> list[tuple[str, _Entry]]:
+        expired = super().expire(time)
+        _count_gone("expired", [entry for _, entry in expired])
+        return expired
 
     def popitem(self) -> tuple[str, _Entry]:
         self.expire()
@@ -98,6 +107,7 @@ class _OldestFirst(TTLCache):
             self.maxsize,
             entry.expires - self.timer(),
         )
+        _count_gone("full", [entry])
         return key, entry
 
 
@@ -154,7 +164,8 @@ class MemoryStore:
             # A share as large as the store is no share: the store's own bound decides.
             shared = self._share < self._cache.maxsize
             while shared and owned.images and owned.bytes + len(data) > self._share:
-                self._cache.pop(owned.pop_oldest(), None)
+                dropped = self._cache.pop(owned.pop_oldest(), None)
+                _count_gone("share", [dropped] if dropped else [])
                 log.warning(
                     "an API key holds its share of the image store (%d bytes): dropped its "
                     "oldest image",
@@ -177,3 +188,7 @@ class MemoryStore:
 
 def _size(entry: _Entry) -> int:
     return len(entry.data)
+
+
+def _count_gone(reason: str, entries: list[_Entry]) -> None:
+    metrics.pictures_evicted(MemoryStore.name, reason, sum(map(_size, entries)), len(entries))

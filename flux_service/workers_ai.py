@@ -22,6 +22,7 @@ import urllib3
 
 from config import Settings
 
+from . import metrics
 from .accounts import AccountPool
 from .catalog import ModelSpec
 from .errors import AccountLimitError, InvalidRequestError, UpstreamError
@@ -167,6 +168,7 @@ class WorkersAIClient:
             raise timed_out(self._timeout)
         multipart = model.body == "multipart"
         url, headers = self._routes[account]
+        started = time.monotonic()
         try:
             response = self._session.post(
                 url + model.id,
@@ -182,6 +184,7 @@ class WorkersAIClient:
             )
         except requests.RequestException as error:
             raise transport_error(error, self._timeout) from None
+        metrics.upstream_first_byte(model.id, time.monotonic() - started)
         # A body read and decoded takes a few times its size in memory; when hundreds of
         # answers arrive at once, the rest wait in the kernel's socket buffers instead.
         if not self._readers.acquire(timeout=max(0.0, deadline - time.monotonic())):
@@ -195,6 +198,7 @@ class WorkersAIClient:
             raise transport_error(error, self._timeout) from None
         finally:
             self._readers.release()
+        metrics.upstream_answered(model.id, time.monotonic() - started)
         return read_answer(
             response.status_code, response.headers.get("Content-Type", ""), data, model
         )

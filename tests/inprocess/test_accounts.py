@@ -8,6 +8,7 @@ from datetime import UTC, datetime, timedelta
 import pytest
 import requests
 from flask.testing import FlaskClient
+from prometheus_client.parser import text_string_to_metric_families
 
 from flux_service.factory import create_app
 from flux_service.standin import DEFAULT_ACCOUNT
@@ -117,3 +118,18 @@ def test_a_token_draws_for_its_own_account_only(
     assert "refused this server's Cloudflare credentials" in response.get_json()["error"]["message"]
     assert SECOND_TOKEN not in response.get_data(as_text=True)
     assert standin.received() == []  # refused at the door, as Cloudflare does
+
+
+def test_metrics_show_which_accounts_may_draw(pool: Api, standin: Standin) -> None:
+    standin.fail({**DAILY, "account": DEFAULT_ACCOUNT})
+    pool.answer("a red fox")
+    text = pool.client.get("/metrics").get_data(as_text=True)
+    ready = {
+        sample.labels["index"]: sample.value
+        for family in text_string_to_metric_families(text)
+        for sample in family.samples
+        if sample.name == "flux_account_ready"
+    }
+    assert ready == {"0": 0.0, "1": 1.0}
+    assert DEFAULT_ACCOUNT not in text
+    assert STANDIN_TOKEN not in text

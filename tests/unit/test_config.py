@@ -181,6 +181,7 @@ def test_several_workers_need_a_shared_store() -> None:
         ({"MAX_CONCURRENT_GENERATIONS": "0"}, "MAX_CONCURRENT_GENERATIONS"),
         ({"IMAGE_STORE_MAX_BYTES": "1000"}, "IMAGE_STORE_MAX_BYTES"),
         ({"REQUESTS_CA_BUNDLE": "/no/such/file.pem"}, "REQUESTS_CA_BUNDLE"),
+        ({"PROMETHEUS_MULTIPROC_DIR": "/no/such/folder"}, "PROMETHEUS_MULTIPROC_DIR"),
     ],
 )
 def test_bad_scaling_settings_name_their_variable(env: dict[str, str], variable: str) -> None:
