@@ -3,6 +3,7 @@
 import contextlib
 import ctypes
 import gc
+import glob
 import os
 import resource
 import shutil
@@ -70,17 +71,12 @@ def on_starting(server):
 def child_exit(server, worker):
     """A worker has gone: drop its live gauges (the images it was drawing). Its counters
     stay, so that the totals never go down."""
-    # prometheus_client loads ssl, which the master must not hold when it forks the next
-    # worker (see post_worker_init): a short-lived child of the master does the work, and
-    # the master reaps it as it reaps workers.
-    if os.fork() == 0:
-        try:
-            from prometheus_client import multiprocess  # noqa: PLC0415
-
-            with contextlib.suppress(OSError):  # at shutdown the directory may be gone
-                multiprocess.mark_process_dead(worker.pid, server.metrics_dir)
-        finally:
-            os._exit(0)
+    # What prometheus_client.multiprocess.mark_process_dead does: importing it would load
+    # ssl, which the master must not hold when it forks the next worker (see
+    # post_worker_init).
+    for path in glob.glob(os.path.join(server.metrics_dir, f"gauge_live*_{worker.pid}.db")):
+        with contextlib.suppress(FileNotFoundError):  # at shutdown the folder may be gone
+            os.remove(path)
 
 
 def on_exit(server):
