@@ -14,12 +14,12 @@ run: $(VENV)/.runtime
 	$(BIN)/python -m flux_service.launcher
 
 ## test: lint, the fast tiers (unit, in-process), end to end, then the attacks (real servers)
-# Tests of a tier share out over processes (-n); the attacks time the service, so they run
+# Tests of a tier share out over processes (-n); the attacks that time the service run
 # alone, in a session of their own, after every other server has stopped.
 test: lint $(NODE_DEPS) system-packages
 	$(BIN)/python -m pytest -m "unit or inprocess" -n 2
-	$(BIN)/python -m pytest -m e2e -n 3
-	$(BIN)/python -m pytest -m attacks
+	$(BIN)/python -m pytest -m "e2e or (attacks and untimed)" -n 3
+	$(BIN)/python -m pytest -m "attacks and not untimed"
 
 ## test-fast: the unit and in-process tiers alone, in seconds: no servers, no browser
 test-fast: $(VENV)/.dev

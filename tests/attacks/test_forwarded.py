@@ -17,6 +17,9 @@ from tests.helpers import AUTH, FOX, image_url
 
 from .conftest import connections
 
+# Correctness under attack, not speed: it may run beside other tests.
+pytestmark = pytest.mark.untimed
+
 HOSTILE = [
     {"X-Forwarded-Host": "evil.example"},
     {"X-Forwarded-Proto": "javascript"},

@@ -9,11 +9,15 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
+import pytest
 import requests
 
 from tests.e2e.service import Service
 from tests.helpers import API_KEY, image_url
 from tests.servers import RedisServer
+
+# Correctness under attack, not speed: it may run beside other tests.
+pytestmark = pytest.mark.untimed
 
 MB = 2**20
 SIZE = "1024x1024"  # sdxl-base PNGs of the stand-in's grain: about 2.5 MB each
