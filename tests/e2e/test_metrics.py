@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import signal
 import tempfile
-import threading
 import time
 from collections.abc import Callable
 from pathlib import Path
@@ -20,7 +19,7 @@ from prometheus_client.parser import text_string_to_metric_families
 from flux_service.redis_store import RedisStore
 from tests.client_requests import CLIENT_TASKS
 from tests.e2e.service import Service
-from tests.e2e.test_scale import draw, workers
+from tests.e2e.test_scale import draw, draw_at_once, workers
 from tests.helpers import AUTH, Standin
 from tests.servers import RedisServer
 
@@ -88,15 +87,7 @@ def test_the_counts_are_the_requests_made_over_every_worker(
     assert len(workers(service)) == 4
     client = service.client()
     standin.configure(latency=0.3)  # each chat holds its worker a while: the others take some
-    urls: list[str] = []
-    threads = [
-        threading.Thread(target=lambda i=i: urls.append(draw(client, f"fox {i}")))
-        for i in range(CHATS)
-    ]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join()
+    urls = draw_at_once(client, CHATS)
     assert len(urls) == CHATS
     standin.configure(latency=0)
     for _ in range(IMAGE_REQUESTS):
