@@ -15,15 +15,16 @@ run: $(VENV)/.runtime
 
 ## test: lint, the fast tiers (unit, in-process), end to end, then the attacks (real servers)
 # Tests of a tier share out over processes (-n); the attacks that time the service run
-# alone, in a session of their own, after every other server has stopped.
+# alone, in a session of their own, after every other server has stopped. Each pass names
+# its folders, so it collects (and imports) only the tests it runs.
 test: lint $(NODE_DEPS) system-packages
-	$(BIN)/python -m pytest -m "unit or inprocess" -n 2
-	$(BIN)/python -m pytest -m "e2e or (attacks and untimed)" -n 3
-	$(BIN)/python -m pytest -m "attacks and not untimed"
+	$(BIN)/python -m pytest tests/unit tests/inprocess -n 2
+	$(BIN)/python -m pytest tests/e2e tests/attacks -m "e2e or untimed" -n 3
+	$(BIN)/python -m pytest tests/attacks -m "not untimed"
 
 ## test-fast: the unit and in-process tiers alone, in seconds: no servers, no browser
 test-fast: $(VENV)/.dev
-	$(BIN)/python -m pytest -m "unit or inprocess" -n 2
+	$(BIN)/python -m pytest tests/unit tests/inprocess -n 2
 
 # The clients `make interop` drives, each in an environment of its own.
 INTEROP := .interop

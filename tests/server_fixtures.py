@@ -12,8 +12,8 @@ from collections.abc import Callable, Iterator
 from functools import partial
 from http.server import SimpleHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-import openai
 import pytest
 import requests
 
@@ -41,6 +41,9 @@ from tests.servers import (
     start_standin,
     stop_all,
 )
+
+if TYPE_CHECKING:
+    import openai
 
 BROWSER_PAGES = Path(__file__).resolve().parent / "browser"
 

@@ -20,10 +20,8 @@ from pathlib import Path
 from types import TracebackType
 from typing import Any
 
-import boto3
 import redis
 import requests
-from botocore.exceptions import ClientError
 
 from flux_service.launcher import procfile_command, standin_command
 from flux_service.standin import DEFAULT_ACCOUNT, DEFAULT_TOKEN
@@ -283,7 +281,7 @@ class SeaweedServer:
                 client.put_object(Bucket=self.bucket, Key="ready", Body=b"ready")
                 client.get_object(Bucket=self.bucket, Key="ready")["Body"].read()
                 return
-            except ClientError:
+            except client.exceptions.ClientError:
                 if time.monotonic() > deadline:
                     self.stop()
                     raise RuntimeError("SeaweedFS stores nothing") from None
@@ -308,6 +306,9 @@ class SeaweedServer:
 
     def client(self) -> Any:
         """boto3's S3 client, with the one identity's credentials."""
+        # Imported here: it takes a quarter of a second, and only the S3 tests need it.
+        import boto3  # noqa: PLC0415
+
         return boto3.session.Session().client(
             "s3",
             endpoint_url=self.endpoint_url,
@@ -318,8 +319,9 @@ class SeaweedServer:
 
     def create_bucket(self, name: str) -> None:
         """Create the bucket `name`, unless it exists already."""
+        client = self.client()
         try:
-            self.client().create_bucket(Bucket=name)
-        except ClientError as error:
+            client.create_bucket(Bucket=name)
+        except client.exceptions.ClientError as error:
             if error.response["Error"]["Code"] != "BucketAlreadyOwnedByYou":
                 raise

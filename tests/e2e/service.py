@@ -5,12 +5,15 @@ from __future__ import annotations
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-import openai
 import requests
 
 from tests.helpers import API_KEY
 from tests.servers import Server
+
+if TYPE_CHECKING:
+    import openai
 
 
 @dataclass
@@ -37,6 +40,9 @@ class Service:
 
     def client(self, key: str = API_KEY) -> openai.OpenAI:
         """The official OpenAI SDK pointed at this service, without retries."""
+        # Imported here: it takes a second, and the fast lane loads this module without using it.
+        import openai  # noqa: PLC0415
+
         if key not in self.clients:
             self.clients[key] = openai.OpenAI(base_url=f"{self.url}/v1", api_key=key, max_retries=0)
         return self.clients[key]

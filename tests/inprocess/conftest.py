@@ -1,8 +1,10 @@
 """Fixtures for the in-process tier, the way flaskr tests: a fresh app for every test, built by
 `create_app(settings, session)`, and Flask's test client for it.
 
-The app's upstream session reaches a fresh Workers AI stand-in through `WSGITransport`, so
-the real client code runs (retries, envelopes, errors) without a socket anywhere.
+The app's upstream session reaches the Workers AI stand-in through `WSGITransport`, so the
+real client code runs (retries, envelopes, errors) without a socket anywhere. As in the e2e
+tier, one stand-in serves a whole session and every test starts with it reset: building a
+Flask app costs milliseconds (werkzeug compiles each route), and a thousand tests add up.
 """
 
 from __future__ import annotations
@@ -28,16 +30,23 @@ from tests.inprocess.api import STANDIN_URL, Api, settings_with
 from tests.wsgi_transport import wsgi_session
 
 
-@pytest.fixture
-def session() -> requests.Session:
-    """A session that reaches a fresh stand-in at STANDIN_URL, in this process, playing two
-    Cloudflare accounts."""
-    app = standin_package.create_app(
+@pytest.fixture(scope="session")
+def standin_app() -> Flask:
+    """The stand-in, in this process, playing two Cloudflare accounts."""
+    return standin_package.create_app(
         optimizer_key=OPTIMIZER_KEY,
         gateway_token=GATEWAY_TOKEN,
         accounts={standin_package.DEFAULT_ACCOUNT: STANDIN_TOKEN, SECOND_ACCOUNT: SECOND_TOKEN},
     )
-    return wsgi_session(app, STANDIN_URL)
+
+
+@pytest.fixture(autouse=True)
+def session(standin_app: Flask) -> requests.Session:
+    """A session that reaches the stand-in at STANDIN_URL, the stand-in reset: no faults
+    queued, nothing recorded, its starting latency."""
+    session = wsgi_session(standin_app, STANDIN_URL)
+    Standin(session, STANDIN_URL).reset()
+    return session
 
 
 @pytest.fixture
