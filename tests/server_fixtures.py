@@ -81,6 +81,9 @@ def base_env(standin_url: str) -> dict[str, str]:
         # Services are shared by tests that count the upstream calls their requests make;
         # the reuse tests turn reuse on.
         "REUSE_PICTURES": "false",
+        # One worker unless a test is about several: with a lasting store the default is two
+        # a core, and each worker's start takes most of a second of CPU.
+        "WEB_CONCURRENCY": "1",
     }
 
 

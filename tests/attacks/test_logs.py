@@ -12,6 +12,7 @@ import subprocess
 import time
 from collections.abc import Callable
 
+import pytest
 import requests
 
 from tests.e2e.service import Service
@@ -19,6 +20,7 @@ from tests.e2e.service import Service
 from .conftest import connections
 
 
+@pytest.mark.untimed  # the bound grows with the time taken
 def test_repeated_misses_are_summed_up_not_each_written(
     make_service: Callable[..., Service],
 ) -> None:
@@ -52,6 +54,7 @@ def test_misses_at_once_never_freeze_the_worker(make_service: Callable[..., Serv
     assert requests.get(f"{service.url}/healthz", timeout=2).status_code == 200
 
 
+@pytest.mark.untimed  # it reads the log, at any speed
 def test_every_line_is_json_gunicorns_own_too(make_service: Callable[..., Service]) -> None:
     service = make_service(label="json-lines")
     with connections(service.url, 1, b"NONSENSE\r\n\r\n") as (sock,):

@@ -109,6 +109,7 @@ def test_idle_connections_and_a_slowloris_leave_others_served(nginx: str, servic
     assert grown < 20 * MB, f"the worker grew {grown / MB:.0f} MB"
 
 
+@pytest.mark.untimed  # it waits on nginx's own timer
 def test_huge_headers_and_trickled_bodies_never_reach_the_service(
     nginx: str, service: Service
 ) -> None:

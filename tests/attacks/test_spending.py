@@ -9,6 +9,7 @@ from __future__ import annotations
 import time
 from collections.abc import Callable
 
+import pytest
 import requests
 
 from tests.e2e.service import Service
@@ -31,6 +32,7 @@ def test_a_stream_whose_client_has_gone_draws_nothing(
     assert len(standin.received(optimizer=True)) <= 100
 
 
+@pytest.mark.untimed  # it counts, at any speed
 def test_rate_limit_counts_images_not_requests(
     make_service: Callable[..., Service], standin: Standin
 ) -> None:

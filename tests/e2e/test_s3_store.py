@@ -29,8 +29,8 @@ def s3_service(
     label: str = "",
     **settings: str,
 ) -> Service:
-    """A service of two workers keeping its pictures in SeaweedFS under `prefix`."""
-    return make_service(label, **{**seaweed.store_env(prefix), "WEB_CONCURRENCY": "2", **settings})
+    """A service keeping its pictures in SeaweedFS under `prefix`."""
+    return make_service(label, **{**seaweed.store_env(prefix), **settings})
 
 
 def draw(service: Service, prompt: str = "a red fox") -> tuple[str, str]:
@@ -81,7 +81,9 @@ def assert_refused_before_drawing(service: Service, standin: Standin, drawn: int
 def test_a_picture_outlives_the_service_and_is_the_buckets_bytes(
     make_service: Callable[..., Service], seaweed: SeaweedServer
 ) -> None:
-    first = s3_service(make_service, seaweed, "restart/", "s3 before the restart")
+    # Two workers: whichever serves a picture, it comes from the bucket.
+    two = {"WEB_CONCURRENCY": "2"}
+    first = s3_service(make_service, seaweed, "restart/", "s3 before the restart", **two)
     _, key = draw(first)
     served = picture(first, key)
     kept = stored(seaweed, f"restart/{key}")
@@ -99,7 +101,7 @@ def test_a_picture_outlives_the_service_and_is_the_buckets_bytes(
     assert parsedate_to_datetime(public.headers["Expires"]).timestamp() == expires
 
     first.server.stop()
-    second = s3_service(make_service, seaweed, "restart/", "s3 after the restart")
+    second = s3_service(make_service, seaweed, "restart/", "s3 after the restart", **two)
     again = picture(second, key)
     assert again.status_code == 200
     assert again.content == kept["Data"]
@@ -221,7 +223,7 @@ def test_the_bucket_keeps_a_lifecycle_rule_a_day_past_the_expiry(
             return []
 
     lifecycle = seaweed.store_env("flux/", bucket="lifecycle")
-    make_service(IMAGE_EXPIRATION="86400", WEB_CONCURRENCY="1", **lifecycle)
+    make_service(IMAGE_EXPIRATION="86400", **lifecycle)
     wait_for(lambda: rules() != [])  # set in the background as the service starts
     assert rules() == [
         {
@@ -232,7 +234,7 @@ def test_the_bucket_keeps_a_lifecycle_rule_a_day_past_the_expiry(
         }
     ]
     # Kept for good from now on: the rule that would delete them goes.
-    make_service(IMAGE_EXPIRATION="0", WEB_CONCURRENCY="1", **lifecycle)
+    make_service(IMAGE_EXPIRATION="0", **lifecycle)
     wait_for(lambda: rules() == [])
 
 

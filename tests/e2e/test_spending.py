@@ -19,7 +19,7 @@ from tests.servers import RedisServer
 def test_instances_sharing_a_redis_agree_on_the_budget(
     make_service: Callable[..., Service], standin: Standin, redis_store: RedisServer
 ) -> None:
-    shared = {"IMAGE_STORE": redis_store.url, "WEB_CONCURRENCY": "1", "DAILY_NEURON_BUDGET": "300"}
+    shared = {"IMAGE_STORE": redis_store.url, "DAILY_NEURON_BUDGET": "300"}
     one, two = (make_service(label=label, **shared) for label in ("budget-one", "budget-two"))
 
     answer = one.client().chat.completions.create(model="x", messages=FOX)
