@@ -41,9 +41,8 @@ def test_an_open_webui_task_of_newlines_is_answered_at_once(service: Service) ->
     task = (
         "### Task:\nGenerate a concise title.\n### Chat History:\n" + "\n" * 24_000 + "USER: a fox"
     )
+    completions = service.client().chat.completions  # the SDK loaded before the clock starts
     started = time.monotonic()
-    answer = service.client().chat.completions.create(
-        model="x", messages=[{"role": "user", "content": task}]
-    )
+    answer = completions.create(model="x", messages=[{"role": "user", "content": task}])
     assert time.monotonic() - started < 1
     assert '"title"' in answer.choices[0].message.content
