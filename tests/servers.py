@@ -8,6 +8,7 @@ known before it starts and no other program can take the port in between.
 from __future__ import annotations
 
 import json
+import random
 import signal
 import socket
 import subprocess
@@ -88,10 +89,30 @@ def listening_socket() -> socket.socket:
 
 
 def free_port() -> int:
-    """A port nobody listens on right now, for servers that cannot take a socket (nginx)."""
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
+    """A port nobody listens on right now, for servers that cannot take a socket (Redis,
+    SeaweedFS, nginx).
+
+    It is drawn from below the range the kernel gives outgoing connections: a port from that
+    range can be taken by some client's connection before the server binds it, and a busy
+    test run makes thousands of connections a second.
+    """
+    below = max(1025, _lowest_outgoing_port())
+    while True:
+        port = random.randrange(1024, below)
+        with socket.socket() as probe:
+            try:
+                probe.bind(("127.0.0.1", port))
+            except OSError:
+                continue
+            return port
+
+
+def _lowest_outgoing_port() -> int:
+    """The lowest local port the kernel gives outgoing connections."""
+    try:
+        return int(Path("/proc/sys/net/ipv4/ip_local_port_range").read_text().split()[0])
+    except (OSError, ValueError, IndexError):
+        return 32768  # Linux's default
 
 
 def wait_until_up(server: Server, path: str, timeout: float = START_TIMEOUT) -> None:
@@ -272,7 +293,11 @@ class SeaweedServer:
             self.process = subprocess.Popen(command, stdout=log, stderr=log)
         # weed starts its S3 gateway last, but its volume joins the master a moment later:
         # until then objects can be neither read nor written.
-        wait_until_up(Server(self.process, self.endpoint_url), "/")
+        try:
+            wait_until_up(Server(self.process, self.endpoint_url), "/")
+        except RuntimeError as error:
+            log = (self.directory / "weed.log").read_text(errors="replace")[-2000:]
+            raise RuntimeError(f"SeaweedFS: {error}; its log ends:\n{log}") from None
         self.create_bucket(self.bucket)
         client = self.client()
         deadline = time.monotonic() + START_TIMEOUT
