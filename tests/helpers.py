@@ -111,6 +111,10 @@ def streams_left_after_the_first_bytes(url: str, count: int) -> None:
         client.join()
 
 
+# The headers of a gzipped JSON body, with the test key.
+GZIP_JSON = {**AUTH, "Content-Type": "application/json", "Content-Encoding": "gzip"}
+
+
 def gzip_bomb(mib: int) -> bytes:
     """A valid gzip file of `mib` MiB of zeros, a thousand times smaller, built in a second.
 

@@ -13,9 +13,7 @@ import time
 import requests
 
 from tests.e2e.service import Service
-from tests.helpers import AUTH, Standin, gzip_bomb
-
-GZIP_JSON = {**AUTH, "Content-Type": "application/json", "Content-Encoding": "gzip"}
+from tests.helpers import GZIP_JSON, Standin, gzip_bomb
 
 
 def test_zip_bombs_are_413s_and_health_stays_quick_meanwhile(

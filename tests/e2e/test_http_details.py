@@ -11,10 +11,9 @@ import time
 import requests
 
 from tests.e2e.service import Service
-from tests.helpers import API_KEY, AUTH, FOX, Standin, image_url
+from tests.helpers import API_KEY, FOX, GZIP_JSON, Standin, image_url
 
 CHAT = json.dumps({"messages": FOX}).encode()
-GZIP_JSON = {**AUTH, "Content-Type": "application/json", "Content-Encoding": "gzip"}
 
 
 def connect(service: Service) -> socket.socket:
