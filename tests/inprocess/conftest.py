@@ -3,7 +3,7 @@
 
 The app's upstream session reaches the Workers AI stand-in through `WSGITransport`, so the
 real client code runs (retries, envelopes, errors) without a socket anywhere. As in the e2e
-tier, one stand-in serves a whole session and every test starts with it reset: building a
+tier, one stand-in serves a whole session, reset for each test that reaches it: building a
 Flask app costs milliseconds (werkzeug compiles each route), and a thousand tests add up.
 """
 
@@ -40,7 +40,7 @@ def standin_app() -> Flask:
     )
 
 
-@pytest.fixture(autouse=True)
+@pytest.fixture
 def session(standin_app: Flask) -> requests.Session:
     """A session that reaches the stand-in at STANDIN_URL, the stand-in reset: no faults
     queued, nothing recorded, its starting latency."""
