@@ -67,6 +67,12 @@ DEFAULT_GENERATION_WAIT = 5.0
 DEFAULT_FORWARDED_ALLOW_IPS = ("127.0.0.1", "::1")
 # A trillion neurons is $11 million a day: far past any real budget, and it keeps inf out.
 MAX_NEURON_BUDGET = 10**12
+# The file the disk store writes into its folder: start-up takes a folder that holds it, a
+# new or empty one, or one that holds nothing but what the store writes (as stores made
+# before the marker do). A folder that holds anything else is no picture store.
+STORE_MARKER = ".flux-image-store"
+_STORE_FILES = {STORE_MARKER, ".reuse", ".sweep-lock", "lost+found"}
+_STORE_FOLDER = re.compile(r"[A-Za-z0-9_-]{2}")  # named by the first two characters of keys
 
 _ONE_LIMIT = re.compile(
     r"\s*[0-9]+\s*(?:/|\s*per\s*)\s*[0-9]*\s*(?:second|minute|hour|day|month|year)s?\s*",
@@ -563,6 +569,7 @@ def _store(raw: str) -> str:
     if parts.scheme == "file":
         if parts.netloc not in ("", "localhost") or not parts.path.startswith("/"):
             raise ValueError("expected file:///an/absolute/path")
+        _check_store_folder(parts.path)
         return raw
     if parts.scheme == "s3":
         if not re.fullmatch(r"[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]", parts.netloc):
@@ -575,6 +582,37 @@ def _store(raw: str) -> str:
             "expected memory, a redis://, rediss:// or unix:// URL, file:///path or s3://bucket/prefix"
         )
     return raw
+
+
+def _check_store_folder(path: str) -> None:
+    """Refuse a folder that is not the disk store's own: a file, or a folder that holds
+    what the store did not write (`/`, a home folder, one full of documents)."""
+    if os.path.exists(path) and not os.path.isdir(path):
+        raise ValueError("it is a file, not a folder")
+    foreign = foreign_entries(path)
+    if foreign:
+        shown = ", ".join(foreign[:3]) + (", …" if len(foreign) > 3 else "")
+        raise ValueError(
+            f"the folder holds what this service did not write ({shown}); the disk store "
+            "takes a folder of its own, new or empty, such as file:///var/lib/flux-api/images"
+        )
+
+
+def foreign_entries(path: str) -> list[str]:
+    """What the folder at `path` holds that the disk store does not write, by name; nothing
+    when it holds the store's marker, is empty, or cannot be read (the store says why)."""
+    try:
+        with os.scandir(path) as entries:
+            names = {entry.name: entry.is_dir(follow_symlinks=False) for entry in entries}
+    except OSError:
+        return []
+    if STORE_MARKER in names:
+        return []
+    return sorted(
+        name
+        for name, folder in names.items()
+        if name not in _STORE_FILES and not (folder and _STORE_FOLDER.fullmatch(name))
+    )
 
 
 def _optional_redis(raw: str) -> str:

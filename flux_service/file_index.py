@@ -7,6 +7,7 @@ import contextlib
 import fcntl
 import logging
 import os
+import re
 import secrets
 import threading
 import time
@@ -22,6 +23,12 @@ log = logging.getLogger(__name__)
 FOLDER = ".reuse"  # under the disk store's root; its sweep skips dotted folders
 SWEEP_SECONDS = 60.0
 CLAIM_SUFFIX = ".claim"
+# The names the index writes: an entry is a request's digest (see reuse.request_digest), a
+# claim that and CLAIM_SUFFIX, a temporary file a dot, the digest and a few hex digits. The
+# sweep deletes nothing else.
+_ENTRY = re.compile(r"[0-9a-f]{64}")
+_CLAIM = re.compile(r"[0-9a-f]{64}\.claim")
+_TEMPORARY = re.compile(r"\.[0-9a-f]{64}-[0-9a-f]{8}")
 
 
 class FileIndex:
@@ -78,18 +85,21 @@ class FileIndex:
 
     def sweep(self) -> None:
         """Delete expired entries, and claims and temporary files a sweep old that nobody
-        holds. A claim deleted just as another process opens it costs one more draw."""
+        holds: files the index wrote, by their names, and nothing else. A claim deleted just
+        as another process opens it costs one more draw."""
         old = self._clock() - SWEEP_SECONDS
         for entry in os.scandir(self._folder):
             with contextlib.suppress(OSError):
                 path = Path(entry.path)
-                if entry.name.endswith(CLAIM_SUFFIX):
+                if not entry.is_file(follow_symlinks=False):
+                    continue
+                if _CLAIM.fullmatch(entry.name):
                     if entry.stat().st_mtime < old:
                         self._drop_unheld(path)
-                elif entry.name.startswith("."):  # a crash left it half-written
+                elif _TEMPORARY.fullmatch(entry.name):  # a crash left it half-written
                     if entry.stat().st_mtime < old:
                         path.unlink()
-                elif self.find(entry.name) is None:
+                elif _ENTRY.fullmatch(entry.name) and self.find(entry.name) is None:
                     path.unlink()
 
     def _drop_unheld(self, path: Path) -> None:

@@ -7,6 +7,11 @@ two characters, so no folder grows too large to list. Images outlive restarts.
 
 A sweep, in every worker now and then, deletes expired files and, past IMAGE_STORE_MAX_BYTES,
 the oldest ones. Serving hands the open file to the server, which sends it with sendfile.
+
+The store counts, expires and deletes only files it wrote itself: a file named by a key, in
+the folder of the key's first two characters, that begins with the store's header. Anything
+else in its folder is left alone and not counted, wherever it lies. The folder holds a
+marker (`config.STORE_MARKER`), and start-up refuses a folder that holds other things.
 """
 
 from __future__ import annotations
@@ -17,16 +22,19 @@ import fcntl
 import logging
 import math
 import os
+import re
 import threading
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
+from config import STORE_MARKER
+
 from . import metrics
 from .errors import StoreUnavailableError
 from .offload import off_the_event_loop
-from .store import StoredImage, new_key
+from .store import IMAGE_KEY, StoredImage, new_key
 
 log = logging.getLogger(__name__)
 
@@ -38,6 +46,12 @@ STORE_RETRY_AFTER = 30
 # PNG is about 12 MB).
 MIN_FREE_BYTES = 16 * 1024 * 1024
 TEMPORARY = ".tmp-"
+SWEEP_LOCK = ".sweep-lock"
+MARKER_TEXT = (
+    b"This folder is Flux API's image store (IMAGE_STORE=file://...). The service counts\n"
+    b"and deletes only the pictures it wrote here, and leaves everything else alone.\n"
+)
+_FOLDER = re.compile(r"[A-Za-z0-9_-]{2}")  # a key's first two characters
 
 
 def header(mime: str, expires: int) -> bytes:
@@ -60,6 +74,7 @@ class Held:
     path: Path
     size: int
     stored: float  # its modification time: when it was stored
+    expires: int = 0  # from its header; 0: kept for good
 
 
 def to_drop(held: list[Held], max_bytes: int) -> list[Held]:
@@ -96,6 +111,7 @@ class FileStore:
         self._held = 0  # bytes on disk at the last sweep, by every worker
         self._lock = threading.Lock()
         root.mkdir(parents=True, exist_ok=True)
+        _mark(root)
         if sweep_every:
             threading.Thread(
                 target=self._sweep_now_and_then, args=(sweep_every,), daemon=True
@@ -178,7 +194,8 @@ class FileStore:
     def sweep(self) -> None:
         """Delete expired images and, past the byte bound, the oldest ones. One worker at a
         time: the others would only repeat its work."""
-        with open(self.root / ".sweep-lock", "wb") as lock:
+        # Opened to append, never truncated: a file of that name keeps what it held.
+        with open(self.root / SWEEP_LOCK, "ab") as lock:
             try:
                 fcntl.flock(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
             except BlockingIOError:
@@ -204,26 +221,29 @@ class FileStore:
             if image.stored < now - SWEEP_SECONDS:
                 image.path.unlink(missing_ok=True)
             return True
-        # Only files this old may have expired; their own header decides, since
-        # IMAGE_EXPIRATION may have changed since they were stored.
-        if not self._ttl or image.stored + self._ttl > now:
-            return False
-        with contextlib.suppress(OSError), open(image.path, "rb") as file:
-            found = read_header(file.readline(HEADER_LIMIT))
-            if found is not None and 0 < found[1] <= now:
-                _delete(image.path, "expired", image.size)
-                return True
+        # The file's own header decides, since IMAGE_EXPIRATION may have changed since it
+        # was stored.
+        if 0 < image.expires <= now:
+            _delete(image.path, "expired", image.size)
+            return True
         return False
 
     def _files(self) -> Iterator[Held]:
+        """The files this store wrote, and nothing else: named as it names them, where it
+        puts them, and beginning with its header."""
         for folder in os.scandir(self.root):
-            # Dotted folders hold no images (the reuse index keeps its entries in one).
-            if not folder.is_dir() or folder.name.startswith("."):
+            if not _FOLDER.fullmatch(folder.name) or not folder.is_dir(follow_symlinks=False):
                 continue
             for entry in os.scandir(folder.path):
-                with contextlib.suppress(FileNotFoundError):
-                    stat = entry.stat()
-                    yield Held(Path(entry.path), stat.st_size, stat.st_mtime)
+                if not _named_ours(entry.name, folder.name):
+                    continue
+                with contextlib.suppress(OSError):  # gone meanwhile, or not a file to read
+                    if not entry.is_file(follow_symlinks=False):
+                        continue
+                    stat = entry.stat(follow_symlinks=False)
+                    found = _header_of(entry.path)
+                    if found is not None:
+                        yield Held(Path(entry.path), stat.st_size, stat.st_mtime, found[1])
 
     def _sweep_now_and_then(self, every: float) -> None:
         while True:
@@ -235,6 +255,25 @@ class FileStore:
 
     def _path(self, key: str) -> Path:
         return self.root / key[:2] / key
+
+
+def _named_ours(name: str, folder: str) -> bool:
+    """Whether `name`, in the folder called `folder`, is named as this store names an image
+    (its key, in the folder of the key's first two characters) or an image's temporary file."""
+    key = name.removeprefix(TEMPORARY)
+    return key[:2] == folder and IMAGE_KEY.fullmatch(key) is not None
+
+
+def _header_of(path: str) -> tuple[str, int] | None:
+    """The header the file at `path` begins with, or None when it begins with none of ours."""
+    with open(path, "rb") as file:
+        return read_header(file.readline(HEADER_LIMIT))
+
+
+def _mark(root: Path) -> None:
+    """Write the store's marker into its folder, unless it is there already."""
+    with contextlib.suppress(FileExistsError), open(root / STORE_MARKER, "xb") as marker:
+        marker.write(MARKER_TEXT)
 
 
 def _delete(path: Path, reason: str, size: int) -> None:

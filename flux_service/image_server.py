@@ -33,11 +33,10 @@ from .errors import (
 )
 from .images import EXTENSIONS
 from .logs import request_line
-from .store import ImageStore, StoredImage
+from .store import IMAGE_KEY, ImageStore, StoredImage
 
 PREFIX = "/image/"
 ROUTE = "/image/<key>"
-IMAGE_KEY = re.compile(r"[A-Za-z0-9_-]{16,64}")
 
 WSGIApp = Callable[[dict, Callable], Iterable[bytes]]
 A_YEAR = 365 * 86400  # the longest max-age caches are asked to honour (RFC 9111 §5.2.2.1)

@@ -19,8 +19,8 @@ import pybase64
 
 from .errors import InvalidRequestError
 from .fetch import FetchError, ImageFetcher
-from .image_server import IMAGE_KEY, PREFIX
-from .store import ImageStore
+from .image_server import PREFIX
+from .store import IMAGE_KEY, ImageStore
 
 _DATA_URI = re.compile(r"data:(image/[\w.+-]+)?(;[\w=.+-]+)*;base64,", re.IGNORECASE)
 

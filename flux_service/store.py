@@ -8,6 +8,7 @@ worker and every instance finds them. The factory opens the one IMAGE_STORE name
 from __future__ import annotations
 
 import logging
+import re
 import secrets
 import threading
 import time
@@ -23,6 +24,9 @@ from . import metrics
 log = logging.getLogger(__name__)
 
 KEY_BYTES = 24  # 192 random bits: `/image/<key>` is public, so the key is the secret
+# What a key may look like in a link: what `new_key` makes (32 characters), and room for
+# keys of other lengths a store may hold.
+IMAGE_KEY = re.compile(r"[A-Za-z0-9_-]{16,64}")
 
 
 @dataclass(frozen=True)

@@ -6,6 +6,7 @@ from __future__ import annotations
 import base64
 import contextlib
 import io
+import os
 import re
 import struct
 import subprocess
@@ -151,6 +152,33 @@ def small_filesystem(root: Path, size: str) -> Iterator[Path]:
 
 # What /healthz lists of the one Cloudflare account every test service has.
 ONE_ACCOUNT = [{"index": 0, "state": "ready"}]
+
+
+def seed_foreign(root: Path) -> dict[Path, bytes]:
+    """Files the store did not write, beside, among and inside its own folders, all dated
+    years ago; what each holds."""
+    fake_key = "ab" + "c" * 30  # named as a picture, without the store's header
+    files = {
+        root / "thesis.pdf": b"%PDF-1.7 " + bytes(700_000),
+        root / "ab" / "cat.jpg": b"\xff\xd8\xff" + bytes(700_000),
+        root / "ab" / fake_key: b"not a picture of ours",
+        root / "ab" / f".tmp-{fake_key}": b"half of someone else's file",
+        root / "zz" / ("ab" + "d" * 30): b"FLUX1 image/png 1\n" + b"in the wrong folder",
+        root / "ab" / "deeper" / fake_key: b"FLUX1 image/png 1\n" + b"one folder too deep",
+        root / ".reuse" / "notes.txt": b"my notes",
+        root / ".sweep-lock": b"a lock of some other program",
+        root / "photos" / "2019.png": b"\x89PNG\r\n\x1a\n" + bytes(700_000),
+    }
+    for path, data in files.items():
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_bytes(data)
+        os.utime(path, (1_500_000_000, 1_500_000_000))
+    return files
+
+
+def assert_untouched(files: dict[Path, bytes]) -> None:
+    for path, data in files.items():
+        assert path.read_bytes() == data, path
 
 
 def planner(settings: Settings) -> Pipeline:

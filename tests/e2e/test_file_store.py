@@ -13,9 +13,18 @@ import openai
 import pytest
 import requests
 
+from config import STORE_MARKER
 from tests.e2e.service import Service
 from tests.e2e.test_scale import draw, draw_at_once, workers
-from tests.helpers import FOX, ONE_ACCOUNT, Standin, fetch_image, small_filesystem
+from tests.helpers import (
+    FOX,
+    ONE_ACCOUNT,
+    Standin,
+    assert_untouched,
+    fetch_image,
+    seed_foreign,
+    small_filesystem,
+)
 from tests.server_fixtures import base_env
 from tests.servers import Server, start_service
 
@@ -98,6 +107,42 @@ def test_zero_keeps_for_good_and_says_so(
     response, _ = fetch_image(content.rsplit("(", 1)[1].rstrip(")"))
     assert response.headers["Cache-Control"] == "public, max-age=31536000, immutable"
     assert "for good" in requests.get(f"{service.url}/", timeout=5).text
+
+
+def test_foreign_files_outlive_sweeps_expiry_restarts_and_new_expirations(
+    standin_server: Server, tmp_path: Path
+) -> None:
+    root = tmp_path / "images"
+    env = {**base_env(standin_server.url), "IMAGE_STORE": f"file://{root}"}
+    bound = {"IMAGE_STORE_MAX_BYTES": "1048576", "IMAGE_EXPIRATION": "2"}
+    with start_service({**env, **bound}, stdout=subprocess.DEVNULL) as first:
+        client = Service(first, tmp_path / "none").client()
+        draw(client)  # the folder is the store's from now on
+        foreign = seed_foreign(root)  # 2.1 MB, years old: past the bound by themselves
+        expiring = [draw(client, f"a lighthouse {i} 16:9") for i in range(12)]
+        time.sleep(3.2)  # expiries are whole seconds, rounded up
+        kept = draw(client, "the last lighthouse")  # stored past the bound: a sweep runs
+        assert_untouched(foreign)
+        assert stored_files(root) >= {key_of(kept)}
+        assert not stored_files(root) & {key_of(url) for url in expiring}
+    # Restarted with pictures kept longer, then for good: each start sweeps at once.
+    for expiration in ("3600", "0"):
+        settings = {**env, "IMAGE_EXPIRATION": expiration}
+        with start_service(settings, stdout=subprocess.DEVNULL) as again:
+            draw(Service(again, tmp_path / "none").client(), f"a fox kept {expiration}")
+        assert_untouched(foreign)
+    assert (root / STORE_MARKER).exists()
+
+
+def test_start_up_refuses_a_folder_of_other_things(standin_server: Server, tmp_path: Path) -> None:
+    home = tmp_path / "home"
+    foreign = seed_foreign(home)
+    env = {**base_env(standin_server.url), "IMAGE_STORE": f"file://{home}"}
+    log = tmp_path / "service.log"
+    with log.open("wb") as output, pytest.raises(RuntimeError, match="exited with code"):
+        start_service(env, stdout=output, stderr=output)
+    assert f"IMAGE_STORE='file://{home}' is invalid: the folder holds what" in log.read_text()
+    assert_untouched(foreign)
 
 
 @pytest.fixture

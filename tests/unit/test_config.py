@@ -4,7 +4,14 @@ import os
 
 import pytest
 
-from config import DEFAULT_MODELS, ConfigError, Settings, load_settings, shared_redis
+from config import (
+    DEFAULT_MODELS,
+    STORE_MARKER,
+    ConfigError,
+    Settings,
+    load_settings,
+    shared_redis,
+)
 from flux_service.ratelimit import counters_url
 
 REQUIRED = {"CF_ACCOUNT_ID": "acc", "CF_API_TOKEN": "tok"}
@@ -231,6 +238,36 @@ def test_a_disk_store_takes_an_absolute_folder_and_lasting_expirations() -> None
     for bad in ("file://host/d", "file:relative", "ftp://x/y", "s3://UPPER/x"):
         with pytest.raises(ConfigError, match="IMAGE_STORE"):
             load(IMAGE_STORE=bad)
+
+
+def test_a_disk_store_refuses_a_folder_that_holds_other_things(tmp_path) -> None:
+    home = tmp_path / "home"
+    (home / "docs").mkdir(parents=True)
+    (home / "docs" / "thesis.pdf").write_bytes(b"%PDF")
+    (home / ".bashrc").write_text("")
+    with pytest.raises(ConfigError, match=r"IMAGE_STORE=.* the folder holds what this serv"):
+        load(IMAGE_STORE=f"file://{home}")
+    with pytest.raises(ConfigError, match=r"IMAGE_STORE=.* is a file, not a folder"):
+        load(IMAGE_STORE=f"file://{home / 'docs' / 'thesis.pdf'}")
+    with pytest.raises(ConfigError, match="IMAGE_STORE"):
+        load(IMAGE_STORE="file:///")
+
+
+def test_a_disk_store_takes_a_new_empty_marked_or_earlier_store_folder(tmp_path) -> None:
+    assert load(IMAGE_STORE=f"file://{tmp_path / 'new'}").image_store.endswith("new")
+    empty = tmp_path / "empty"
+    (empty / "lost+found").mkdir(parents=True)  # a fresh filesystem's root
+    assert load(IMAGE_STORE=f"file://{empty}")
+    earlier = tmp_path / "earlier"  # a store made before the marker was
+    for name in ("ab", "Z_", ".reuse"):
+        (earlier / name).mkdir(parents=True)
+    (earlier / ".sweep-lock").write_bytes(b"")
+    assert load(IMAGE_STORE=f"file://{earlier}")
+    marked = tmp_path / "marked"
+    marked.mkdir()
+    (marked / STORE_MARKER).write_bytes(b"")
+    (marked / "put here by hand.txt").write_text("left alone")
+    assert load(IMAGE_STORE=f"file://{marked}")
 
 
 @pytest.mark.parametrize("store", ["memory", "redis://r:6379/0"])

@@ -9,9 +9,10 @@ from pathlib import Path
 
 import pytest
 
+from config import STORE_MARKER
 from flux_service.errors import StoreUnavailableError
 from flux_service.file_store import FileStore, Held, header, read_header, to_drop
-from tests.helpers import small_filesystem
+from tests.helpers import assert_untouched, seed_foreign, small_filesystem
 
 MIB = 1024 * 1024
 
@@ -143,3 +144,48 @@ def test_a_full_disk_is_refused_in_words_and_leaves_nothing_behind(tiny_disk: Pa
     assert files(tiny_disk) == []
     with pytest.raises(StoreUnavailableError):
         disk.check()  # far less room than an image may need
+
+
+def present(disk: FileStore, key: str) -> bool:
+    stored = disk.get(key)
+    if stored is not None:
+        stored.read()  # and closed
+    return stored is not None
+
+
+def test_foreign_files_are_neither_counted_nor_deleted(tmp_path: Path) -> None:
+    clock = Clock()
+    disk = store(tmp_path, ttl=60, max_bytes=3 * MIB + 1000, clock=clock)
+    foreign = seed_foreign(tmp_path)
+    keys = []
+    for age in range(5):
+        keys.append(disk.put(bytes(MIB), "image/png", ""))
+        os.utime(disk._path(keys[-1]), (1000 + age, 1000 + age))  # older than all foreign
+    disk.sweep()  # past the byte bound: its own oldest go, and nothing else
+    assert_untouched(foreign)
+    assert [present(disk, key) for key in keys] == [False, False, True, True, True]
+    clock.now += 61
+    disk.sweep()  # expired: its own go, and nothing else
+    assert_untouched(foreign)
+    assert not any(present(disk, key) for key in keys)
+    assert not any(path.name in keys for path in tmp_path.rglob("*"))
+
+
+def test_a_store_of_a_new_expiry_deletes_no_foreign_file(tmp_path: Path) -> None:
+    clock = Clock()
+    foreign = seed_foreign(tmp_path)
+    kept = store(tmp_path, ttl=0, clock=clock).put(b"for good", "image/png", "")
+    clock.now += 10 * 365 * 86400
+    store(tmp_path, ttl=1, clock=clock).sweep()
+    assert_untouched(foreign)
+    stored = store(tmp_path, ttl=1, clock=clock).get(kept)
+    assert stored is not None
+    assert stored.read() == b"for good"  # its own header said for good
+
+
+def test_the_folder_is_marked_as_the_stores(tmp_path: Path) -> None:
+    store(tmp_path / "new")
+    assert b"image store" in (tmp_path / "new" / STORE_MARKER).read_bytes()
+    (tmp_path / "new" / STORE_MARKER).write_bytes(b"kept as it is")
+    store(tmp_path / "new")
+    assert (tmp_path / "new" / STORE_MARKER).read_bytes() == b"kept as it is"

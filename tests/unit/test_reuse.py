@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import threading
 import time
 from dataclasses import dataclass
@@ -184,21 +185,36 @@ def test_the_file_index_lets_one_process_draw_and_forgets_with_the_picture(
     tmp_path: Path,
 ) -> None:
     now = [1000.0]
+    digest = request_digest("owner", "model", "a fox", (1024, 1024), 4, None, None)
     index = FileIndex(tmp_path, 60, clock=lambda: now[0])
-    claim = index.claim("d")
+    claim = index.claim(digest)
     assert claim is not None
     other = FileIndex(tmp_path, 60)
     with claim:
-        assert other.claim("d") is None  # another open file: as another process would
-        index.remember("d", "KEY")
-    assert index.find("d") == "KEY"
-    released = other.claim("d")
+        assert other.claim(digest) is None  # another open file: as another process would
+        index.remember(digest, "KEY")
+    assert index.find(digest) == "KEY"
+    released = other.claim(digest)
     assert released is not None
     released.__exit__(None, None, None)
     now[0] += 61
-    assert index.find("d") is None
+    assert index.find(digest) is None
     index.sweep()
-    assert not (tmp_path / "d").exists()
+    assert not (tmp_path / digest).exists()
+
+
+def test_the_file_index_sweeps_only_what_it_wrote(tmp_path: Path) -> None:
+    foreign = {
+        "notes.txt": b"my notes",
+        "0d" * 32 + ".txt": b"named almost as an entry",
+        ".hidden": b"a dotted file of someone else",
+        "d.claim": b"a claim of another program",
+    }
+    for name, data in foreign.items():
+        (tmp_path / name).write_bytes(data)
+        os.utime(tmp_path / name, (1, 1))
+    FileIndex(tmp_path, 60, clock=lambda: 10_000.0).sweep()
+    assert {name: (tmp_path / name).read_bytes() for name in foreign} == foreign
 
 
 def test_a_wait_that_runs_out_draws_itself() -> None:
