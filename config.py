@@ -210,14 +210,14 @@ def load_settings(
     store_kind = store_scheme(image_store)
     default_workers = 1 if image_store == "memory" else 2 * (os.cpu_count() or 1)
     lasting = store_kind in LASTING_STORES
-    if get("IMAGE_EXPIRATION") == "0" and not lasting:
+    longest = MAX_LASTING_EXPIRATION if lasting else MAX_MEMORY_EXPIRATION
+    expiration = setting("IMAGE_EXPIRATION", _int_between(0, longest), DEFAULT_IMAGE_EXPIRATION)
+    if expiration == 0 and not lasting:
         raise ConfigError(
             f"IMAGE_EXPIRATION=0 keeps images for good, which IMAGE_STORE={store_kind} cannot "
             "(it holds them in memory): use IMAGE_STORE=file:///a/path or s3://bucket/prefix, "
             "or an expiration in seconds"
         )
-    longest = MAX_LASTING_EXPIRATION if lasting else MAX_MEMORY_EXPIRATION
-    expiration = setting("IMAGE_EXPIRATION", _int_between(0, longest), DEFAULT_IMAGE_EXPIRATION)
     # Heroku (DYNO) and Render (RENDER) reach every dyno through their own router, from
     # addresses that change: there, the router is the only way in, so its headers are true.
     on_platform = bool(get("DYNO") or get("RENDER"))
@@ -232,6 +232,12 @@ def load_settings(
     store_bytes = setting(
         "IMAGE_STORE_MAX_BYTES", _int_between(MIB, 1 << 40), DEFAULT_IMAGE_STORE_MAX_BYTES
     )
+    if get("IMAGE_STORE_KEY_BYTES") and lasting:
+        raise ConfigError(
+            f"IMAGE_STORE_KEY_BYTES shares out what the memory and Redis stores hold; "
+            f"IMAGE_STORE={store_kind}://… keeps every key's pictures alike (the disk's bound "
+            "is the machine's, a bucket holds what its owner pays for): unset it"
+        )
     accounts = _accounts(get("CF_ACCOUNTS"), get("CF_ACCOUNT_ID"), get("CF_API_TOKEN"))
     settings = Settings(
         api_keys=api_keys,
@@ -576,6 +582,13 @@ def _store(raw: str) -> str:
             raise ValueError("expected s3://bucket/prefix, with a valid bucket name")
         if not re.fullmatch(r"[A-Za-z0-9!_.*'()/-]*", parts.path):
             raise ValueError("expected s3://bucket/prefix, the prefix of plain characters")
+        if not parts.path.strip("/"):
+            raise ValueError(
+                "the bucket needs a key prefix the service keeps its pictures under, alone: "
+                f"without one, its sweep and lifecycle rule would span the whole bucket; use "
+                f"s3://{parts.netloc}/flux-api/ (pictures stored at the bucket's root stay "
+                "where they are, untouched)"
+            )
         return raw
     if parts.scheme not in REDIS_SCHEMES:
         raise ValueError(

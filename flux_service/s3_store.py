@@ -8,6 +8,12 @@ good). Every read checks the expiry, so an expired picture is gone to the second
 None and its object is deleted. The pictures nobody asks for again are deleted by a sweep
 every so often and, where the bucket takes one, by a lifecycle rule a day after they expire.
 
+The store deletes only objects it wrote: each carries its own key as user metadata
+(`x-amz-meta-flux-api`), and every delete checks that mark, and the object's own expiry,
+first. Objects of any other shape or mark, under the prefix or beside it, are left alone. The
+prefix is never empty (the settings refuse `s3://bucket` alone), so neither the sweep nor the
+lifecycle rule ever spans the whole bucket.
+
 `_reaching_s3` turns every way of failing to reach the store into StoreUnavailableError, and
 the log says which (`s3_client.describe`), once for each change.
 """
@@ -30,7 +36,7 @@ from config import Settings, bucket_and_prefix
 from . import metrics
 from .errors import StoreUnavailableError
 from .s3_client import S3_ERRORS, Reader, describe, error_code, new_client
-from .store import StoredImage, new_key
+from .store import IMAGE_KEY, StoredImage, new_key
 
 log = logging.getLogger(__name__)
 
@@ -40,7 +46,11 @@ LONGEST_SWEEP_INTERVAL = 3600.0
 DAY = 86400
 EXPIRES = "expires"  # the user metadata, sent as x-amz-meta-expires
 EXPIRES_HEADER = f"x-amz-meta-{EXPIRES}"
+MARK = "flux-api"  # the user metadata that holds the object's own key: it is ours
+MARK_HEADER = f"x-amz-meta-{MARK}"
 RULE_ID = "flux-api pictures under {prefix}"
+# The rule versions that took an empty prefix set: it expires the whole bucket.
+WHOLE_BUCKET_RULE_ID = RULE_ID.format(prefix="/")
 KEPT_FOR_GOOD = "public, max-age=31536000, immutable"  # a year: what caches take for good
 UNAVAILABLE = "The image store (S3) cannot be used right now; try again shortly."
 
@@ -99,7 +109,7 @@ class S3Store:
                 Key=self._prefix + key,
                 Body=data,
                 ContentType=mime,
-                Metadata=expiry_metadata(self._ttl, now),
+                Metadata={MARK: key, **expiry_metadata(self._ttl, now)},
                 **freshness(self._ttl, now),
             )
         return key
@@ -111,7 +121,8 @@ class S3Store:
             return None
         left = seconds_left(answer.headers.get(EXPIRES_HEADER), self._clock())
         if left is not None and left <= 0:
-            self._forget(self._prefix + key, len(answer.data))
+            if answer.headers.get(MARK_HEADER) == key:  # ours to delete
+                self._forget(self._prefix + key, len(answer.data))
             return None
         etag = strong_etag(answer.headers.get("ETag", ""))
         return StoredImage(answer.data, answer.headers["Content-Type"], left, etag=etag)
@@ -132,29 +143,46 @@ class S3Store:
             raise StoreUnavailableError(UNAVAILABLE, retry_after=RETRY_AFTER)
 
     def sweep(self) -> int:
-        """Delete the objects under the prefix stored more than IMAGE_EXPIRATION ago, and
-        return how many went. It reads their age from the listing, not their metadata: one
-        request per thousand objects, not one each."""
+        """Delete the pictures under the prefix that have expired, and return how many went.
+
+        The listing names the candidates (named as keys are, stored more than
+        IMAGE_EXPIRATION ago: one request per thousand objects); each is then read for its
+        mark and its own expiry, which IMAGE_EXPIRATION may have changed since, and deleted
+        only when both say so.
+        """
         # Listings give times to the second: a second's slack, so that nothing goes early.
         cutoff = datetime.fromtimestamp(self._clock() - self._ttl - 1, UTC)
         pages = self._s3.get_paginator("list_objects_v2")
         swept = 0
         for page in pages.paginate(Bucket=self._bucket, Prefix=self._prefix):
-            old = [o for o in page.get("Contents", []) if o["LastModified"] < cutoff]
-            if old:
-                names = [{"Key": o["Key"]} for o in old]
+            old = [
+                o
+                for o in page.get("Contents", [])
+                if o["LastModified"] < cutoff and IMAGE_KEY.fullmatch(o["Key"][len(self._prefix) :])
+            ]
+            expired = [o for o in old if self._expired_and_ours(o["Key"])]
+            if expired:
+                names = [{"Key": o["Key"]} for o in expired]
                 self._s3.delete_objects(
                     Bucket=self._bucket, Delete={"Objects": names, "Quiet": True}
                 )
-                size = sum(o["Size"] for o in old)
-                metrics.pictures_evicted(self.name, "expired", size, len(old))
-                swept += len(old)
+                size = sum(o["Size"] for o in expired)
+                metrics.pictures_evicted(self.name, "expired", size, len(expired))
+                swept += len(expired)
         return swept
+
+    def _expired_and_ours(self, name: str) -> bool:
+        """Whether the object `name` bears our mark and has passed its own expiry."""
+        try:
+            head = self._s3.head_object(Bucket=self._bucket, Key=name)
+        except ClientError:
+            return False  # gone meanwhile, or not ours to read
+        return ours_and_expired(name[len(self._prefix) :], head.get("Metadata", {}), self._clock())
 
     def keep_lifecycle_rule(self) -> None:
         """Set the bucket's lifecycle rule for our prefix (or remove it when pictures are
         kept for good), unless the bucket has rules of its own, which are left alone."""
-        rule_id = RULE_ID.format(prefix=self._prefix or "/")
+        rule_id = RULE_ID.format(prefix=self._prefix)
         try:
             try:
                 rules = self._s3.get_bucket_lifecycle_configuration(Bucket=self._bucket)["Rules"]
@@ -162,11 +190,20 @@ class S3Store:
                 if error_code(error) != _NO_RULES:
                     raise
                 rules = []
-            if any(rule.get("ID") != rule_id for rule in rules):
+            others = [
+                rule for rule in rules if rule.get("ID") not in (rule_id, WHOLE_BUCKET_RULE_ID)
+            ]
+            if others:
                 log.info(
                     "the bucket has lifecycle rules of its own, left as they are: expired "
                     "pictures go by the sweep"
                 )
+                if any(rule.get("ID") == WHOLE_BUCKET_RULE_ID for rule in rules):
+                    log.warning(
+                        "the bucket holds the rule %r an earlier version set: it expires "
+                        "every object of the bucket; remove it",
+                        WHOLE_BUCKET_RULE_ID,
+                    )
                 return
             wanted = lifecycle_rule(rule_id, self._prefix, self._ttl)
             if wanted is not None:
@@ -222,6 +259,15 @@ class S3Store:
         if self._fault is not None:
             log.info("image store (s3) answers again")
             self._fault = None
+
+
+def ours_and_expired(key: str, metadata: dict[str, str], now: float) -> bool:
+    """Whether an object of `key` with this user `metadata` is a picture this store wrote
+    (its mark names the key) whose own expiry has passed at `now`; kept for good, never."""
+    if metadata.get(MARK) != key:
+        return False
+    left = seconds_left(metadata.get(EXPIRES), now)
+    return left is not None and left <= 0
 
 
 def expiry_metadata(ttl: int, now: float) -> dict[str, str]:

@@ -267,3 +267,50 @@ def test_a_public_bucket_serves_the_links_and_its_pictures_count_as_ours(
     service.client().chat.completions.create(model="x", messages=follow_up)
     edit = standin.received()[-1]
     assert len(edit["images"]) == 1  # read from the bucket through the store, not fetched
+
+
+def test_foreign_objects_outlive_sweeps_expiry_restarts_and_new_expirations(
+    make_service: Callable[..., Service], seaweed: SeaweedServer
+) -> None:
+    seaweed.create_bucket("mixed")
+    client = seaweed.client()
+    past = str(int(time.time()) - 3600)
+    key_shaped = "Fo" * 16  # named as a picture, marked by nothing of ours
+    foreign = {  # beside the prefix, under it, and inside it; some as old as can be
+        ("thesis.pdf", ()): b"%PDF-1.7 the only copy",
+        ("mineral/notes.txt", ()): b"a prefix that starts the same",
+        ("mine/notes.txt", ()): b"someone else's notes in our prefix",
+        (f"mine/{key_shaped}", (("expires", past),)): b"key-shaped, with an expiry long past",
+        (f"mine/deeper/{key_shaped}", (("flux-api", key_shaped), ("expires", past))): b"deeper",
+        ("mine/" + "Ab" * 16, (("flux-api", "Cd" * 16), ("expires", past))): b"marked for another",
+    }
+    for (name, metadata), data in foreign.items():
+        client.put_object(Bucket="mixed", Key=name, Body=data, Metadata=dict(metadata))
+
+    def untouched() -> None:
+        for (name, _), data in foreign.items():
+            assert client.get_object(Bucket="mixed", Key=name)["Body"].read() == data, name
+
+    store = seaweed.store_env("mine/", bucket="mixed")
+    expiring = make_service(IMAGE_EXPIRATION="2", **store)
+    _, ours = draw(expiring)
+    assert picture(expiring, key_shaped).status_code == 404  # read, found expired, kept
+    time.sleep(3)  # every object is past the cutoff of a sweep now; one runs each second
+
+    def swept() -> bool:
+        try:
+            client.head_object(Bucket="mixed", Key=f"mine/{ours}")
+        except ClientError:
+            return True
+        return False
+
+    wait_for(swept)
+    time.sleep(1.5)  # and another sweep
+    untouched()
+    expiring.server.stop()
+    for expiration in ("3600", "0", "1"):
+        again = make_service(IMAGE_EXPIRATION=expiration, **store)
+        draw(again)
+        time.sleep(1.5)  # its lifecycle rule is kept, and a sweep may run
+        again.server.stop()
+        untouched()

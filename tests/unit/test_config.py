@@ -270,6 +270,30 @@ def test_a_disk_store_takes_a_new_empty_marked_or_earlier_store_folder(tmp_path)
     assert load(IMAGE_STORE=f"file://{marked}")
 
 
+@pytest.mark.parametrize("store", ["s3://pictures", "s3://pictures/", "s3://pictures//"])
+def test_a_bucket_without_a_prefix_is_refused(store: str) -> None:
+    s3 = {"AWS_ACCESS_KEY_ID": "i", "AWS_SECRET_ACCESS_KEY": "s"}
+    with pytest.raises(ConfigError, match=r"IMAGE_STORE=.* needs a key prefix .* s3://pictures/f"):
+        load(IMAGE_STORE=store, **s3)
+
+
+@pytest.mark.parametrize(
+    "store", ["file:///var/lib/flux", "s3://pictures/flux/"], ids=["disk", "bucket"]
+)
+def test_a_keys_share_is_refused_where_it_would_go_unheeded(store: str) -> None:
+    s3 = {"AWS_ACCESS_KEY_ID": "i", "AWS_SECRET_ACCESS_KEY": "s"}
+    assert load(IMAGE_STORE=store, **s3)
+    with pytest.raises(ConfigError, match=r"IMAGE_STORE_KEY_BYTES shares out .* unset it"):
+        load(IMAGE_STORE=store, IMAGE_STORE_KEY_BYTES="10485760", **s3)
+
+
+@pytest.mark.parametrize("written", ["00", "+0", "-0", " 0"])
+def test_zero_written_any_way_needs_a_lasting_store(written: str) -> None:
+    with pytest.raises(ConfigError, match="IMAGE_EXPIRATION=0 keeps images for good"):
+        load(IMAGE_EXPIRATION=written)
+    assert load(IMAGE_STORE="file:///var/lib/flux", IMAGE_EXPIRATION=written).image_expiration == 0
+
+
 @pytest.mark.parametrize("store", ["memory", "redis://r:6379/0"])
 def test_stores_in_memory_refuse_to_keep_for_good(store: str) -> None:
     with pytest.raises(ConfigError, match="IMAGE_EXPIRATION=0 keeps images for good"):
@@ -304,7 +328,7 @@ def test_budgets_with_several_workers_on_disk_need_a_redis(variable: str) -> Non
 
 
 def test_rate_limits_count_in_the_store_or_in_redis_url() -> None:
-    s3 = {"IMAGE_STORE": "s3://pictures/", "AWS_ACCESS_KEY_ID": "i", "AWS_SECRET_ACCESS_KEY": "s"}
+    s3 = {"IMAGE_STORE": "s3://pictures/f", "AWS_ACCESS_KEY_ID": "i", "AWS_SECRET_ACCESS_KEY": "s"}
     assert counters_url(load()) == "memory://"
     assert counters_url(load(**s3)) == "memory://"
     assert counters_url(load(**s3, REDIS_URL="redis://r:6379/1")) == "redis://r:6379/1"

@@ -17,6 +17,7 @@ from flux_service.s3_store import (
     freshness,
     lifecycle_days,
     lifecycle_rule,
+    ours_and_expired,
     seconds_left,
     strong_etag,
     sweep_interval,
@@ -29,12 +30,30 @@ from flux_service.s3_store import (
         ("s3://pictures/flux/", ("pictures", "flux/")),
         ("s3://pictures/flux", ("pictures", "flux/")),
         ("s3://pictures/a/b", ("pictures", "a/b/")),
-        ("s3://pictures/", ("pictures", "")),
-        ("s3://pictures", ("pictures", "")),
     ],
 )
 def test_the_prefix_is_a_folder_of_the_bucket(image_store: str, expected: tuple) -> None:
     assert bucket_and_prefix(image_store) == expected
+
+
+KEY = "Vx" * 16
+
+
+@pytest.mark.parametrize(
+    ("key", "metadata", "deleted"),
+    [
+        (KEY, {"flux-api": KEY, "expires": "1000"}, True),
+        (KEY, {"flux-api": KEY, "expires": "3000"}, False),  # its own expiry is later
+        (KEY, {"flux-api": KEY}, False),  # kept for good, whatever IMAGE_EXPIRATION is now
+        (KEY, {"expires": "1000"}, False),  # no mark: someone else's
+        (KEY, {"flux-api": "Ab" * 16, "expires": "1000"}, False),  # marked for another key
+        (KEY, {}, False),
+    ],
+)
+def test_only_a_marked_picture_past_its_own_expiry_is_deleted(
+    key: str, metadata: dict[str, str], deleted: bool
+) -> None:
+    assert ours_and_expired(key, metadata, now=2000.0) is deleted
 
 
 def test_the_expiry_is_a_unix_time_rounded_up() -> None:
