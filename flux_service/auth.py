@@ -29,6 +29,15 @@ def _bearer(headers: Headers | Mapping[str, str]) -> str | None:
     return token.strip() or None
 
 
+def is_api_key(key: str | None, allowed: tuple[str, ...]) -> bool:
+    """Whether `key` is one of `allowed`, compared with every one of them, without stopping
+    early, so timing tells nothing."""
+    matched = False
+    for candidate in allowed:
+        matched |= key is not None and hmac.compare_digest(key.encode(), candidate.encode())
+    return matched
+
+
 def check_api_key(key: str | None, allowed: tuple[str, ...]) -> None:
     """Raise AuthenticationError unless `key` is one of `allowed`."""
     if not allowed:
@@ -40,11 +49,7 @@ def check_api_key(key: str | None, allowed: tuple[str, ...]) -> None:
         raise AuthenticationError(
             "Missing API key: send it as `Authorization: Bearer <key>`.", code="missing_api_key"
         )
-    # Compare with every key, without stopping early, so timing tells nothing.
-    matched = False
-    for candidate in allowed:
-        matched |= hmac.compare_digest(key.encode(), candidate.encode())
-    if not matched:
+    if not is_api_key(key, allowed):
         raise AuthenticationError("Incorrect API key provided.")
 
 
@@ -62,11 +67,18 @@ def check_metrics_token(headers: Headers | Mapping[str, str], token: str) -> Non
 
 
 def require_api_key(view: F) -> F:
-    """Decorate a view so it runs only for a client with a valid key."""
+    """Decorate a view so it runs only for a client with a valid key. The view is marked
+    (`requires_key`), so RATE_LIMIT's refusals find every such route by itself."""
 
     @wraps(view)
     def guarded(*args: object, **kwargs: object) -> object:
         check_api_key(presented_key(request.headers), current_state().settings.api_keys)
         return view(*args, **kwargs)
 
+    guarded.requires_key = True  # type: ignore[attr-defined]
     return guarded  # type: ignore[return-value]
+
+
+def requires_key(view: Callable | None) -> bool:
+    """Whether `view` runs only for a client with a valid key (see `require_api_key`)."""
+    return getattr(view, "requires_key", False)

@@ -6,12 +6,13 @@ from __future__ import annotations
 import logging
 
 import requests
-from flask import Flask, Response, g, request
+from flask import Flask, Response, current_app, g, request
 from flask_cors import CORS
 
 from config import Settings, load_settings, shared_redis, store_scheme
 
 from .accounts import AccountPool
+from .auth import requires_key
 from .budget import ByteBudget
 from .catalog import ServedModels
 from .clock import Clock, utc_now
@@ -27,7 +28,7 @@ from .pipeline import Pipeline
 from .ratelimit import RateLimits
 from .request_log import init_request_log
 from .reuse import Index, MemoryIndex, Reuse
-from .routes import LIMITED_ENDPOINTS, bp, client
+from .routes import bp, client
 from .spending import Counts, MemoryCounts, Spending
 from .state import State, current_state
 from .store import ImageStore, MemoryStore
@@ -202,9 +203,11 @@ def _answer_preflight() -> Response | None:
 
 
 def _refuse_early() -> None:
-    """A client refused too often waits before the API reads its request at all."""
+    """A client refused too often waits before any route that needs a key reads its
+    request at all."""
     limits = current_state().limits
-    if limits is not None and request.endpoint in LIMITED_ENDPOINTS:
+    view = current_app.view_functions.get(request.endpoint or "")
+    if limits is not None and requires_key(view):
         limits.refuse_early(client())
 
 

@@ -4,8 +4,9 @@ REDIS_URL (so instances that share an S3 bucket count together), or else in memo
 RATE_LIMIT (e.g. "20/minute", off when empty) counts the images each API key has drawn: a
 request for four images takes four, before anything is drawn. Refused requests (a bad body,
 a wrong key, an unknown route) count too, against a limit REFUSED_FACTOR times looser, so a
-client that only sends garbage is slowed down as well. Clients without a key are counted by
-their address. Counters hold a digest of the key, never the key.
+client that only sends garbage is slowed down as well. Clients without a valid key (none, or
+a made-up one, new with every request) are counted by their address. Counters hold a digest
+of the key, never the key. Every route that needs a key waits for the refusal limit.
 """
 
 from __future__ import annotations

@@ -18,7 +18,7 @@ from flask import Blueprint, Response, g, request
 from config import public_links
 
 from . import answer, metrics
-from .auth import check_metrics_token, presented_key, require_api_key
+from .auth import check_metrics_token, is_api_key, presented_key, require_api_key
 from .bodies import read_form, read_json
 from .budget import hold_for_request
 from .client_tasks import ClientTask, recognise
@@ -72,14 +72,6 @@ bp = Blueprint("api", __name__)
 INLINE_BYTES_PER_PIXEL = 4
 UNSENT_RETRY_AFTER = 5
 OPENAPI_PATH = Path(__file__).resolve().parent.parent / "openapi.yaml"
-# The routes a client refused too often must wait for (see ratelimit.py).
-LIMITED_ENDPOINTS = (
-    "api.chat_completions",
-    "api.images_generations",
-    "api.images_edits",
-    "api.list_models",
-    "api.get_model",
-)
 
 
 @bp.get("/")
@@ -372,9 +364,15 @@ def _hold_unsent(size: int) -> None:
 
 
 def client() -> str:
-    """Who this request is, for rate limits: a digest of its key, else of its address."""
-    address = client_address(request.environ, current_state().proxies)
-    return client_id(presented_key(request.headers), address)
+    """Who this request is, for rate limits and shares: a digest of its key when it is one
+    of API_KEY, else of its address, so a client sending a new made-up key each time is
+    still one client. Worked out once per request."""
+    if "client" not in g:
+        state = current_state()
+        key = presented_key(request.headers)
+        known = key if is_api_key(key, state.settings.api_keys) else None
+        g.client = client_id(known, client_address(request.environ, state.proxies))
+    return str(g.client)
 
 
 def _sources() -> Sources:

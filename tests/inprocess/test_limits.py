@@ -8,7 +8,7 @@ from collections.abc import Callable
 
 from flask import Flask
 
-from tests.helpers import API_KEY, Standin
+from tests.helpers import API_KEY, AUTH, Standin
 from tests.inprocess.api import Api
 from tests.pictures import data_uri, encoded, pattern
 
@@ -139,3 +139,38 @@ def test_bodies_held_at_once_are_bounded_by_max_body_memory(
     assert "BMP images are not taken" in answered.get_json()["error"]["message"]
     answered.close()
     assert bodies.taken == 0  # given back once the answer is sent
+
+
+def test_made_up_keys_are_counted_by_address(
+    make_app: Callable[..., Flask], standin: Standin
+) -> None:
+    api = Api(make_app(RATE_LIMIT="1/minute").test_client())
+    fox = {"messages": [{"role": "user", "content": "a fox"}]}
+    for number in range(10):  # ten times RATE_LIMIT, each with a key of its own
+        made_up = api.post("/v1/chat/completions", fox, key=f"sk-made-up-{number}")
+        assert made_up.status_code == 401
+    slowed = api.post("/v1/chat/completions", fox, key="sk-made-up-once-more")
+    assert slowed.status_code == 429
+    assert "requests refused as bad" in slowed.get_json()["error"]["message"]
+    assert standin.received() == []
+    # A valid key is counted by itself: a client sharing the address is not held back.
+    assert api.chat("a fox").status_code == 200
+
+
+def test_every_route_that_needs_a_key_waits_after_refusals(
+    make_app: Callable[..., Flask], app: Flask
+) -> None:
+    keyed = [
+        rule
+        for rule in app.url_map.iter_rules()
+        if getattr(app.view_functions[rule.endpoint], "requires_key", False)
+    ]
+    assert "/v1/responses" in {rule.rule for rule in keyed}
+    api = Api(make_app(RATE_LIMIT="1/minute").test_client())
+    for _ in range(10):
+        assert api.chat("").status_code == 400
+    for rule in keyed:
+        path = rule.rule.replace("<path:model_id>", "flux-1-schnell")
+        method = "GET" if "GET" in (rule.methods or ()) else "POST"
+        answer = api.client.open(path, method=method, headers=AUTH)
+        assert answer.status_code == 429, (rule.rule, answer.get_data(as_text=True))
