@@ -20,6 +20,14 @@ import urllib3
 
 from .offload import DeadlineExceeded, deadline
 
+# IPv6 addresses that carry an IPv4 one to reach (besides IPv4-mapped ones, which
+# `ipaddress` reads itself): NAT64's well-known prefix (RFC 6052) and IPv4-compatible ones
+# (RFC 4291, long deprecated), each with the IPv4 address in its last 32 bits. A local-use
+# NAT64 prefix (RFC 8215) reaches whatever its operator chose: it is never public.
+_NAT64 = ipaddress.ip_network("64:ff9b::/96")
+_IPV4_COMPATIBLE = ipaddress.ip_network("::/96")
+_LOCAL_NAT64 = ipaddress.ip_network("64:ff9b:1::/48")
+
 MAX_REDIRECTS = 3
 FETCH_SECONDS = 10.0
 CHUNK_BYTES = 64 * 1024
@@ -124,11 +132,30 @@ def public(address: ipaddress.IPv4Address | ipaddress.IPv6Address) -> bool:
 
     `is_global` leaves out every range IANA marks as not globally reachable (private,
     shared 100.64/10, loopback, link-local, documentation, reserved, …); multicast is
-    refused on top.
+    refused on top. An IPv6 address that carries an IPv4 one (mapped, compatible, NAT64,
+    6to4, Teredo) is public only when every IPv4 address it leads to is too.
     """
-    if isinstance(address, ipaddress.IPv6Address) and address.ipv4_mapped:
-        address = address.ipv4_mapped
+    if isinstance(address, ipaddress.IPv6Address):
+        if address.ipv4_mapped:
+            return public(address.ipv4_mapped)
+        if address in _LOCAL_NAT64:
+            return False
+        carried = embedded_ipv4(address)
+        if carried and not all(public(inner) for inner in carried):
+            return False
     return address.is_global and not address.is_multicast
+
+
+def embedded_ipv4(address: ipaddress.IPv6Address) -> tuple[ipaddress.IPv4Address, ...]:
+    """The IPv4 addresses an IPv6 `address` leads to: a NAT64 or IPv4-compatible address's
+    own, a 6to4 address's, or a Teredo address's server and client; none for the others."""
+    if address.sixtofour is not None:
+        return (address.sixtofour,)
+    if address.teredo is not None:
+        return address.teredo
+    if address in _NAT64 or address in _IPV4_COMPATIBLE:
+        return (ipaddress.IPv4Address(int(address) & 0xFFFFFFFF),)
+    return ()
 
 
 def _too_large(limit: int) -> str:

@@ -5,7 +5,7 @@ import re
 
 import pytest
 
-from flux_service.fetch import FetchError, ImageFetcher, public
+from flux_service.fetch import FetchError, ImageFetcher, embedded_ipv4, public
 
 
 @pytest.mark.parametrize(
@@ -25,15 +25,51 @@ from flux_service.fetch import FetchError, ImageFetcher, public
         "fc00::1",
         "::ffff:127.0.0.1",
         "::ffff:10.0.0.1",
+        "64:ff9b::7f00:1",  # NAT64 to 127.0.0.1
+        "64:ff9b::a00:1",  # NAT64 to 10.0.0.1
+        "64:ff9b::a9fe:a9fe",  # NAT64 to 169.254.169.254, a cloud's metadata
+        "64:ff9b:1::5db8:d822",  # a local-use NAT64 prefix: wherever its operator points it
+        "64:ff9b:1:ffff::1",
+        "2002:7f00:1::",  # 6to4 through 127.0.0.1
+        "2002:c0a8:101::1",  # 6to4 through 192.168.1.1
+        "2001:0:4136:e378:8000:63bf:f5ff:fffe",  # Teredo to client 10.0.0.1
+        "2001:0:7f00:1:8000:63bf:a2b9:d9cb",  # Teredo through server 127.0.0.1
+        "::127.0.0.1",  # IPv4-compatible
+        "::10.0.0.1",
+        "::169.254.169.254",
     ],
 )
 def test_private_and_local_addresses_are_not_public(address: str) -> None:
     assert not public(ipaddress.ip_address(address))
 
 
-@pytest.mark.parametrize("address", ["93.184.216.34", "1.1.1.1", "2606:4700:4700::1111"])
+@pytest.mark.parametrize(
+    "address",
+    [
+        "93.184.216.34",
+        "1.1.1.1",
+        "2606:4700:4700::1111",
+        "64:ff9b::5db8:d822",  # NAT64 to 93.184.216.34
+        "::ffff:93.184.216.34",
+    ],
+)
 def test_public_addresses_are(address: str) -> None:
     assert public(ipaddress.ip_address(address))
+
+
+@pytest.mark.parametrize(
+    ("address", "carried"),
+    [
+        ("64:ff9b::7f00:1", ("127.0.0.1",)),
+        ("2002:c0a8:101::1", ("192.168.1.1",)),
+        ("2001:0:4136:e378:8000:63bf:f5ff:fffe", ("65.54.227.120", "10.0.0.1")),
+        ("::10.0.0.1", ("10.0.0.1",)),
+        ("2606:4700:4700::1111", ()),
+    ],
+)
+def test_the_ipv4_address_an_ipv6_one_leads_to_is_read(address: str, carried: tuple) -> None:
+    found = embedded_ipv4(ipaddress.IPv6Address(address))
+    assert tuple(str(inner) for inner in found) == carried
 
 
 @pytest.mark.parametrize(
