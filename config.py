@@ -65,6 +65,11 @@ DEFAULT_MAX_CONCURRENT_GENERATIONS = 48
 DEFAULT_GENERATION_WAIT = 5.0
 # gunicorn's own default: a proxy on this machine (nginx, Caddy).
 DEFAULT_FORWARDED_ALLOW_IPS = ("127.0.0.1", "::1")
+# A key shorter than this is refused outside demo mode: 16 random letters and digits are 95
+# bits, which no one guesses; a word or a name is guessed in minutes.
+MIN_KEY_CHARS = 16
+# .env.example's placeholder: a service left with it is open to anyone who read the file.
+EXAMPLE_KEYS = ("sk-change-me",)
 # A trillion neurons is $11 million a day: far past any real budget, and it keeps inf out.
 MAX_NEURON_BUDGET = 10**12
 # The file the disk store writes into its folder: start-up takes a folder that holds it, a
@@ -222,7 +227,8 @@ def load_settings(
     # addresses that change: there, the router is the only way in, so its headers are true.
     on_platform = bool(get("DYNO") or get("RENDER"))
     default_proxies = "*" if on_platform else ",".join(DEFAULT_FORWARDED_ALLOW_IPS)
-    api_keys = tuple(key.strip() for key in get("API_KEY").split(",") if key.strip())
+    demo_mode = setting("DEMO_MODE", _bool, "false")
+    api_keys = _api_keys(get("API_KEY"), demo_mode)
     # One key may take a share of what the instance offers: all of it when it is the only
     # key, a half with two, a third with three, a quarter from four keys on.
     sharers = min(max(len(api_keys), 1), 4)
@@ -320,7 +326,7 @@ def load_settings(
         daily_neuron_budget_per_key=setting("DAILY_NEURON_BUDGET_PER_KEY", _neurons, "0"),
         skip_client_tasks=setting("SKIP_CLIENT_TASKS", _bool, "true"),
         reuse_pictures=setting("REUSE_PICTURES", _bool, "true"),
-        demo_mode=setting("DEMO_MODE", _bool, "false"),
+        demo_mode=demo_mode,
         metrics_token=get("METRICS_TOKEN"),
         # gunicorn.conf.py sets it for the workers (see there); prometheus_client reads it too.
         prometheus_multiproc_dir=setting("PROMETHEUS_MULTIPROC_DIR", _optional_directory),
@@ -398,6 +404,28 @@ def _accounts(pool: str, account_id: str, token: str) -> tuple[CloudflareAccount
             "entries: unset them, or make them one account of CF_ACCOUNTS with its token"
         )
     return tuple(accounts.values())
+
+
+def _api_keys(raw: str, demo: bool) -> tuple[str, ...]:
+    """The keys of API_KEY; outside demo mode, never the example's, nor a short one. A
+    message names a key by its place, never by itself."""
+    keys = tuple(key.strip() for key in raw.split(",") if key.strip())
+    if demo:
+        return keys
+    for place, key in enumerate(keys, 1):
+        if key in EXAMPLE_KEYS:
+            raise ConfigError(
+                f"API_KEY holds {key}, the placeholder of .env.example: anyone who read that "
+                "file could use this service. Set a key of your own, e.g. the output of "
+                "python3 -c 'import secrets; print(\"sk-\" + secrets.token_urlsafe(24))'"
+            )
+        if len(key) < MIN_KEY_CHARS:
+            raise ConfigError(
+                f"API_KEY's key {place} has {len(key)} characters: a key needs at least "
+                f"{MIN_KEY_CHARS}, or it can be guessed. Make a longer one, e.g. the output of "
+                "python3 -c 'import secrets; print(\"sk-\" + secrets.token_urlsafe(24))'"
+            )
+    return keys
 
 
 def _required(name: str, value: str, when: str = "") -> str:

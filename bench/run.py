@@ -42,7 +42,7 @@ from tests.servers import (
     wait_until_up,
 )
 
-KEY = "bench-key"
+KEY = "sk-bench-key-7c4f0d"
 TOKEN = "bench-token"
 ACCOUNT = "bench-account"
 PROMPT = "a red fox in deep snow, golden hour"

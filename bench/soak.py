@@ -43,7 +43,7 @@ from config import read_environment
 from flux_service.launcher import standin_env
 from tests.servers import Server, start_service, start_standin
 
-KEY = "soak-key"
+KEY = "sk-soak-key-5e2a91"
 TOKEN = "soak-token"
 ACCOUNT = "soak-account"
 OPTIMIZER_KEY = "soak-optimizer-key"

@@ -22,7 +22,7 @@ from flux_service.launcher import standin_env
 from tests.servers import CHROMIUM, CHROMIUM_FLAGS, start_service, start_standin
 
 OUTPUT = Path(__file__).resolve().parent / "home.png"
-KEY = "sk-screenshot"
+KEY = "sk-screenshot-3b8e6a"
 VIEWPORT = {"width": 1100, "height": 900}
 
 

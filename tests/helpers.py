@@ -26,7 +26,9 @@ from flux_service.spending import MemoryCounts, Spending
 from flux_service.store import MemoryStore
 from flux_service.workers_ai import WorkersAIClient
 
-API_KEY = "test-key"
+API_KEY = "sk-test-4c1d9a7e2b6f"
+# A second key, for what differs between keys.
+OTHER_KEY = "sk-other-8e3f1a5c7d"
 STANDIN_TOKEN = "standin-token"
 # A second Cloudflare account the test stand-ins play, for pools of accounts.
 SECOND_ACCOUNT = "standin-second"

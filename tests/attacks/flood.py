@@ -10,13 +10,15 @@ import sys
 import threading
 from collections import Counter
 
+from tests.helpers import API_KEY
+
 ATTACKER = "127.0.0.2"
 PROMPT_BYTES = 900_000
 
 
 def post(host: str, port: int, body: bytes, statuses: Counter[str], lock: threading.Lock) -> None:
     head = (
-        "POST /v1/chat/completions HTTP/1.1\r\nHost: flood\r\nAuthorization: Bearer test-key\r\n"
+        f"POST /v1/chat/completions HTTP/1.1\r\nHost: flood\r\nAuthorization: Bearer {API_KEY}\r\n"
         "Content-Type: application/json\r\nConnection: close\r\n"
         f"Content-Length: {len(body)}\r\n\r\n"
     ).encode()

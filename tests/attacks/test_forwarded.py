@@ -13,7 +13,7 @@ import pytest
 import requests
 
 from tests.e2e.service import Service
-from tests.helpers import AUTH, FOX, image_url
+from tests.helpers import API_KEY, AUTH, FOX, image_url
 
 from .conftest import connections
 
@@ -77,8 +77,9 @@ def test_a_trusted_proxy_moves_the_links(service: Service) -> None:
 def test_a_request_with_no_host_gets_a_clear_400_not_a_link_to_nowhere(service: Service) -> None:
     body = b'{"messages": [{"role": "user", "content": "a fox"}]}'
     request = (
-        b"POST /v1/chat/completions HTTP/1.0\r\nAuthorization: Bearer test-key\r\n"
-        b"Content-Type: application/json\r\nContent-Length: %d\r\n\r\n" % len(body)
+        b"POST /v1/chat/completions HTTP/1.0\r\nAuthorization: Bearer %s\r\n"
+        b"Content-Type: application/json\r\nContent-Length: %d\r\n\r\n"
+        % (API_KEY.encode(), len(body))
     ) + body
     with connections(service.url, 1, request) as (sock,):
         sock.settimeout(10)

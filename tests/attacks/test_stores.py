@@ -58,11 +58,11 @@ def test_one_key_cannot_push_out_anothers_images(
         service = make_service(
             IMAGE_STORE=store,
             IMAGE_STORE_MAX_BYTES=str(16 * MB),
-            API_KEY=f"{API_KEY},flooder-key",  # two keys: each holds at most half
+            API_KEY=f"{API_KEY},sk-flooder-key-0123",  # two keys: each holds at most half
             MODELS="flux-1-schnell,sdxl-base",
         )
         kept = draw(service, API_KEY, seed=1)
-        flood = [draw(service, "flooder-key", seed) for seed in range(2, 20)]
+        flood = [draw(service, "sk-flooder-key-0123", seed) for seed in range(2, 20)]
         assert requests.get(kept, timeout=5).status_code == 200, store
         assert requests.get(flood[0], timeout=5).status_code == 404, store
         assert requests.get(flood[-1], timeout=5).status_code == 200, store

@@ -8,13 +8,13 @@ from collections.abc import Callable
 
 from flask import Flask
 
-from tests.helpers import API_KEY, AUTH, Standin
+from tests.helpers import API_KEY, AUTH, OTHER_KEY, Standin
 from tests.inprocess.api import Api
 from tests.pictures import data_uri, encoded, pattern
 
 
 def test_rate_limits_count_images_per_key(make_app: Callable[..., Flask], standin: Standin) -> None:
-    api = Api(make_app(RATE_LIMIT="2/minute", API_KEY=f"{API_KEY},other-key").test_client())
+    api = Api(make_app(RATE_LIMIT="2/minute", API_KEY=f"{API_KEY},{OTHER_KEY}").test_client())
     first = time.time()
     api.answer("a red fox")
     for _ in range(3):  # connection checks draw nothing and do not count
@@ -29,7 +29,7 @@ def test_rate_limits_count_images_per_key(make_app: Callable[..., Flask], standi
     assert abs(int(refused.headers["Retry-After"]) - expected) <= 1.5
     assert refused.headers["x-should-retry"] == "false"
     assert api.post("/v1/chat/completions", {"messages": [{"role": "user", "content": "a fox"}]},
-                    key="other-key").status_code == 200  # fmt: skip
+                    key=OTHER_KEY).status_code == 200  # fmt: skip
     assert len(standin.received()) == 3
 
 
@@ -92,7 +92,7 @@ def test_refused_requests_count_against_a_looser_limit(
 
 def test_one_key_cannot_take_every_slot(make_app: Callable[..., Flask], standin: Standin) -> None:
     # Two keys: each may have half of MAX_CONCURRENT_GENERATIONS running at once.
-    app = make_app(MAX_CONCURRENT_GENERATIONS="4", API_KEY=f"{API_KEY},other-key")
+    app = make_app(MAX_CONCURRENT_GENERATIONS="4", API_KEY=f"{API_KEY},{OTHER_KEY}")
     standin.configure(latency=0.5)
     busy = [
         threading.Thread(target=lambda: Api(app.test_client()).answer("a fox")) for _ in range(2)
@@ -107,7 +107,7 @@ def test_one_key_cannot_take_every_slot(make_app: Callable[..., Flask], standin:
     other = Api(app.test_client()).post(
         "/v1/chat/completions",
         {"messages": [{"role": "user", "content": "a fox"}]},
-        key="other-key",
+        key=OTHER_KEY,
     )
     for thread in busy:
         thread.join()

@@ -10,7 +10,7 @@ from collections.abc import Callable
 import pytest
 from flask import Flask
 
-from tests.helpers import Standin, image_url
+from tests.helpers import API_KEY, OTHER_KEY, Standin, image_url
 from tests.inprocess.api import Api
 from tests.pictures import data_uri, encoded, pattern
 
@@ -49,11 +49,10 @@ def test_what_differs_is_drawn_again(api: Api, standin: Standin) -> None:
 def test_another_key_never_gets_a_keys_picture(
     make_app: Callable[..., Flask], standin: Standin
 ) -> None:
-    api = Api(make_app(REUSE_PICTURES="true", API_KEY="key-1,key-2").test_client())
-    api.post("/v1/chat/completions", {"messages": [{"role": "user", "content": "a fox"}]}, "key-1")
-    answer = api.post(
-        "/v1/chat/completions", {"messages": [{"role": "user", "content": "a fox"}]}, "key-2"
-    )
+    api = Api(make_app(REUSE_PICTURES="true", API_KEY=f"{API_KEY},{OTHER_KEY}").test_client())
+    fox = {"messages": [{"role": "user", "content": "a fox"}]}
+    api.post("/v1/chat/completions", fox, API_KEY)
+    answer = api.post("/v1/chat/completions", fox, OTHER_KEY)
     assert REUSED not in answer.get_json()["choices"][0]["message"]["content"]
     assert len(standin.received()) == 2
 

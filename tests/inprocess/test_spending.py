@@ -12,7 +12,7 @@ import pytest
 from flask import Flask
 from werkzeug.test import TestResponse
 
-from tests.helpers import API_KEY, Standin
+from tests.helpers import API_KEY, OTHER_KEY, Standin
 from tests.inprocess.api import Api
 
 SCHNELL = 172.8
@@ -73,14 +73,14 @@ def test_a_request_for_several_images_must_fit_whole(
 
 
 def test_each_key_has_its_own_budget(make_app: Callable[..., Flask], standin: Standin) -> None:
-    app = make_app(DAILY_NEURON_BUDGET_PER_KEY="200", API_KEY=f"{API_KEY},other-key")
+    app = make_app(DAILY_NEURON_BUDGET_PER_KEY="200", API_KEY=f"{API_KEY},{OTHER_KEY}")
     api, _ = with_clock(app)
     api.answer("a red fox")
     refused = api.chat("a red fox")
     assert_spent(refused, "This API key's")
     assert "DAILY_NEURON_BUDGET_PER_KEY=200" in refused.get_json()["error"]["message"]
     body = {"messages": [{"role": "user", "content": "a red fox"}]}
-    assert api.post("/v1/chat/completions", body, key="other-key").status_code == 200
+    assert api.post("/v1/chat/completions", body, key=OTHER_KEY).status_code == 200
     assert len(standin.received()) == 2
 
 
@@ -98,7 +98,7 @@ def test_the_next_utc_day_draws_again(make_app: Callable[..., Flask], standin: S
 def test_the_home_page_shows_the_days_images_and_their_cost(
     make_app: Callable[..., Flask],
 ) -> None:
-    app = make_app(API_KEY=f"{API_KEY},other-key")
+    app = make_app(API_KEY=f"{API_KEY},{OTHER_KEY}")
     api, clock = with_clock(app)
 
     def today() -> list[str]:
@@ -112,12 +112,12 @@ def test_the_home_page_shows_the_days_images_and_their_cost(
     api.answer("a red fox")
     api.images(prompt="a fox", n=2, model="flux-2-klein-4b", size="512x512")
     body = {"messages": [{"role": "user", "content": "a red fox"}]}
-    api.post("/v1/chat/completions", body, key="other-key")
+    api.post("/v1/chat/completions", body, key=OTHER_KEY)
     # Two schnell images (172.8 each) and two klein-4b ones at one tile (26.05 each).
     assert today() == ["4", "397.7", "$0.0044"]
     page = api.client.get("/").get_data(as_text=True)
     assert API_KEY not in page
-    assert "other-key" not in page
+    assert OTHER_KEY not in page
     clock.now = EVENING + timedelta(hours=2)
     assert today() == ["0", "0.0", "$0.0000"]
 

@@ -1,6 +1,7 @@
 """Settings are parsed once, with the SPEC's defaults, and bad values name their variable."""
 
 import os
+import re
 
 import pytest
 
@@ -37,7 +38,7 @@ def test_defaults_follow_the_spec() -> None:
 
 def test_values_are_parsed() -> None:
     settings = load(
-        API_KEY=" k1, k2 ,,",
+        API_KEY=" sk-first-0123456789, sk-second-0123456789 ,,",
         CF_API_BASE="http://127.0.0.1:9/client/v4/",
         FLUX_MODEL="flux-2-klein-4b",
         MODELS="sdxl-base, @cf/leonardo/phoenix-1.0",
@@ -49,7 +50,7 @@ def test_values_are_parsed() -> None:
         PUBLIC_BASE_URL="https://img.example/",
         PORT="5000",
     )
-    assert settings.api_keys == ("k1", "k2")
+    assert settings.api_keys == ("sk-first-0123456789", "sk-second-0123456789")
     assert settings.cf_api_base == "http://127.0.0.1:9/client/v4"
     assert settings.flux_model == "@cf/black-forest-labs/flux-2-klein-4b"
     # FLUX_MODEL is always offered, first.
@@ -152,8 +153,24 @@ def test_dotenv_is_read_and_the_environment_wins(tmp_path) -> None:
     assert (settings.cf_account_id, settings.port) == ("from-file", 7100)
 
 
+@pytest.mark.parametrize(
+    ("keys", "words"),
+    [
+        ("sk-change-me", "API_KEY holds sk-change-me, the placeholder of .env.example"),
+        ("sk-long-enough-0123456789,sk-change-me", "the placeholder of .env.example"),
+        ("sk-long-enough-0123456789,hunter2", "API_KEY's key 2 has 7 characters"),
+        ("abcdefghijklmno", "API_KEY's key 1 has 15 characters: a key needs at least 16"),
+    ],
+)
+def test_the_example_key_and_short_keys_are_refused(keys: str, words: str) -> None:
+    with pytest.raises(ConfigError, match=re.escape(words)) as refused:
+        load(API_KEY=keys)
+    assert "hunter2" not in str(refused.value)
+    assert load(API_KEY=keys, DEMO_MODE="true").api_keys  # the local demo takes any key
+
+
 def test_secrets_stay_out_of_repr() -> None:
-    settings = load(API_KEY="sk-secret", EXTERNAL_API_KEY="ext-secret")
+    settings = load(API_KEY="sk-secret-0123456789", EXTERNAL_API_KEY="ext-secret")
     text = repr(settings)
     assert "tok" not in text
     assert "sk-secret" not in text
