@@ -7,6 +7,7 @@ one clear line instead of failing later in the middle of a request.
 
 from __future__ import annotations
 
+import hashlib
 import ipaddress
 import os
 import re
@@ -173,7 +174,11 @@ class Settings:
         """The Cloudflare accounts generations are spread over, in their order."""
         return self.cf_accounts or (CloudflareAccount(self.cf_account_id, self.cf_api_token),)
 
-    metrics_token: str = field(default="", repr=False)  # "": /metrics is open
+    metrics_token: str = field(default="", repr=False)  # "": /metrics for this machine alone
+    # What API keys are digested with for the store, the counts, the log and the metrics: a
+    # secret of the deployment (its Cloudflare tokens), so that no one who guesses a key can
+    # confirm it from a label, while every instance of it names a key alike.
+    key_digest_secret: bytes = field(default=b"", repr=False)
     # Where every gunicorn worker keeps its counts; "": one process, counted in memory.
     prometheus_multiproc_dir: str = ""
 
@@ -328,6 +333,7 @@ def load_settings(
         reuse_pictures=setting("REUSE_PICTURES", _bool, "true"),
         demo_mode=demo_mode,
         metrics_token=get("METRICS_TOKEN"),
+        key_digest_secret=digest_secret(accounts),
         # gunicorn.conf.py sets it for the workers (see there); prometheus_client reads it too.
         prometheus_multiproc_dir=setting("PROMETHEUS_MULTIPROC_DIR", _optional_directory),
     )
@@ -404,6 +410,12 @@ def _accounts(pool: str, account_id: str, token: str) -> tuple[CloudflareAccount
             "entries: unset them, or make them one account of CF_ACCOUNTS with its token"
         )
     return tuple(accounts.values())
+
+
+def digest_secret(accounts: tuple[CloudflareAccount, ...]) -> bytes:
+    """The secret API keys are digested with, from the Cloudflare tokens in any order."""
+    tokens = "\0".join(sorted(account.token for account in accounts))
+    return hashlib.sha256(b"flux-api key digests\0" + tokens.encode()).digest()
 
 
 def _api_keys(raw: str, demo: bool) -> tuple[str, ...]:

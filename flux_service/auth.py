@@ -1,9 +1,10 @@
 """Client authentication: a bearer key checked against API_KEY, or for /metrics against
-METRICS_TOKEN, in constant time."""
+METRICS_TOKEN, in constant time; without METRICS_TOKEN, /metrics is this machine's alone."""
 
 from __future__ import annotations
 
 import hmac
+import ipaddress
 from collections.abc import Callable, Mapping
 from functools import wraps
 from typing import TypeVar
@@ -11,7 +12,7 @@ from typing import TypeVar
 from flask import request
 from werkzeug.datastructures import Headers
 
-from .errors import AuthenticationError
+from .errors import AuthenticationError, ForbiddenError
 from .state import current_state
 
 F = TypeVar("F", bound=Callable)
@@ -53,11 +54,31 @@ def check_api_key(key: str | None, allowed: tuple[str, ...]) -> None:
         raise AuthenticationError("Incorrect API key provided.")
 
 
-def check_metrics_token(headers: Headers | Mapping[str, str], token: str) -> None:
-    """Raise AuthenticationError unless `headers` bear `token` (METRICS_TOKEN); without
-    one, anybody may read the metrics."""
-    if not token:
+# Headers a proxy adds: a request that bears one came from elsewhere, whatever its peer.
+_FORWARDING = ("X-Forwarded-For", "Forwarded", "X-Real-IP")
+
+
+def check_metrics_access(headers: Headers | Mapping[str, str], peer: str, token: str) -> None:
+    """Raise unless the metrics may be shown: with METRICS_TOKEN (`token`), to a request
+    that bears it; without, to one from this machine (a loopback `peer`) that no proxy
+    forwarded, so a public deployment shows them to nobody outside by default."""
+    if token:
+        _check_token(headers, token)
         return
+    try:
+        local = ipaddress.ip_address(peer).is_loopback
+    except ValueError:
+        local = False
+    if not local or any(name in headers for name in _FORWARDING):
+        raise ForbiddenError(
+            "The metrics are shown to this machine alone: scrape them on 127.0.0.1, or have "
+            "the operator set METRICS_TOKEN and send it as `Authorization: Bearer <token>`.",
+            code="metrics_not_public",
+        )
+
+
+def _check_token(headers: Headers | Mapping[str, str], token: str) -> None:
+    """Raise AuthenticationError unless `headers` bear `token` (METRICS_TOKEN)."""
     presented = _bearer(headers) or ""
     if not hmac.compare_digest(presented.encode(), token.encode()):
         raise AuthenticationError(

@@ -3,6 +3,7 @@
     FluxError (500 server_error)
      ├── InvalidRequestError (400, param set)
      ├── AuthenticationError (401)
+     ├── ForbiddenError (403): served to this machine alone
      ├── NotFoundError (404)
      ├── RequestTimeoutError (408): the body arrived too slowly
      ├── BodyTooLargeError (413): the body, as sent or decoded, is over MAX_BODY_BYTES
@@ -111,6 +112,14 @@ class AuthenticationError(FluxError):
     status = 401
     type = "invalid_request_error"
     code = "invalid_api_key"
+
+
+class ForbiddenError(FluxError):
+    """The request may not be answered from where it came (the metrics, from afar)."""
+
+    status = 403
+    type = "invalid_request_error"
+    code = "forbidden"
 
 
 class NotFoundError(FluxError):

@@ -18,7 +18,7 @@ from flask import Blueprint, Response, g, request
 from config import public_links
 
 from . import answer, metrics
-from .auth import check_metrics_token, is_api_key, presented_key, require_api_key
+from .auth import check_metrics_access, is_api_key, presented_key, require_api_key
 from .bodies import read_form, read_json
 from .budget import hold_for_request
 from .client_tasks import ClientTask, recognise
@@ -297,10 +297,11 @@ def healthz() -> Response:
 
 @bp.get("/metrics")
 def prometheus_metrics() -> Response:
-    """Counts for Prometheus, summed over every worker; METRICS_TOKEN guards them if set."""
+    """Counts for Prometheus, summed over every worker: for METRICS_TOKEN's bearer if it is
+    set, else for this machine alone."""
     state = current_state()
     settings = state.settings
-    check_metrics_token(request.headers, settings.metrics_token)
+    check_metrics_access(request.headers, request.remote_addr or "", settings.metrics_token)
     metrics.accounts([account.rest is None for account in state.accounts.states()])
     return Response(
         metrics.exposition(settings.prometheus_multiproc_dir), content_type=metrics.CONTENT_TYPE
@@ -371,7 +372,8 @@ def client() -> str:
         state = current_state()
         key = presented_key(request.headers)
         known = key if is_api_key(key, state.settings.api_keys) else None
-        g.client = client_id(known, client_address(request.environ, state.proxies))
+        address = client_address(request.environ, state.proxies)
+        g.client = client_id(known, address, state.settings.key_digest_secret)
     return str(g.client)
 
 

@@ -74,6 +74,9 @@ def test_the_service_answers_through_nginx(nginx: str) -> None:
     assert image_url(spoofed.json()["choices"][0]["message"]["content"]).startswith(
         f"{nginx}/image/"
     )
+    # The metrics are this machine's: nginx forwards the world, so it gets none.
+    metrics = requests.get(f"{nginx}/metrics", timeout=5)
+    assert (metrics.status_code, metrics.json()["error"]["code"]) == (403, "metrics_not_public")
 
 
 @contextlib.contextmanager

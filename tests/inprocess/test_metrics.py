@@ -21,6 +21,7 @@ from prometheus_client import REGISTRY
 from prometheus_client.parser import text_string_to_metric_families
 
 from flux_service.file_store import FileStore
+from flux_service.ratelimit import client_id
 from flux_service.store import MemoryStore
 from tests.client_requests import CLIENT_TASKS
 from tests.helpers import API_KEY, AUTH, Standin
@@ -157,12 +158,17 @@ def test_refusals_for_rate_count_as_rate(make_app: Callable[..., Flask]) -> None
 
 
 def test_each_image_counts_its_estimated_cost_by_model_and_a_digest_of_the_key(
-    api: Api, client: FlaskClient
+    api: Api, app: Flask, client: FlaskClient
 ) -> None:
     before = scrape(client)
     assert api.images(prompt="a red fox", n=2).status_code == 200
     change = added(before, scrape(client))
-    key = labels(model=DEFAULT_MODEL, key=hashlib.sha256(API_KEY.encode()).hexdigest()[:12])
+    secret = app.extensions["flux"].settings.key_digest_secret
+    label = client_id(API_KEY, "", secret)[:12]
+    # Keyed with the deployment's secret: someone who guesses the key cannot confirm it.
+    assert label != hashlib.sha256(API_KEY.encode()).hexdigest()[:12]
+    assert all(label not in name for name in (API_KEY, secret.hex()))
+    key = labels(model=DEFAULT_MODEL, key=label)
     # FLUX.1 schnell draws 1024x1024 in 4 steps: 4 tiles x (4.8 + 9.6 x 4) neurons each.
     assert round(change[("flux_neurons_total", key)], 6) == 2 * 172.8
     assert round(change[("flux_dollars_total", key)], 9) == round(2 * 172.8 * 0.011 / 1000, 9)
@@ -256,16 +262,32 @@ def test_metrics_need_the_token_when_one_is_set(make_app: Callable[..., Flask]) 
             "param": None,
             "code": "invalid_metrics_token",
         }
-    page = client.get("/metrics", headers={"Authorization": f"Bearer {token}"})
+    bearer = {"Authorization": f"Bearer {token}"}
+    page = client.get("/metrics", headers=bearer)
     assert page.status_code == 200
+    afar = client.get("/metrics", headers=bearer, environ_base={"REMOTE_ADDR": "203.0.113.9"})
+    assert afar.status_code == 200  # with the token, from anywhere
     text = page.get_data(as_text=True)
     assert "flux_requests_total" in text
     assert token not in text
     assert API_KEY not in text
 
 
-def test_metrics_are_open_without_a_token(client: FlaskClient) -> None:
+def test_without_a_token_the_metrics_are_this_machines_alone(client: FlaskClient) -> None:
     assert client.get("/metrics").status_code == 200
+    assert client.get("/metrics", environ_base={"REMOTE_ADDR": "::1"}).status_code == 200
+    for peer, headers in [
+        ("203.0.113.9", {}),  # straight from the internet
+        ("10.0.0.7", {}),  # a private network is not this machine: a load balancer may be
+        ("127.0.0.1", {"X-Forwarded-For": "203.0.113.9"}),  # through a proxy on this machine
+        ("127.0.0.1", {"Forwarded": "for=203.0.113.9"}),
+        ("127.0.0.1", {"X-Real-IP": "203.0.113.9"}),
+    ]:
+        refused = client.get("/metrics", headers=headers, environ_base={"REMOTE_ADDR": peer})
+        assert refused.status_code == 403, (peer, headers)
+        error = refused.get_json()["error"]
+        assert error["code"] == "metrics_not_public"
+        assert "METRICS_TOKEN" in error["message"]
 
 
 def test_metrics_are_read_while_images_are_drawn(
