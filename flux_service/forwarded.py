@@ -51,13 +51,13 @@ class Proxies:
 def origin(environ: Mapping[str, object], proxies: Proxies) -> str | None:
     """`scheme://host[:port][/prefix]` as the client reached us, or None without a valid host."""
     scheme = str(environ.get("wsgi.url_scheme", "http"))
-    host = _valid(_HOST, environ.get("HTTP_HOST"))
+    host = _valid_host(environ.get("HTTP_HOST"))
     prefix = ""
     if proxies.trust(str(environ.get("REMOTE_ADDR", ""))):
         proto = _first(environ.get("HTTP_X_FORWARDED_PROTO")).lower()
         scheme = proto if proto in _DEFAULT_PORTS else scheme
-        host = _valid(_HOST, _first(environ.get("HTTP_X_FORWARDED_HOST"))) or host
-        port = _valid(_PORT, _first(environ.get("HTTP_X_FORWARDED_PORT")))
+        host = _valid_host(_first(environ.get("HTTP_X_FORWARDED_HOST"))) or host
+        port = _valid_port(_first(environ.get("HTTP_X_FORWARDED_PORT")))
         if host and port:
             host = _with_port(host, port, scheme)
         prefix = _valid(_PREFIX, _first(environ.get("HTTP_X_FORWARDED_PREFIX"))) or ""
@@ -87,6 +87,20 @@ def _first(value: object) -> str:
 def _valid(pattern: re.Pattern[str], value: object) -> str | None:
     text = str(value or "")
     return text if text and len(text) <= 300 and pattern.fullmatch(text) else None
+
+
+def _valid_port(value: object) -> str | None:
+    """A port number as a link may carry it: 1 to 65535, with no leading zero."""
+    port = _valid(_PORT, value)
+    return port if port and port[0] != "0" and int(port) <= 65535 else None
+
+
+def _valid_host(value: object) -> str | None:
+    """`host[:port]` when both are well formed, the port within 1 to 65535."""
+    host = _valid(_HOST, value)
+    if host is None or host.endswith("]") or ":" not in host:
+        return host
+    return host if _valid_port(host.rsplit(":", 1)[1]) else None
 
 
 def _with_port(host: str, port: str, scheme: str) -> str:

@@ -38,6 +38,14 @@ def environ(peer: str = "127.0.0.1", host: str | None = "svc:8000", **headers: s
         (environ(prefix="/x)[c](javascript:alert(1))"), "http://svc:8000"),
         (environ(prefix="//evil.example"), "http://svc:8000"),
         (environ(port="http"), "http://svc:8000"),
+        # Ports are 1 to 65535: anything else would be a broken link.
+        (environ(port="99999"), "http://svc:8000"),
+        (environ(port="0"), "http://svc:8000"),
+        (environ(port="08080"), "http://svc:8000"),
+        (environ(port="65535"), "http://svc:65535"),
+        (environ(HOST="flux.example.com:70000"), "http://svc:8000"),
+        (environ(host="svc:99999"), None),
+        (environ(host="[2001:db8::1]:0"), None),
         # No valid host at all: no origin, never 0.0.0.0.
         (environ(host=None), None),
         (environ(host="bad host"), None),
