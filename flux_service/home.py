@@ -11,7 +11,8 @@ from .state import State
 from .translations import duration
 
 # The page runs only its own files: no inline code, nothing from elsewhere. `{images}` adds
-# PUBLIC_BASE_URL's origin, where the images are when it is not this one.
+# where the images are when it is not this origin: PUBLIC_BASE_URL's, and a public bucket's
+# (IMAGE_PUBLIC_BASE_URL), which answers link to instead.
 HOME_CSP = (
     "default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self' data: blob:{images}; "
     "connect-src 'self'; base-uri 'none'; form-action 'none'; frame-ancestors 'none'"
@@ -37,7 +38,8 @@ def home_page(state: State) -> Response:
         demo=settings.demo_mode,
         today=state.spending.today(),
     )
-    images = f" {origin(settings.public_base_url)}" if settings.public_base_url else ""
+    elsewhere = (settings.public_base_url, settings.image_public_base_url)
+    images = "".join(dict.fromkeys(f" {origin(url)}" for url in elsewhere if url))
     response = Response(page, mimetype="text/html")
     response.headers["Content-Security-Policy"] = HOME_CSP.format(images=images)
     response.headers["Referrer-Policy"] = "no-referrer"

@@ -15,6 +15,7 @@ from playwright.sync_api import Page
 
 from tests.e2e.service import Service
 from tests.helpers import API_KEY, OPTIMIZER_KEY, STANDIN_TOKEN, Standin
+from tests.servers import SeaweedServer
 from tests.pictures import difference, encoded, pattern, recorded, thumbnail
 
 pytestmark = pytest.mark.browser
@@ -175,6 +176,22 @@ def test_a_generation_streams_its_lines_then_shows_the_image(
     assert page.input_value("#key") == API_KEY
     assert home.strip() == [image]
     assert home.errors == []
+
+
+def test_pictures_in_a_public_bucket_show_on_the_page(
+    open_home: Callable[..., Home], make_service: Callable[..., Service], seaweed: SeaweedServer
+) -> None:
+    service = make_service(**seaweed.store_env("home/"), IMAGE_PUBLIC_BASE_URL=seaweed.public_url)
+    home = open_home(service)
+    policy = home.headers["content-security-policy"]
+    assert f"img-src 'self' data: blob: {seaweed.endpoint_url};" in policy
+    home.generate(API_KEY, ratio="16:9")
+    home.page.wait_for_selector("#generated", state="visible", timeout=30_000)
+    image = home.page.get_attribute("#image", "src")
+    assert image.startswith(f"{seaweed.public_url}/home/")  # the bucket serves it
+    shown = home.page.eval_on_selector("#image", "i => [i.naturalWidth, i.naturalHeight]")
+    assert shown == [1024, 576]
+    assert home.errors == []  # no image refused by the page's own policy
 
 
 def test_an_expired_image_leaves_the_strip(
