@@ -146,6 +146,7 @@ class Picture:
 
     data: bytes
     delivered: Delivered
+    edited: bool = False  # drawn from the images of the input, not from words alone
 
 
 def image_call(call_id: str, picture: Picture | None) -> dict:
@@ -156,7 +157,7 @@ def image_call(call_id: str, picture: Picture | None) -> dict:
         "type": "image_generation_call",
         "id": call_id,
         "status": "completed",
-        "action": "generate",
+        "action": "edit" if picture.edited else "generate",
         "result": b64encode(picture.data).decode(),
         "revised_prompt": picture.delivered.prompt,
         **picture.delivered.fields(),

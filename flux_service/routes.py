@@ -129,7 +129,8 @@ def responses() -> Response:
                 continue
             _note(fields, stage)
             texts.append(answer.result_part(language, plan, stage, link(stage.key)))
-            picture = Picture(stage.image.data, _delivered(plan, choice, stage))
+            delivered = _delivered(plan, choice, stage)
+            picture = Picture(stage.image.data, delivered, edited=plan.edit is not None)
         return picture, "".join(texts)
 
     return _response_answer(chat, ids, created, plan.model.id, finish, draws=True)

@@ -24,6 +24,7 @@ def test_a_string_input_draws_and_answers_with_both_items(api: Api, standin: Sta
     )
     assert decode(call["result"]).size == (1024, 576)
     assert call["revised_prompt"] == "a red fox"
+    assert call["action"] == "generate"
     (part,) = message["content"]
     assert (message["role"], part["type"]) == ("assistant", "output_text")
     assert "Image size: 1024x576" in part["text"]
@@ -59,7 +60,9 @@ def test_message_items_with_an_input_image_edit_it(api: Api, standin: Standin) -
         },
     ]
     body = api.post("/v1/responses", {"input": conversation}).get_json()
-    assert decode(body["output"][0]["result"]).size == (1024, 683)
+    call = body["output"][0]
+    assert decode(call["result"]).size == (1024, 683)
+    assert call["action"] == "edit"  # drawn from the picture, as the answer says
     (sent,) = standin.received()
     assert sent["inputs"]["prompt"] == "make it night"
     assert len(sent["images"]) == 1
