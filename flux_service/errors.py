@@ -210,7 +210,7 @@ class MinuteLimitError(AccountLimitError):
 
 
 class UnavailableError(FluxError):
-    """This server cannot take the request right now; nothing was generated or spent."""
+    """This server cannot take the request right now."""
 
     status = 503
     type = "server_error"
@@ -222,7 +222,8 @@ class CapacityError(UnavailableError):
 
 
 class StoreUnavailableError(UnavailableError):
-    """The image store (Redis) cannot be reached."""
+    """The image store cannot be reached: before planning, nothing is drawn; once an image
+    is drawn, it is spent, and the message says so."""
 
     code = "store_unavailable"
 

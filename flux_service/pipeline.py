@@ -34,7 +34,13 @@ from . import metrics
 from .catalog import MAX_SEED, ModelSpec, ServedModels
 from .costs import Cost, estimate
 from .editing import Edit, Field, apply_mask, editor, model_fields, read_edit, shape_size
-from .errors import CapacityError, ClientGoneError, InvalidRequestError, UpstreamError
+from .errors import (
+    CapacityError,
+    ClientGoneError,
+    InvalidRequestError,
+    StoreUnavailableError,
+    UpstreamError,
+)
 from .image_sources import ImageSource
 from .images import EncodedImage, ImageError, fit_image, fit_within, read_image
 from .offload import off_the_event_loop
@@ -376,7 +382,15 @@ class Pipeline:
                 image = apply_mask(image, plan.edit)
         except ImageError as error:
             raise UpstreamError(f"Workers AI answered with an unusable image: {error}.") from None
-        key = self._store.put(image.data, image.mime, plan.owner)
+        try:
+            key = self._store.put(image.data, image.mime, plan.owner)
+        except StoreUnavailableError as error:
+            # Checked before planning, the store went away since: the image cost all the same.
+            raise StoreUnavailableError(
+                f"The image was drawn, and its cost counted, but it could not be kept: "
+                f"{error.message}",
+                retry_after=error.retry_after,
+            ) from None
         metrics.picture_stored(self._store.name, len(image.data))
         kept = self._settings.image_expiration or None
         return Stored(index, image, key, drawing.seed, upstream_seconds, kept, key_spent=key_spent)

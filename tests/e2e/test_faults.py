@@ -167,6 +167,9 @@ def test_redis_stopping_during_a_generation_is_a_clear_503(
     finally:
         stopper.join()
     assert "image store (Redis) cannot be reached" in caught.value.message
+    assert "The image was drawn, and its cost counted, but it could not be kept" in (
+        caught.value.message
+    )
     if not stream:
         assert isinstance(caught.value, openai.APIStatusError)
         assert caught.value.status_code == 503

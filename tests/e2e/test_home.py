@@ -15,8 +15,8 @@ from playwright.sync_api import Page
 
 from tests.e2e.service import Service
 from tests.helpers import API_KEY, OPTIMIZER_KEY, STANDIN_TOKEN, Standin
-from tests.servers import SeaweedServer
 from tests.pictures import difference, encoded, pattern, recorded, thumbnail
+from tests.servers import SeaweedServer
 
 pytestmark = pytest.mark.browser
 

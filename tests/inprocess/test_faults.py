@@ -10,6 +10,7 @@ from collections.abc import Callable
 import pytest
 from flask import Flask
 
+from flux_service.errors import StoreUnavailableError
 from tests.helpers import Standin, image_url
 from tests.inprocess.api import Api, events
 
@@ -100,3 +101,25 @@ def test_capacity_errors_say_when_to_come_back(flaky: Api, standin: Standin) -> 
     response = flaky.chat("a red fox")
     assert response.status_code == 503
     assert response.headers["Retry-After"] == "10"
+
+
+def test_a_store_lost_after_the_draw_says_the_image_was_drawn_and_spent(
+    make_app: Callable[..., Flask], standin: Standin
+) -> None:
+    app = make_app()
+    state = app.extensions["flux"]
+
+    def gone(*_stored: object) -> str:
+        raise StoreUnavailableError("The image store cannot be reached.", retry_after=5)
+
+    state.store.put = gone  # it answered the check before planning, then went away
+    answer = Api(app.test_client()).chat("a red fox")
+    assert answer.status_code == 503
+    message = answer.get_json()["error"]["message"]
+    assert message == (
+        "The image was drawn, and its cost counted, but it could not be kept: "
+        "The image store cannot be reached."
+    )
+    assert len(standin.received()) == 1
+    today = state.spending.today()
+    assert (today.images, round(today.neurons, 1)) == (1, 172.8)
