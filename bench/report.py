@@ -5,6 +5,8 @@ from __future__ import annotations
 
 import json
 import operator
+import subprocess
+import time
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -96,7 +98,8 @@ def render(r: dict) -> str:
         bound = f"{target.compare.replace('<=', '≤').replace('>=', '≥')} {target.bound:g}"
         rows.append([target.what, f"{value:g} {target.unit}", f"{bound} {target.unit}", verdict])
     lines = [
-        f"Measured {r['date']} on {r['cores']} cores ({r['profile']} run; {r['placement']}).",
+        f"Measured {r['date']} at commit {r.get('commit', 'unknown')} on {r['cores']} cores "
+        f"({r['profile']} run; {r['placement']}).",
         "",
     ]
     lines += table(["measure", "result", "target", "met"], rows)
@@ -257,3 +260,19 @@ def plot(r: dict, path: Path) -> None:
     figure.tight_layout()
     figure.savefig(path)
     plt.close(figure)
+
+
+def measured() -> dict[str, str]:
+    """When a run was made, and of which commit (`-dirty` with changes not committed), for
+    the first line of its report: the figures are of that tree alone."""
+    try:
+        commit = subprocess.run(
+            ["git", "describe", "--always", "--dirty"],
+            cwd=Path(__file__).resolve().parent,
+            capture_output=True,
+            text=True,
+            check=True,
+        ).stdout.strip()
+    except (OSError, subprocess.CalledProcessError):
+        commit = "unknown"
+    return {"date": time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime()), "commit": commit}

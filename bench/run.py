@@ -26,7 +26,7 @@ from pathlib import Path
 import psutil
 import requests
 
-from bench.report import write_report
+from bench.report import measured, write_report
 from config import read_environment
 from flux_service.image_inputs import read_input_image, reference_jpeg
 from flux_service.launcher import standin_env
@@ -598,7 +598,7 @@ def main() -> None:
             process.cpu_affinity(cores)
         bench = Bench(standin, service, floor, cores, env)
         results = {
-            "date": time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime()),
+            **measured(),
             "cores": os.cpu_count(),
             "profile": "smoke" if args.smoke else "full",
             "placement": placement,

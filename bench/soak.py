@@ -37,7 +37,7 @@ import psutil
 from PIL import Image
 
 from bench.load import IMAGE
-from bench.report import table
+from bench.report import measured, table
 from bench.run import RESULTS, processes
 from config import read_environment
 from flux_service.launcher import standin_env
@@ -540,10 +540,10 @@ def render(r: dict) -> str:
     ]
     s = r["settings"]
     lines = [
-        f"Soaked {r['date']} on {r['cores']} cores ({r['profile']} run): {s['minutes']:g} min "
-        f"of traffic from {s['clients']} clients; the stand-in takes {s['latency']:g} s a "
-        f"image and fails {s['fault_rate']:.0%} of Workers AI and optimizer calls; "
-        f"images expire after {s['expiration']} s.",
+        f"Soaked {r['date']} at commit {r.get('commit', 'unknown')} on {r['cores']} cores "
+        f"({r['profile']} run): {s['minutes']:g} min of traffic from {s['clients']} clients; "
+        f"the stand-in takes {s['latency']:g} s an image and fails {s['fault_rate']:.0%} of "
+        f"Workers AI and optimizer calls; images expire after {s['expiration']} s.",
         "",
         *table(["measure", "result"], summary),
         "",
@@ -607,7 +607,7 @@ def main() -> None:
             service = start_service(env, stdout=log, stderr=log)
         servers.callback(service.stop)
         results = {
-            "date": time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime()),
+            **measured(),
             "cores": os.cpu_count(),
             "profile": "smoke" if args.smoke else "full",
             "settings": asdict(profile),
