@@ -7,6 +7,10 @@ Only unmistakable wording counts, so a real image request is never taken for one
 
 Every check reads a bounded part of a message: markers sit at the start, and a title needs
 few words. A message of a million characters costs no more than one of a thousand.
+
+Versions of one app word a task a little differently, and copies of it type the quotes
+straight or curly: openings are compared with their quotes folded to straight ones, and each
+marker is the shortest start of the wording that is still unmistakable.
 """
 
 from __future__ import annotations
@@ -47,6 +51,13 @@ _ERROR_INTRO, _CONTEXT_END = "error occurred:", "</context>"
 # Connection checks ("check API" buttons) send one short greeting.
 _GREETINGS = {"hi", "hello", "hey", "test", "ping", "你好", "您好", "こんにちは", "hola",
               "bonjour", "salut", "привет", "hallo"}  # fmt: skip
+# Typographic quotes as the straight ones a marker is written with.
+_STRAIGHT_QUOTES = str.maketrans({"‘": "'", "’": "'", "“": '"', "”": '"', "„": '"'})
+
+
+def _opening(text: str) -> str:
+    """The start of `text` as markers are compared with it: lower case, quotes straight."""
+    return text[:OPENING_CHARS].lower().translate(_STRAIGHT_QUOTES)
 
 
 class Where(Enum):
@@ -80,7 +91,7 @@ class _Chat:
         if not users:
             return None
         last = users[-1][:TRANSCRIPT_CHARS].strip()
-        opening = last[:OPENING_CHARS].lower()
+        opening = _opening(last)
         heading = None
         if opening.startswith(_OPEN_WEBUI):
             # The task is named before the prompt's next heading; the chat history comes later.
@@ -96,7 +107,7 @@ class _Chat:
             opening,
             heading,
             systems,
-            [system[:OPENING_CHARS].lower() for system in systems],
+            [_opening(system) for system in systems],
             len(messages) - len(users) - len(systems),
         )
 
@@ -293,12 +304,16 @@ MARKERS: tuple[Marker, ...] = (
            Where.USER, "summary", _summary),
     Marker("Chatbox", "based on the chat history, give this conversation a name",
            Where.USER, "title", _title),
-    Marker("LibreChat", "provide a concise, 5-word-or-less title for the conversation, using "
-           "title case conventions. only return the title itself.", Where.USER, "title", _title),
+    # Its agents' prompts, whichever words follow ("using title case conventions", "using
+    # its same language"), and its older `titleInstruction` after "Please generate".
+    Marker("LibreChat", "provide a concise, 5-word-or-less title for the conversation",
+           Where.USER, "title", _title),
+    Marker("LibreChat", "please generate a concise, 5-word-or-less title for the conversation",
+           Where.USER, "title", _title),
     Marker("LibreChat", "analyze this conversation and provide:",
            Where.USER, "title", _librechat_title),
-    Marker("Dify", "you are asked to generate a concise chat title by decomposing the user’s "
-           "input into two parts: “intention” and “subject”.", Where.USER, "title", _dify_title),
+    Marker("Dify", "you are asked to generate a concise chat title by decomposing the user's "
+           "input", Where.USER, "title", _dify_title),
     Marker("Dify", 'you need to decompose the user\'s input into "subject" and "intention"',
            Where.USER, "title", _dify_title),
     Marker("LobeHub", "you are a professional conversation summarizer.",

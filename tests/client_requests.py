@@ -273,6 +273,36 @@ CLIENT_TASKS = [
         "🎨 a tram in the rain",
     ),
     (
+        # @librechat/agents' default completion prompt, in the versions that keep the language.
+        "librechat title, agents",
+        chat(
+            (
+                "user",
+                "Provide a concise, 5-word-or-less title for the conversation, using its same "
+                "language, with no punctuation. Apply title case conventions appropriate for "
+                'the language. Never directly mention the language name or the word "title" '
+                f"and only return the title itself.\n\nConversation:\n{LIBRECHAT_CONVO}",
+            )
+        ),
+        "title",
+        "🎨 a tram in the rain",
+    ),
+    (
+        # Its older `titleInstruction`, after "Please generate".
+        "librechat title, older instruction",
+        chat(
+            (
+                "user",
+                "Please generate a concise, 5-word-or-less title for the conversation, using "
+                "its same language, with no punctuation. Apply title case conventions "
+                "appropriate for the language. Never directly mention the language name or "
+                f'the word "title"\n\n{LIBRECHAT_CONVO}',
+            )
+        ),
+        "title",
+        "🎨 a tram in the rain",
+    ),
+    (
         "librechat structured title",
         chat(
             (
@@ -288,6 +318,13 @@ CLIENT_TASKS = [
     (
         "dify title",
         chat(("user", DIFY_TITLE)),
+        "title",
+        '"Your Output": "🎨 a windmill at noon"',
+    ),
+    (
+        # Forks and copies of Dify's prompt, with the quotes typed straight.
+        "dify title, straight quotes",
+        chat(("user", DIFY_TITLE.replace("’", "'").replace("“", '"').replace("”", '"'))),
         "title",
         '"Your Output": "🎨 a windmill at noon"',
     ),
