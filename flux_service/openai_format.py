@@ -263,7 +263,6 @@ def completion_body(
             for index, content in enumerate(contents)
         ],
         "usage": usage,
-        "system_fingerprint": None,
     }
 
 
@@ -284,7 +283,6 @@ def chunk_body(
         "choices": [
             {"index": index, "delta": delta, "logprobs": None, "finish_reason": finish_reason}
         ],
-        "system_fingerprint": None,
     }
 
 
@@ -297,7 +295,6 @@ def usage_chunk_body(completion_id: str, created: int, model: str, usage: dict) 
         "model": model,
         "choices": [],
         "usage": usage,
-        "system_fingerprint": None,
     }
 
 

@@ -15,7 +15,7 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from typing import Any
 
-from .errors import InvalidRequestError
+from .errors import FluxError, InvalidRequestError
 from .images_format import IMAGE_FORMATS, QUALITIES, Delivered, parse_size
 from .openai_format import ChatRequest, estimate_tokens, optional, parse_chat_request
 
@@ -152,7 +152,8 @@ class Picture:
 def image_call(call_id: str, picture: Picture | None) -> dict:
     """The `image_generation_call` item: in progress, or done with its picture."""
     if picture is None:
-        return {"type": "image_generation_call", "id": call_id, "status": "in_progress"}
+        return {"type": "image_generation_call", "id": call_id, "status": "in_progress",
+                "result": None}  # fmt: skip
     return {
         "type": "image_generation_call",
         "id": call_id,
@@ -183,12 +184,13 @@ def message(message_id: str, text: str | None) -> dict:
 def response_body(
     response_id: str, created: int, model: str, output: list[dict], prompt: str, text: str
 ) -> dict:
-    """A `response` object; with `output` empty it is still in progress."""
+    """A `response` object; with `output` empty it is still in progress, and its usage not
+    known yet (so left out: OpenAI's schema takes no null for it)."""
     done = bool(output)
     inputs, outputs = estimate_tokens(prompt), estimate_tokens(text)
     usage = {
         "input_tokens": inputs,
-        "input_tokens_details": {"cached_tokens": 0},
+        "input_tokens_details": {"cached_tokens": 0, "cache_write_tokens": 0},
         "output_tokens": outputs,
         "output_tokens_details": {"reasoning_tokens": 0},
         "total_tokens": inputs + outputs,
@@ -209,7 +211,7 @@ def response_body(
         "tool_choice": "auto",
         "tools": [{"type": "image_generation"}],
         "top_p": None,
-        "usage": usage if done else None,
+        **({"usage": usage} if done else {}),
     }
 
 
@@ -220,6 +222,25 @@ def output_items(ids: Ids, picture: Picture | None, text: str) -> list[dict]:
     return [*items, message(ids.message, text)]
 
 
+class Numbered:
+    """Numbers a stream's events in the order they are sent: `sequence_number`."""
+
+    def __init__(self) -> None:
+        self._numbers = itertools.count()
+
+    def __call__(self, event: dict) -> dict:
+        return {**event, "sequence_number": next(self._numbers)}
+
+
+def error_event(error: FluxError, numbered: Numbered) -> dict:
+    """The `error` event that ends a failed stream: OpenAI's fields (`code`, `message`,
+    `param`) and the OpenAI error body beside them, which the SDKs raise."""
+    body = error.to_dict()
+    details = body["error"]
+    fields = {"code": details["code"], "message": details["message"], "param": details["param"]}
+    return numbered({"type": "error", **fields, **body})
+
+
 def response_events(
     ids: Ids,
     created: int,
@@ -227,8 +248,9 @@ def response_events(
     prompt: str,
     draws: bool,
     finish: Callable[[], tuple[Picture | None, str]],
+    numbered: Numbered,
 ) -> Iterator[dict]:
-    """The Responses event sequence, numbered. The response (and its image call, when it
+    """The Responses event sequence, `numbered`. The response (and its image call, when it
     `draws`) begins at once; `finish()` does the work and gives the picture and the text.
     The events follow OpenAI's order, which the SDKs' stream helpers check."""
     opening = response_body(ids.response, created, model, [], prompt, "")
@@ -244,8 +266,7 @@ def response_events(
             {"type": "response.image_generation_call.in_progress", **call},
             {"type": "response.image_generation_call.generating", **call},
         ]  # fmt: skip
-    numbers = itertools.count()
-    yield from ({**event, "sequence_number": next(numbers)} for event in events)
+    yield from map(numbered, events)
     picture, text = finish()
     output = output_items(ids, picture, text)
     events = []
@@ -271,4 +292,4 @@ def response_events(
         {"type": "response.completed",
          "response": response_body(ids.response, created, model, output, prompt, text)},
     ]  # fmt: skip
-    yield from ({**event, "sequence_number": next(numbers)} for event in events)
+    yield from map(numbered, events)

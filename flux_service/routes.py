@@ -58,7 +58,9 @@ from .request_log import logged_stream
 from .responses import json_response
 from .responses_format import (
     Ids,
+    Numbered,
     Picture,
+    error_event,
     output_items,
     parse_responses_request,
     response_body,
@@ -159,7 +161,9 @@ def _response_answer(
 ) -> Response:
     """A Responses answer: `finish()` gives the picture and the text, at once or streamed."""
     if chat.stream:
-        return _event_answer(response_events(ids, created, model, chat.prompt, draws, finish))
+        numbered = Numbered()
+        sent = response_events(ids, created, model, chat.prompt, draws, finish, numbered)
+        return _event_answer(sent, lambda error: error_event(error, numbered))
     picture, text = finish()
     output = output_items(ids, picture, text)
     return json_response(response_body(ids.response, created, model, output, chat.prompt, text))
@@ -244,10 +248,14 @@ def _delivered(plan: Plan, choice: PromptChoice, stored: Stored) -> Delivered:
     )
 
 
-def _event_answer(events: Iterator[dict]) -> Response:
-    """A stream of named events, with keep-alives, logged when it ends."""
+def _event_answer(
+    events: Iterator[dict], failure: Callable[[FluxError], dict] | None = None
+) -> Response:
+    """A stream of named events, with keep-alives, logged when it ends; `failure` makes the
+    event a failure ends it with."""
     outcome: list[str] = []
-    stream = event_stream(events, current_state().settings.stream_keepalive, outcome.append)
+    keepalive = current_state().settings.stream_keepalive
+    stream = event_stream(events, keepalive, outcome.append, failure)
     logged = logged_stream(stream, lambda: outcome[0] if outcome else None)
     return Response(logged, mimetype="text/event-stream", headers=SSE_HEADERS)
 

@@ -125,11 +125,15 @@ class ChatStream:
 
 
 def event_stream(
-    events: Iterator[dict], keepalive: float, on_end: Callable[[str], None]
+    events: Iterator[dict],
+    keepalive: float,
+    on_end: Callable[[str], None],
+    failure: Callable[[FluxError], dict] | None = None,
 ) -> Iterator[str]:
     """Named SSE events (`event: <type>`, as OpenAI's image and Responses streams send them)
     for each of `events` as it comes, keep-alives between them. A failure ends the stream
-    with an `error` event; `on_end` hears how it went, for the request log."""
+    with the `error` event `failure` makes (by default the error body, typed `error`);
+    `on_end` hears how it went, for the request log."""
     try:
         for event in paced(events, keepalive):
             yield KEEPALIVE if event is None else named_event(event)
@@ -138,7 +142,7 @@ def event_stream(
         return
     except FluxError as error:
         on_end(f"failed: {error.status} {error.code}")
-        yield named_event({"type": "error", **error.to_dict()})
+        yield named_event(failure(error) if failure else {"type": "error", **error.to_dict()})
         return
     on_end("completed")
 
