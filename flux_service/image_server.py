@@ -110,7 +110,7 @@ class ImageServer:
             _close(stored)
             return "304 Not Modified", headers, b""
         length = stored.length
-        filename = f"flux-{key[:8]}.{EXTENSIONS[stored.mime]}"
+        filename = f"flux-{key[:8]}.{EXTENSIONS.get(stored.mime, 'bin')}"
         headers += [
             ("Content-Type", stored.mime),
             ("Content-Disposition", f'inline; filename="{filename}"'),

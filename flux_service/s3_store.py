@@ -35,6 +35,7 @@ from config import Settings, bucket_and_prefix
 
 from . import metrics
 from .errors import StoreUnavailableError
+from .images import EXTENSIONS
 from .s3_client import S3_ERRORS, Reader, describe, error_code, new_client
 from .store import IMAGE_KEY, StoredImage, new_key
 
@@ -124,8 +125,11 @@ class S3Store:
             if answer.headers.get(MARK_HEADER) == key:  # ours to delete
                 self._forget(self._prefix + key, len(answer.data))
             return None
+        mime = answer.headers.get("Content-Type", "")
+        if mime not in EXTENSIONS:
+            return None  # no picture of ours: another program's object of the same shape
         etag = strong_etag(answer.headers.get("ETag", ""))
-        return StoredImage(answer.data, answer.headers["Content-Type"], left, etag=etag)
+        return StoredImage(answer.data, mime, left, etag=etag)
 
     def check(self) -> None:
         """A HEAD on the bucket, at most once every CHECK_INTERVAL seconds: checked before

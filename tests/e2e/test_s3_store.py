@@ -295,6 +295,10 @@ def test_foreign_objects_outlive_sweeps_expiry_restarts_and_new_expirations(
     expiring = make_service(IMAGE_EXPIRATION="2", **store)
     _, ours = draw(expiring)
     assert picture(expiring, key_shaped).status_code == 404  # read, found expired, kept
+    untyped = "Un" * 16
+    client.put_object(Bucket="mixed", Key=f"mine/{untyped}", Body=b"no type, no expiry")
+    foreign[(f"mine/{untyped}", ())] = b"no type, no expiry"
+    assert picture(expiring, untyped).status_code == 404  # not served as a picture, not a 500
     time.sleep(3)  # every object is past the cutoff of a sweep now; one runs each second
 
     def swept() -> bool:
