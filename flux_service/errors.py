@@ -23,22 +23,16 @@
      │    └── UpstreamTimeoutError (504)
      └── StatusError (any status): Flask's own refusals (wrong method, body too large, …)
 
-Every error answers in the OpenAI shape `{"error": {"message", "type", "param", "code"}}`.
+Every error answers in the OpenAI shape `{"error": {"message", "type", "param", "code"}}`;
+the handlers that turn them into HTTP answers are in `responses.py`.
 Messages are written for the person reading them and never hold a key, a token or a
 credentialed URL.
 """
 
 from __future__ import annotations
 
-import logging
 from urllib.parse import quote
 
-from flask import Flask, Response, request
-from werkzeug.exceptions import HTTPException
-
-from .responses import json_response
-
-log = logging.getLogger(__name__)
 # How much of an unknown route a 404 repeats: enough to recognise it, not a page of it.
 ROUTE_CHARS = 200
 METHOD_CHARS = 20
@@ -262,33 +256,6 @@ class StatusError(FluxError):
         self.status = status
         self.type = "invalid_request_error" if status < 500 else "server_error"
         self.code = _STATUS_CODES.get(status)
-
-
-def error_response(error: FluxError) -> Response:
-    """The JSON answer for `error`, with its status and headers."""
-    return json_response(error.to_dict(), error.status, error.headers())
-
-
-def register_error_handlers(app: Flask) -> None:
-    """Answer every error, ours or Flask's, in the OpenAI shape."""
-
-    @app.errorhandler(FluxError)
-    def handle_flux_error(error: FluxError) -> Response:
-        return error_response(error)
-
-    @app.errorhandler(HTTPException)
-    def handle_http_error(error: HTTPException) -> Response:
-        if error.code == 404:
-            return error_response(unknown_route(request.method, request.path))
-        response = error_response(StatusError(error.code or 500))
-        if error.code == 405:
-            response.headers["Allow"] = ", ".join(getattr(error, "valid_methods", None) or [])
-        return response
-
-    @app.errorhandler(Exception)
-    def handle_unexpected(_error: Exception) -> Response:
-        log.exception("unexpected error while answering a request")
-        return error_response(FluxError("The server hit an unexpected error."))
 
 
 def unknown_route(method: str, path: str) -> NotFoundError:

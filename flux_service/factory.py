@@ -16,7 +16,6 @@ from .auth import requires_key
 from .budget import ByteBudget
 from .catalog import ServedModels
 from .clock import Clock, utc_now
-from .errors import register_error_handlers
 from .fetch import ImageFetcher
 from .file_index import FileIndex
 from .file_store import FileStore
@@ -27,7 +26,9 @@ from .optimizer import PromptOptimizer
 from .pipeline import Pipeline
 from .ratelimit import RateLimits
 from .request_log import init_request_log
-from .reuse import Index, MemoryIndex, Reuse
+from .responses import register_error_handlers
+from .reuse import Reuse
+from .reuse_index import Index, MemoryIndex
 from .routes import bp, client
 from .spending import Counts, MemoryCounts, Spending
 from .state import State, current_state

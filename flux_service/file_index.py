@@ -16,7 +16,7 @@ from contextlib import AbstractContextManager
 from pathlib import Path
 
 from .offload import off_the_event_loop
-from .reuse import entry_seconds
+from .reuse_index import entry_seconds
 
 log = logging.getLogger(__name__)
 

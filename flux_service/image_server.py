@@ -31,21 +31,14 @@ from .errors import (
     StatusError,
     StoreUnavailableError,
 )
-from .images import EXTENSIONS
 from .logs import request_line
-from .store import IMAGE_KEY, ImageStore, StoredImage
+from .store import EXTENSIONS, IMAGE_KEY, IMAGE_PATH, ImageStore, StoredImage
 
-PREFIX = "/image/"
 ROUTE = "/image/<key>"
 
 WSGIApp = Callable[[dict, Callable], Iterable[bytes]]
 A_YEAR = 365 * 86400  # the longest max-age caches are asked to honour (RFC 9111 §5.2.2.1)
 FILE_BLOCK = 256 * 1024
-
-
-def image_url(base_url: str, key: str) -> str:
-    """Where the image under `key` is fetched, below `base_url` (this service's origin)."""
-    return f"{base_url}{PREFIX}{key}"
 
 
 class ImageServer:
@@ -62,11 +55,11 @@ class ImageServer:
     def __call__(self, environ: dict, start_response: Callable) -> Iterable[bytes]:
         method = environ["REQUEST_METHOD"]
         path = environ.get("PATH_INFO", "")
-        if not path.startswith(PREFIX) or method == "OPTIONS":
+        if not path.startswith(IMAGE_PATH) or method == "OPTIONS":
             return self.app(environ, start_response)  # the app answers preflights
         started = time.monotonic()
         if method in ("GET", "HEAD"):
-            status, headers, body = self.answer(path[len(PREFIX) :], environ)
+            status, headers, body = self.answer(path[len(IMAGE_PATH) :], environ)
         else:
             status, headers, body = _error(StatusError(405))
             headers.append(("Allow", "GET, HEAD, OPTIONS"))

@@ -19,8 +19,7 @@ import pybase64
 
 from .errors import InvalidRequestError
 from .fetch import FetchError, ImageFetcher
-from .image_server import PREFIX
-from .store import IMAGE_KEY, ImageStore
+from .store import IMAGE_KEY, IMAGE_PATH, ImageStore
 
 _DATA_URI = re.compile(r"data:(image/[\w.+-]+)?(;[\w=.+-]+)*;base64,", re.IGNORECASE)
 
@@ -82,7 +81,7 @@ class Sources:
             return key if IMAGE_KEY.fullmatch(key) else None
         parts = urlsplit(url)
         path = parts.path
-        key = path.rpartition(PREFIX)[2] if PREFIX in path else ""
+        key = path.rpartition(IMAGE_PATH)[2] if IMAGE_PATH in path else ""
         if parts.hostname not in self.own_hosts or not IMAGE_KEY.fullmatch(key):
             return None
         return key

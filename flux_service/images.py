@@ -8,7 +8,6 @@ from dataclasses import dataclass
 from PIL import Image, ImageOps, UnidentifiedImageError
 
 FORMATS = {"JPEG": "image/jpeg", "PNG": "image/png", "WEBP": "image/webp"}
-EXTENSIONS = {"image/jpeg": "jpeg", "image/png": "png", "image/webp": "webp"}
 _SAVE_OPTIONS = {
     "JPEG": {"quality": 95},
     "PNG": {"compress_level": 4},

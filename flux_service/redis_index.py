@@ -10,7 +10,7 @@ from contextlib import AbstractContextManager
 
 import redis
 
-from .reuse import entry_seconds
+from .reuse_index import entry_seconds
 
 log = logging.getLogger(__name__)
 

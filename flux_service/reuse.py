@@ -23,12 +23,11 @@ import logging
 import threading
 import time
 from collections.abc import Callable, Iterator
-from contextlib import AbstractContextManager, contextmanager, nullcontext
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import Protocol, TypeVar
 
-from cachetools import TTLCache
-
+from .reuse_index import Index
 from .store import ImageStore, StoredImage
 
 log = logging.getLogger(__name__)
@@ -37,9 +36,6 @@ POLL_SECONDS = 0.05  # how often a waiting request looks for the picture another
 # A picture with less than this share of its lifetime left is drawn anew: its link would
 # die before the user looks at it.
 MIN_LIFE_SHARE = 0.1
-# The longest an index entry lives: pictures kept for good are found for this long.
-LONGEST_ENTRY = 7 * 86400
-MEMORY_ENTRIES = 100_000
 
 
 def request_digest(
@@ -80,52 +76,6 @@ class Reused:
 
     key: str
     image: StoredImage
-
-
-class Index(Protocol):
-    """Where digests point to pictures, and who is drawing one right now."""
-
-    name: str  # for the log: memory, redis or file
-
-    def find(self, digest: str) -> str | None:
-        """The key of the picture stored for `digest`, if one was."""
-        ...
-
-    def remember(self, digest: str, key: str) -> None:
-        """Point `digest` at `key`, for as long as the picture is kept."""
-        ...
-
-    def claim(self, digest: str) -> AbstractContextManager[object] | None:
-        """The right to draw `digest`, held until the context ends; None while another
-        process holds it."""
-        ...
-
-
-class MemoryIndex:
-    """The index in this process: for the memory store, or a bucket without Redis, where
-    each worker finds the pictures it drew."""
-
-    name = "memory"
-
-    def __init__(self, ttl: int) -> None:
-        self._entries: TTLCache[str, str] = TTLCache(MEMORY_ENTRIES, entry_seconds(ttl))
-        self._lock = threading.Lock()
-
-    def find(self, digest: str) -> str | None:
-        with self._lock:
-            return self._entries.get(digest)
-
-    def remember(self, digest: str, key: str) -> None:
-        with self._lock:
-            self._entries[digest] = key
-
-    def claim(self, digest: str) -> AbstractContextManager[object]:  # noqa: ARG002
-        return nullcontext()  # no other process shares this index: flights suffice
-
-
-def entry_seconds(ttl: int) -> int:
-    """How long an index entry lives for pictures kept `ttl` seconds (0: for good)."""
-    return min(ttl, LONGEST_ENTRY) if ttl else LONGEST_ENTRY
 
 
 @dataclass

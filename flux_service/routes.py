@@ -32,7 +32,6 @@ from .errors import (
 )
 from .forwarded import client_address, origin
 from .home import home_page
-from .image_server import image_url
 from .image_sources import Sources
 from .images_format import (
     Delivered,
@@ -67,6 +66,7 @@ from .responses_format import (
     response_events,
 )
 from .state import current_state
+from .store import image_url
 from .streaming import SSE_HEADERS, ChatStream, event_stream
 
 bp = Blueprint("api", __name__)

@@ -35,9 +35,8 @@ from config import Settings, bucket_and_prefix
 
 from . import metrics
 from .errors import StoreUnavailableError
-from .images import EXTENSIONS
 from .s3_client import S3_ERRORS, Reader, describe, error_code, new_client
-from .store import IMAGE_KEY, StoredImage, new_key
+from .store import EXTENSIONS, IMAGE_KEY, StoredImage, new_key
 
 log = logging.getLogger(__name__)
 

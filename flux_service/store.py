@@ -27,6 +27,15 @@ KEY_BYTES = 24  # 192 random bits: `/image/<key>` is public, so the key is the s
 # What a key may look like in a link: what `new_key` makes (32 characters), and room for
 # keys of other lengths a store may hold.
 IMAGE_KEY = re.compile(r"[A-Za-z0-9_-]{16,64}")
+# Where this service serves a stored image: this path and its key.
+IMAGE_PATH = "/image/"
+# The image types stores keep, and the extension each is saved under.
+EXTENSIONS = {"image/jpeg": "jpeg", "image/png": "png", "image/webp": "webp"}
+
+
+def image_url(base_url: str, key: str) -> str:
+    """Where the image under `key` is fetched, below `base_url` (this service's origin)."""
+    return f"{base_url}{IMAGE_PATH}{key}"
 
 
 @dataclass(frozen=True)

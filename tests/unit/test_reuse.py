@@ -13,7 +13,8 @@ import pytest
 from config import Settings
 from flux_service.file_index import FileIndex
 from flux_service.pipeline import Order, Pipeline, PromptChoice, draw_digest
-from flux_service.reuse import MemoryIndex, Reuse, Reused, request_digest
+from flux_service.reuse import Reuse, Reused, request_digest
+from flux_service.reuse_index import MemoryIndex
 from flux_service.store import MemoryStore
 from tests.helpers import planner
 
