@@ -28,7 +28,9 @@ workers = _settings.web_concurrency
 worker_class = "flux_service.worker.Worker"
 # What one worker holds: an idle or waiting connection costs it about 12 KB, a stream some
 # hundreds (1,000 streams: under 500 MB, see the benchmark), the most a client may send as
-# headers 262 KB. Past this, new connections wait in the kernel's queue.
+# headers 262 KB. Past this, the worker closes the connections idle longest to let new ones
+# in (flux_service/worker.py); only while all have a request in flight do new ones wait in
+# the kernel's queue.
 worker_connections = _settings.worker_connections
 # gevent workers keep sending heartbeats while requests wait on the network, so this only
 # catches a worker that is truly stuck; it still outlasts the slowest allowed generation.
