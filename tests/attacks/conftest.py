@@ -82,3 +82,17 @@ def closed_within(sock: socket.socket, seconds: float) -> bool:
     except OSError:
         return True
     return False
+
+
+def closed_now(sock: socket.socket) -> bool:
+    """Whether the server has closed `sock` already, without waiting."""
+    timeout = sock.gettimeout()
+    sock.settimeout(0)  # with a timeout, recv would wait for something to read first
+    try:
+        return sock.recv(1, socket.MSG_PEEK) == b""
+    except BlockingIOError:
+        return False
+    except OSError:
+        return True
+    finally:
+        sock.settimeout(timeout)
