@@ -20,7 +20,7 @@ from dotenv import dotenv_values
 
 # The catalogue is plain data with no imports of its own, so the gunicorn master can load it
 # before gevent patches the standard library.
-from flux_service.catalog import lookup
+from flux_service.upstream.catalog import lookup
 
 LANGUAGES = ("en", "zh-cn", "zh-hant", "ja", "es", "fr", "ru", "de")
 

@@ -25,11 +25,11 @@ bind = f"0.0.0.0:{_settings.port}"
 # waiting on slow generations at once.
 workers = _settings.web_concurrency
 # gevent's worker, with a time limit on every client socket and refusals in JSON.
-worker_class = "flux_service.worker.Worker"
+worker_class = "flux_service.web.worker.Worker"
 # What one worker holds: an idle or waiting connection costs it about 12 KB, a stream some
 # hundreds (1,000 streams: under 500 MB, see the benchmark), the most a client may send as
 # headers 262 KB. Past this, the worker closes the connections idle longest to let new ones
-# in (flux_service/worker.py); only while all have a request in flight do new ones wait in
+# in (flux_service/web/worker.py); only while all have a request in flight do new ones wait in
 # the kernel's queue.
 worker_connections = _settings.worker_connections
 # gevent workers keep sending heartbeats while requests wait on the network, so this only

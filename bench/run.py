@@ -28,7 +28,7 @@ import requests
 
 from bench.report import measured, write_report
 from config import read_environment
-from flux_service.image_inputs import read_input_image, reference_jpeg
+from flux_service.generation.inputs import read_input_image, reference_jpeg
 from flux_service.launcher import standin_env
 from tests import pictures
 from tests.servers import (

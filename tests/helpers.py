@@ -20,11 +20,11 @@ import requests
 from PIL import Image
 
 from config import Settings
-from flux_service.catalog import ServedModels
-from flux_service.pipeline import Pipeline
-from flux_service.spending import MemoryCounts, Spending
-from flux_service.store import MemoryStore
-from flux_service.workers_ai import WorkersAIClient
+from flux_service.generation.pipeline import Pipeline
+from flux_service.generation.spending import MemoryCounts, Spending
+from flux_service.stores.base import MemoryStore
+from flux_service.upstream.catalog import ServedModels
+from flux_service.upstream.workers_ai import WorkersAIClient
 
 API_KEY = "sk-test-4c1d9a7e2b6f"
 # A second key, for what differs between keys.

@@ -14,11 +14,11 @@ from collections.abc import Callable
 
 import pytest
 
-from flux_service.client_tasks import recognise
 from flux_service.errors import InvalidRequestError
-from flux_service.openai_format import decode_json, message_text, parse_chat_request
-from flux_service.optimizer import clean_answer
-from flux_service.prompt import clean_prompt, parse_prompt
+from flux_service.generation.prompt import clean_prompt, parse_prompt
+from flux_service.upstream.optimizer import clean_answer
+from flux_service.wire.chat import decode_json, message_text, parse_chat_request
+from flux_service.wire.client_tasks import recognise
 
 MIB = 1024 * 1024
 LIMIT_SECONDS = 0.010

@@ -16,7 +16,7 @@ from prometheus_client import REGISTRY
 from prometheus_client.multiprocess import MultiProcessCollector
 from prometheus_client.parser import text_string_to_metric_families
 
-from flux_service.redis_store import RedisStore
+from flux_service.stores.redis_store import RedisStore
 from tests.client_requests import CLIENT_TASKS
 from tests.e2e.service import Service
 from tests.e2e.test_scale import draw, draw_at_once, workers

@@ -14,7 +14,7 @@ import pytest
 import requests
 from botocore.exceptions import ClientError
 
-from flux_service.s3_store import CHECK_INTERVAL
+from flux_service.stores.s3_store import CHECK_INTERVAL
 from tests.e2e.service import Service
 from tests.helpers import FOX, ONE_ACCOUNT, Standin, fetch_image, image_url
 from tests.servers import RedisServer, SeaweedServer

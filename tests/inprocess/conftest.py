@@ -17,7 +17,7 @@ from flask import Flask
 from flask.testing import FlaskClient
 
 from flux_service import standin as standin_package
-from flux_service.factory import create_app
+from flux_service.web.factory import create_app
 from tests.helpers import (
     GATEWAY_TOKEN,
     OPTIMIZER_KEY,

@@ -10,8 +10,8 @@ import requests
 from flask.testing import FlaskClient
 from prometheus_client.parser import text_string_to_metric_families
 
-from flux_service.factory import create_app
 from flux_service.standin import DEFAULT_ACCOUNT
+from flux_service.web.factory import create_app
 from tests.helpers import SECOND_ACCOUNT, SECOND_TOKEN, STANDIN_TOKEN, Standin, image_url
 from tests.inprocess.api import Api, settings_with
 

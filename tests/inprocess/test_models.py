@@ -12,9 +12,9 @@ import pytest
 from flask import Flask
 from PIL import Image, ImageChops, ImageOps, ImageStat
 
-from flux_service.catalog import MODELS
-from flux_service.prompt import RATIO_SIZES
+from flux_service.generation.prompt import RATIO_SIZES
 from flux_service.standin.drawing import draw, prompt_seed
+from flux_service.upstream.catalog import MODELS
 from tests.helpers import AUTH, GATEWAY_TOKEN, Standin, decode, image_url
 from tests.inprocess.api import STANDIN_URL, Api
 

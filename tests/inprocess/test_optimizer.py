@@ -8,7 +8,7 @@ import pytest
 import requests
 from flask import Flask
 
-from flux_service.optimizer import OptimizerError, PromptOptimizer
+from flux_service.upstream.optimizer import OptimizerError, PromptOptimizer
 from tests.helpers import Standin, image_url
 from tests.inprocess.api import Api, settings_with
 

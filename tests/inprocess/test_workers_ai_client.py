@@ -9,9 +9,9 @@ import time
 import pytest
 import requests
 
-from flux_service.catalog import CATALOG
 from flux_service.errors import InvalidRequestError, UpstreamError
-from flux_service.workers_ai import WorkersAIClient
+from flux_service.upstream.catalog import CATALOG
+from flux_service.upstream.workers_ai import WorkersAIClient
 from tests.helpers import Standin, decode
 from tests.inprocess.api import settings_with
 

@@ -7,7 +7,9 @@ from datetime import UTC, datetime, timedelta, timezone
 import pytest
 
 from config import CloudflareAccount
-from flux_service.accounts import (
+from flux_service.clock import next_utc_midnight
+from flux_service.errors import AllocationUsedUpError, MinuteLimitError, RateLimitError
+from flux_service.upstream.accounts import (
     ALLOCATION,
     RATE_LIMIT,
     AccountPool,
@@ -16,8 +18,6 @@ from flux_service.accounts import (
     all_resting,
     rest_for,
 )
-from flux_service.clock import next_utc_midnight
-from flux_service.errors import AllocationUsedUpError, MinuteLimitError, RateLimitError
 
 ACCOUNTS = [CloudflareAccount("first", "token-1"), CloudflareAccount("second", "token-2")]
 NOON = datetime(2026, 12, 2, 12, 0, tzinfo=UTC)

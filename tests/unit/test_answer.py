@@ -7,12 +7,12 @@ from dataclasses import replace
 import pytest
 
 from config import LANGUAGES
-from flux_service.answer import failure_part, intro, markdown_text, prompt_part, result_part
-from flux_service.catalog import CATALOG
-from flux_service.images import EncodedImage
-from flux_service.pipeline import Plan, PromptChoice, Stored
-from flux_service.prompt import PromptSpec
-from flux_service.translations import TEXTS, duration, time_left
+from flux_service.generation.codec import EncodedImage
+from flux_service.generation.pipeline import Plan, PromptChoice, Stored
+from flux_service.generation.prompt import PromptSpec
+from flux_service.upstream.catalog import CATALOG
+from flux_service.wire.markdown import failure_part, intro, markdown_text, prompt_part, result_part
+from flux_service.wire.translations import TEXTS, duration, time_left
 
 SCHNELL = CATALOG["@cf/black-forest-labs/flux-1-schnell"]
 PLAN = Plan(PromptSpec("a red fox", 1280, 720), SCHNELL, 1024, 576, 4, (None,))

@@ -4,8 +4,8 @@ import hmac
 
 import pytest
 
-from flux_service.auth import check_api_key, presented_key
 from flux_service.errors import AuthenticationError
+from flux_service.web.auth import check_api_key, presented_key
 
 
 @pytest.mark.parametrize(

@@ -4,7 +4,7 @@ import json
 
 import pytest
 
-from flux_service.client_tasks import DRAW, MARKERS, Marker, recognise
+from flux_service.wire.client_tasks import DRAW, MARKERS, Marker, recognise
 from tests.client_requests import CLIENT_TASKS, HISTORY, IMAGE_CHATS, IMAGE_PROMPTS
 
 JSON_KINDS = ("tags", "follow_ups", "queries", "autocomplete", "prompt", "task")

@@ -7,8 +7,8 @@ import zlib
 
 import pytest
 
-from flux_service.compression import INPUT_STEP, BodyDecoder, body_coding
 from flux_service.errors import InvalidRequestError, UnsupportedMediaTypeError
+from flux_service.web.compression import INPUT_STEP, BodyDecoder, body_coding
 
 BODY = b'{"prompt": "a red fox in deep snow"}' * 1000
 

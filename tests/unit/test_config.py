@@ -13,7 +13,7 @@ from config import (
     load_settings,
     shared_redis,
 )
-from flux_service.ratelimit import counters_url
+from flux_service.web.ratelimit import counters_url
 
 REQUIRED = {"CF_ACCOUNT_ID": "acc", "CF_API_TOKEN": "tok"}
 

@@ -2,8 +2,8 @@
 
 import pytest
 
-from flux_service.catalog import CATALOG, ModelSpec, lookup
-from flux_service.costs import dollars, estimate
+from flux_service.upstream.catalog import CATALOG, ModelSpec, lookup
+from flux_service.upstream.costs import dollars, estimate
 
 # $ per 1,000 neurons, and klein-9b's dollar prices in neurons.
 RATE = 0.011 / 1000

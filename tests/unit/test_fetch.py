@@ -5,7 +5,7 @@ import re
 
 import pytest
 
-from flux_service.fetch import FetchError, ImageFetcher, embedded_ipv4, public
+from flux_service.generation.fetch import FetchError, ImageFetcher, embedded_ipv4, public
 
 
 @pytest.mark.parametrize(

@@ -11,7 +11,7 @@ import pytest
 
 from config import STORE_MARKER
 from flux_service.errors import StoreUnavailableError
-from flux_service.file_store import FileStore, Held, header, read_header, to_drop
+from flux_service.stores.file_store import FileStore, Held, header, read_header, to_drop
 from tests.helpers import assert_untouched, seed_foreign, small_filesystem
 
 MIB = 1024 * 1024

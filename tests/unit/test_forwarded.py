@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from config import ConfigError, load_settings
-from flux_service.forwarded import Proxies, client_address, origin
+from flux_service.web.forwarded import Proxies, client_address, origin
 
 LOCAL = Proxies.parse(("127.0.0.1", "::1"))
 

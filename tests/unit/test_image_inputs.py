@@ -6,7 +6,7 @@ import io
 import pytest
 from PIL import Image
 
-from flux_service.image_inputs import (
+from flux_service.generation.inputs import (
     InputImageError,
     change_area,
     keep_outside,

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from flux_service.errors import RangeNotSatisfiableError
-from flux_service.image_server import byte_range, none_match, range_applies
+from flux_service.web.image_server import byte_range, none_match, range_applies
 
 ETAG = '"Jx7abcdefghijklmnopqrstuvwxyz012"'
 

@@ -5,7 +5,7 @@ import io
 import pytest
 from PIL import Image
 
-from flux_service.images import ImageError, fit_image, read_image, sniff_mime
+from flux_service.generation.codec import ImageError, fit_image, read_image, sniff_mime
 
 
 def encode(fmt: str, size: tuple[int, int] = (64, 48), color: str = "red") -> bytes:

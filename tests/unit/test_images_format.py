@@ -4,7 +4,7 @@ import pytest
 from werkzeug.datastructures import MultiDict
 
 from flux_service.errors import InvalidRequestError
-from flux_service.images_format import (
+from flux_service.wire.images import (
     Delivered,
     image_event,
     image_item,

@@ -61,9 +61,9 @@ def test_no_module_imports_one_that_imports_it_back() -> None:
 
 
 def test_the_walk_sees_the_imports_it_must() -> None:
-    assert "flux_service.catalog" in imports_of("config.py")
-    assert "flux_service.pipeline" in imports_of("flux_service/routes.py")
-    assert "config" in imports_of("flux_service/factory.py")
+    assert "flux_service.upstream.catalog" in imports_of("config.py")
+    assert "flux_service.generation.pipeline" in imports_of("flux_service/web/openai_views.py")
+    assert "config" in imports_of("flux_service/web/factory.py")
 
 
 @pytest.mark.parametrize("late", ["ssl", "requests", "urllib3", "gevent.monkey", "flask"])
@@ -77,3 +77,73 @@ def test_gunicorns_master_loads_nothing_the_worker_patches(late: str) -> None:
         [sys.executable, "-c", check], cwd=ROOT, env=env, capture_output=True, text=True, check=True
     )
     assert run.stdout.strip() == "False", f"gunicorn.conf.py imports {late}"
+
+
+# The layers of flux_service/, lowest first: a module imports its own layer and those below
+# it, never one above. The stand-in and the launcher stand apart.
+LAYERS = ("core", "stores", "upstream", "generation", "wire", "web")
+CORE = {"errors", "metrics", "logs", "clock", "offload"}
+APART = {"__init__", "launcher", "standin"}
+
+
+def layer_of(module: str) -> str | None:
+    """The layer of a module of flux_service (None: the stand-in, the launcher, the package)."""
+    parts = module.split(".")
+    if parts[0] != "flux_service" or len(parts) < 2 or parts[1] in APART:
+        return None
+    return "core" if parts[1] in CORE else parts[1]
+
+
+def test_every_module_is_in_a_layer() -> None:
+    modules = [module_name(path) for path in PRODUCT if path.startswith("flux_service/")]
+    placed = {module: layer_of(module) for module in modules if layer_of(module) is not None}
+    assert set(placed.values()) <= set(LAYERS), placed
+    assert len(placed) > 40  # the walk found them
+
+
+def test_imports_point_down_the_layers() -> None:
+    upward = []
+    for path in PRODUCT:
+        module = module_name(path)
+        layer = layer_of(module)
+        if layer is None:
+            continue
+        for imported in imports_of(path):
+            below = layer_of(imported)
+            if below is not None and LAYERS.index(below) > LAYERS.index(layer):
+                upward.append(f"{module} ({layer}) imports {imported} ({below})")
+    assert upward == []
+
+
+def test_config_reads_only_the_catalogue_of_the_package() -> None:
+    # The master loads config before gevent patches anything: it must stay light.
+    ours = {name for name in imports_of("config.py") if name.startswith("flux_service")}
+    assert ours <= {"flux_service.upstream", "flux_service.upstream.catalog"}
+
+
+def test_the_package_folders_import_nothing() -> None:
+    # gunicorn's master imports the catalogue (through config) and the worker and logger
+    # classes: every package they pass through must load nothing on the way.
+    for init in (ROOT / "flux_service").rglob("__init__.py"):
+        if init.parent.name != "standin":
+            tree = ast.parse(init.read_text())
+            imports = [node for node in tree.body if isinstance(node, ast.Import | ast.ImportFrom)]
+            assert imports == [], init
+
+
+@pytest.mark.parametrize("late", ["requests", "urllib3", "flask", "werkzeug", "redis", "boto3"])
+def test_the_masters_worker_and_logger_classes_load_nothing_they_must_not(late: str) -> None:
+    # After the configuration, gunicorn's master imports `worker_class` and `logger_class`
+    # itself. gunicorn's own gevent worker loads ssl and gevent there already; what matters
+    # is that none of ours brings an HTTP client, Flask or a store's client in before the fork.
+    check = (
+        "import runpy, sys, importlib; conf = runpy.run_path('gunicorn.conf.py'); "
+        "[getattr(importlib.import_module(name.rpartition('.')[0]), name.rpartition('.')[2]) "
+        "for name in (conf['worker_class'], conf['logger_class'])]; "
+        f"print({late!r} in sys.modules)"
+    )
+    env = {"CF_ACCOUNT_ID": "a", "CF_API_TOKEN": "t", "PATH": "/usr/bin:/bin"}
+    run = subprocess.run(
+        [sys.executable, "-c", check], cwd=ROOT, env=env, capture_output=True, text=True, check=True
+    )
+    assert run.stdout.strip() == "False", f"the master's classes import {late}"

@@ -5,7 +5,7 @@ import json
 import pytest
 
 from flux_service.errors import InvalidRequestError
-from flux_service.openai_format import (
+from flux_service.wire.chat import (
     ChatRequest,
     chunk_body,
     completion_body,

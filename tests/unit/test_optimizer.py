@@ -2,7 +2,7 @@
 
 import pytest
 
-from flux_service.optimizer import chat_completions_url, clean_answer
+from flux_service.upstream.optimizer import chat_completions_url, clean_answer
 
 
 @pytest.mark.parametrize(

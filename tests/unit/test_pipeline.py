@@ -3,10 +3,10 @@
 import pytest
 
 from config import Settings
-from flux_service.catalog import MAX_SEED
 from flux_service.errors import InvalidRequestError
-from flux_service.images import fit_within
-from flux_service.pipeline import Order, Pipeline, PromptChoice, Stored, collect
+from flux_service.generation.codec import fit_within
+from flux_service.generation.pipeline import Order, Pipeline, PromptChoice, Stored, collect
+from flux_service.upstream.catalog import MAX_SEED
 from tests.helpers import planner
 
 SCHNELL = "@cf/black-forest-labs/flux-1-schnell"

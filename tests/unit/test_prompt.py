@@ -2,7 +2,13 @@
 
 import pytest
 
-from flux_service.prompt import PromptSpec, clean_prompt, parse_prompt, ratio_label, shorten
+from flux_service.generation.prompt import (
+    PromptSpec,
+    clean_prompt,
+    parse_prompt,
+    ratio_label,
+    shorten,
+)
 
 
 @pytest.mark.parametrize(

@@ -10,21 +10,33 @@ ROOT = Path(__file__).resolve().parents[2]
 
 
 def mapped(folder: str) -> set[str]:
-    """The names the README's map lists under `folder`/."""
+    """The names the README's map lists under `folder`/ (a path: `flux_service/web`)."""
     readme = (ROOT / "README.md").read_text()
-    layout = readme.split("## Development", 1)[1].split("```", 2)[1]
-    block = layout.split(f"\n{folder}/\n", 1)[1]
+    lines = readme.split("## Development", 1)[1].split("```", 2)[1].splitlines()
+    depth = folder.count("/") * 2
+    start = next(
+        number
+        for number, line in enumerate(lines)
+        if line.startswith(" " * depth + folder.rsplit("/", 1)[-1] + "/") and _indent(line) == depth
+    )
     names = set()
-    for line in block.splitlines():
-        if not line.startswith("  "):
+    for line in lines[start + 1 :]:
+        if _indent(line) <= depth:
             break
-        names.add(line.split()[0].rstrip("/"))
+        if _indent(line) == depth + 2:
+            names.add(line.split()[0].rstrip("/"))
     return names
+
+
+def _indent(line: str) -> int:
+    return len(line) - len(line.lstrip(" "))
 
 
 def present(folder: str) -> set[str]:
     """What `folder` holds: its modules and folders, without caches or installed packages."""
-    skip = {"__pycache__", "node_modules", "__init__.py"} if folder == "tests" else {"__pycache__"}
+    skip = {"__pycache__", "node_modules"}
+    if folder == "tests" or folder.count("/"):
+        skip.add("__init__.py")
     return {
         path.name
         for path in (ROOT / folder).iterdir()
@@ -32,7 +44,11 @@ def present(folder: str) -> set[str]:
     }
 
 
-@pytest.mark.parametrize("folder", ["flux_service", "tests"])
+PACKAGES = ["flux_service", *(f"flux_service/{layer}" for layer in
+            ("stores", "upstream", "generation", "wire", "web"))]  # fmt: skip
+
+
+@pytest.mark.parametrize("folder", [*PACKAGES, "tests"])
 def test_the_readme_maps_every_module_and_folder(folder: str) -> None:
     assert mapped(folder) == present(folder)
 

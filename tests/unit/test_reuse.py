@@ -11,11 +11,11 @@ from pathlib import Path
 import pytest
 
 from config import Settings
-from flux_service.file_index import FileIndex
-from flux_service.pipeline import Order, Pipeline, PromptChoice, draw_digest
-from flux_service.reuse import Reuse, Reused, request_digest
-from flux_service.reuse_index import MemoryIndex
-from flux_service.store import MemoryStore
+from flux_service.generation.pipeline import Order, Pipeline, PromptChoice, draw_digest
+from flux_service.generation.reuse import Reuse, Reused, request_digest
+from flux_service.stores.base import MemoryStore
+from flux_service.stores.file_index import FileIndex
+from flux_service.stores.reuse_index import MemoryIndex
 from tests.helpers import planner
 
 BASE = {

@@ -11,8 +11,8 @@ from botocore.exceptions import ClientError, ConnectTimeoutError, EndpointConnec
 from urllib3.exceptions import ReadTimeoutError
 
 from config import Settings, bucket_and_prefix, public_links
-from flux_service.s3_client import Reader, describe, new_client
-from flux_service.s3_store import (
+from flux_service.stores.s3_client import Reader, describe, new_client
+from flux_service.stores.s3_store import (
     expiry_metadata,
     freshness,
     lifecycle_days,

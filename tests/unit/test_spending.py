@@ -6,7 +6,7 @@ import pytest
 
 from flux_service.clock import seconds_to_utc_midnight
 from flux_service.errors import BudgetSpentError
-from flux_service.spending import Day, MemoryCounts, Spending
+from flux_service.generation.spending import Day, MemoryCounts, Spending
 
 EVENING = datetime(2026, 3, 1, 23, 0, tzinfo=UTC)
 

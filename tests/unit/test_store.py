@@ -4,7 +4,7 @@ import base64
 
 import pytest
 
-from flux_service.store import MemoryStore, new_key
+from flux_service.stores.base import MemoryStore, new_key
 
 
 class Clock:

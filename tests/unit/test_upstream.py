@@ -3,7 +3,7 @@
 import pytest
 
 from config import Settings
-from flux_service.upstream import http_session, proxies_for
+from flux_service.upstream.http_session import http_session, proxies_for
 
 PROXIED = Settings(
     cf_account_id="a",

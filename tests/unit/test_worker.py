@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from flux_service.worker import IdleConnections
+from flux_service.web.worker import IdleConnections
 
 
 def idle(*connections: str) -> IdleConnections[str]:

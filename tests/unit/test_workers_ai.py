@@ -5,7 +5,6 @@ import json
 
 import pytest
 
-from flux_service.catalog import CATALOG, MODELS, lookup
 from flux_service.errors import (
     AllocationUsedUpError,
     FluxError,
@@ -15,8 +14,9 @@ from flux_service.errors import (
     UpstreamError,
     UpstreamTimeoutError,
 )
-from flux_service.upstream_errors import ERROR_TABLE, upstream_error
-from flux_service.workers_ai import model_inputs, read_answer, request_size
+from flux_service.upstream.catalog import CATALOG, MODELS, lookup
+from flux_service.upstream.error_table import ERROR_TABLE, upstream_error
+from flux_service.upstream.workers_ai import model_inputs, read_answer, request_size
 
 
 @pytest.mark.parametrize(

@@ -1,0 +1,105 @@
+"""Client authentication: a bearer key checked against API_KEY, or for /metrics against
+METRICS_TOKEN, in constant time; without METRICS_TOKEN, /metrics is this machine's alone."""
+
+from __future__ import annotations
+
+import hmac
+import ipaddress
+from collections.abc import Callable, Mapping
+from functools import wraps
+from typing import TypeVar
+
+from flask import request
+from werkzeug.datastructures import Headers
+
+from ..errors import AuthenticationError, ForbiddenError
+from .state import current_state
+
+F = TypeVar("F", bound=Callable)
+
+
+def presented_key(headers: Headers | Mapping[str, str]) -> str | None:
+    """The key a client sent: `Authorization: Bearer <key>`, or `X-Api-Key` (Cherry Studio)."""
+    return _bearer(headers) or headers.get("X-Api-Key", "").strip() or None
+
+
+def _bearer(headers: Headers | Mapping[str, str]) -> str | None:
+    scheme, _, token = headers.get("Authorization", "").partition(" ")
+    if scheme.lower() != "bearer":
+        return None
+    return token.strip() or None
+
+
+def is_api_key(key: str | None, allowed: tuple[str, ...]) -> bool:
+    """Whether `key` is one of `allowed`, compared with every one of them, without stopping
+    early, so timing tells nothing."""
+    matched = False
+    for candidate in allowed:
+        matched |= key is not None and hmac.compare_digest(key.encode(), candidate.encode())
+    return matched
+
+
+def check_api_key(key: str | None, allowed: tuple[str, ...]) -> None:
+    """Raise AuthenticationError unless `key` is one of `allowed`."""
+    if not allowed:
+        raise AuthenticationError(
+            "This server has no API_KEY configured, so it generates for no one. "
+            "Its operator must set API_KEY."
+        )
+    if key is None:
+        raise AuthenticationError(
+            "Missing API key: send it as `Authorization: Bearer <key>`.", code="missing_api_key"
+        )
+    if not is_api_key(key, allowed):
+        raise AuthenticationError("Incorrect API key provided.")
+
+
+# Headers a proxy adds: a request that bears one came from elsewhere, whatever its peer.
+_FORWARDING = ("X-Forwarded-For", "Forwarded", "X-Real-IP")
+
+
+def check_metrics_access(headers: Headers | Mapping[str, str], peer: str, token: str) -> None:
+    """Raise unless the metrics may be shown: with METRICS_TOKEN (`token`), to a request
+    that bears it; without, to one from this machine (a loopback `peer`) that no proxy
+    forwarded, so a public deployment shows them to nobody outside by default."""
+    if token:
+        _check_token(headers, token)
+        return
+    try:
+        local = ipaddress.ip_address(peer).is_loopback
+    except ValueError:
+        local = False
+    if not local or any(name in headers for name in _FORWARDING):
+        raise ForbiddenError(
+            "The metrics are shown to this machine alone: scrape them on 127.0.0.1, or have "
+            "the operator set METRICS_TOKEN and send it as `Authorization: Bearer <token>`.",
+            code="metrics_not_public",
+        )
+
+
+def _check_token(headers: Headers | Mapping[str, str], token: str) -> None:
+    """Raise AuthenticationError unless `headers` bear `token` (METRICS_TOKEN)."""
+    presented = _bearer(headers) or ""
+    if not hmac.compare_digest(presented.encode(), token.encode()):
+        raise AuthenticationError(
+            "The metrics need the METRICS_TOKEN: send it as `Authorization: Bearer <token>`.",
+            code="invalid_metrics_token",
+        )
+
+
+def require_api_key(view: F) -> F:
+    """Decorate a view so it runs only for a client with a valid key. The view is marked
+    (`requires_key`), so RATE_LIMIT's refusals find every such route by itself."""
+
+    @wraps(view)
+    def guarded(*args: object, **kwargs: object) -> object:
+        check_api_key(presented_key(request.headers), current_state().settings.api_keys)
+        return view(*args, **kwargs)
+
+    guarded.requires_key = True  # type: ignore[attr-defined]
+    return guarded  # type: ignore[return-value]
+
+
+def requires_key(view: Callable | None) -> bool:
+    """Whether `view` runs only for a client with a valid key (see `require_api_key`)."""
+    return getattr(view, "requires_key", False)

@@ -1,0 +1,226 @@
+"""The application factory: opens the store, builds the clients and the pipeline, and wires
+the blueprint, the error handlers and CORS around them."""
+
+from __future__ import annotations
+
+import logging
+
+import requests
+from flask import Flask, Response, current_app, g, request
+from flask_cors import CORS
+
+from config import Settings, load_settings, shared_redis, store_scheme
+
+from ..clock import Clock, utc_now
+from ..generation.fetch import ImageFetcher
+from ..generation.pipeline import Pipeline
+from ..generation.reuse import Reuse
+from ..generation.spending import Counts, MemoryCounts, Spending
+from ..logs import configure_logging
+from ..stores.base import ImageStore, MemoryStore
+from ..stores.file_index import FileIndex
+from ..stores.file_store import FileStore
+from ..stores.reuse_index import Index, MemoryIndex
+from ..upstream.accounts import AccountPool
+from ..upstream.catalog import ServedModels
+from ..upstream.http_session import http_session
+from ..upstream.optimizer import PromptOptimizer
+from ..upstream.workers_ai import WorkersAIClient
+from .auth import requires_key
+from .byte_budget import ByteBudget
+from .forwarded import Proxies
+from .image_server import ImageServer
+from .json_response import register_error_handlers
+from .openai_views import bp, client
+from .ratelimit import RateLimits
+from .request_log import init_request_log
+from .state import State, current_state
+
+log = logging.getLogger(__name__)
+
+# Headers a browser may read from our answers (the SDKs' retry logic uses them).
+# ETag and Content-Range let a page script revalidate a picture or fetch the rest of one.
+EXPOSED_HEADERS = ["Retry-After", "x-should-retry", "Content-Disposition", "ETag", "Content-Range"]
+PREFLIGHT_MAX_AGE = 86400
+# What Flask-CORS and _harden add to the app's answers, for the images served before it.
+# Seconds past the longest a draw may take (a slot, then Workers AI) that a request waits
+# on an identical one before drawing itself.
+REUSE_MARGIN = 5.0
+IMAGE_HEADERS = [
+    ("Access-Control-Allow-Origin", "*"),
+    ("Access-Control-Expose-Headers", ", ".join(EXPOSED_HEADERS)),
+    ("X-Content-Type-Options", "nosniff"),
+]
+
+
+def create_app(
+    settings: Settings | None = None,
+    session: requests.Session | None = None,
+    now: Clock = utc_now,
+) -> Flask:
+    """Build the service from `settings` (default: the environment and `.env`).
+
+    `session` carries every upstream call (default: one built from the settings); tests pass
+    one that reaches the Workers AI stand-in inside the test process, and a `now` whose
+    clock they control, for the accounts that rest until 00:00 UTC.
+    """
+    settings = settings or load_settings()
+    session = session or http_session(settings)
+    configure_logging()
+    app = Flask(__name__)
+    app.config["MAX_CONTENT_LENGTH"] = settings.max_body_bytes
+
+    models = ServedModels.from_ids(settings.flux_model, settings.models)
+    store = open_store(settings)
+    optimizer = PromptOptimizer(settings, session) if settings.prompt_optimization else None
+    spending = Spending(
+        open_counts(settings),
+        settings.daily_neuron_budget,
+        settings.daily_neuron_budget_per_key,
+        now,
+    )
+    accounts = AccountPool.from_settings(settings, now)
+    workers_ai = WorkersAIClient(settings, session, accounts)
+    reuse = open_reuse(settings, store)
+    pipeline = Pipeline(settings, models, workers_ai, optimizer, store, spending, reuse)
+    limits = RateLimits(settings) if settings.rate_limit else None
+    proxies = Proxies.parse(settings.forwarded_allow_ips)
+    unsent = ByteBudget(settings.max_unsent_bytes)
+    bodies = ByteBudget(settings.max_body_memory)
+    fetcher = (
+        ImageFetcher(settings.max_image_bytes, settings.fetch_private_networks)
+        if settings.fetch_image_urls
+        else None
+    )
+    app.extensions["flux"] = State(
+        settings,
+        models,
+        store,
+        pipeline,
+        limits,
+        proxies,
+        unsent,
+        bodies,
+        fetcher,
+        spending,
+        accounts,
+    )
+    app.wsgi_app = ImageServer(app.wsgi_app, store, IMAGE_HEADERS)  # type: ignore[method-assign]
+
+    init_request_log(app)
+    # A preflight needs no key and no route of its own: answer it before routing.
+    app.before_request(_answer_preflight)
+    app.after_request(_harden)
+    CORS(
+        app,
+        origins="*",
+        send_wildcard=True,
+        allow_headers="*",  # echoes Access-Control-Request-Headers, Authorization included
+        expose_headers=EXPOSED_HEADERS,
+        methods=["GET", "POST", "OPTIONS"],
+        max_age=PREFLIGHT_MAX_AGE,
+        supports_credentials=False,
+    )
+    app.register_blueprint(bp)
+    if limits is not None:
+        app.before_request(_refuse_early)
+        app.after_request(_count_refusal)
+    register_error_handlers(app)
+    if settings.demo_mode:
+        log.warning("DEMO MODE: images come from the local Workers AI stand-in, not Cloudflare")
+    if not settings.api_keys:
+        log.warning("API_KEY is not set: every generation request will be refused")
+    return app
+
+
+def open_store(settings: Settings) -> ImageStore:
+    """The store IMAGE_STORE names."""
+    kind = store_scheme(settings.image_store)
+    if kind == "memory":
+        return MemoryStore(
+            settings.image_expiration,
+            settings.image_store_max_bytes,
+            settings.image_store_key_bytes,
+        )
+    if kind == "file":
+        return FileStore.from_url(
+            settings.image_store, settings.image_expiration, settings.image_store_max_bytes
+        )
+    if kind == "s3":
+        # Imported only when used: boto3 and its S3 client add 24 MB and half a second.
+        from ..stores.s3_store import S3Store  # noqa: PLC0415
+
+        return S3Store.from_settings(settings)
+    # Imported only when used: redis-py adds 7 MB to every process that loads it.
+    from ..stores.redis_store import RedisStore  # noqa: PLC0415
+
+    return RedisStore.from_url(
+        settings.image_store,
+        settings.image_expiration,
+        settings.image_store_max_bytes,
+        settings.image_store_key_bytes,
+    )
+
+
+def open_reuse(settings: Settings, store: ImageStore) -> Reuse | None:
+    """What hands repeatable requests their stored pictures, unless REUSE_PICTURES is off.
+
+    Its index is in the Redis the service has, so every instance shares it; else beside the
+    disk store, for every worker of the machine; else in this process.
+    """
+    if not settings.reuse_pictures:
+        return None
+    ttl = settings.image_expiration
+    wait = settings.generation_wait + settings.upstream_timeout + REUSE_MARGIN
+    redis_url = shared_redis(settings)
+    index: Index
+    if redis_url:
+        # Imported only when used, as the Redis store is: redis-py adds 7 MB.
+        from ..stores.redis_index import RedisIndex  # noqa: PLC0415
+
+        index = RedisIndex.from_url(redis_url, ttl, wait)
+    elif isinstance(store, FileStore):
+        index = FileIndex.beside(store.root, ttl)
+    else:
+        index = MemoryIndex(ttl)
+    return Reuse(index, store, ttl, wait)
+
+
+def open_counts(settings: Settings) -> Counts:
+    """Where the day's spending is counted: where RATE_LIMIT counts, Redis or this process."""
+    url = shared_redis(settings)
+    if not url:
+        return MemoryCounts()
+    # Imported only when used, as the Redis store is.
+    from ..stores.redis_spending import RedisCounts  # noqa: PLC0415
+
+    return RedisCounts.from_url(url)
+
+
+def _answer_preflight() -> Response | None:
+    if request.method == "OPTIONS":
+        return Response(status=204)
+    return None
+
+
+def _refuse_early() -> None:
+    """A client refused too often waits before any route that needs a key reads its
+    request at all."""
+    limits = current_state().limits
+    view = current_app.view_functions.get(request.endpoint or "")
+    if limits is not None and requires_key(view):
+        limits.refuse_early(client())
+
+
+def _count_refusal(response: Response) -> Response:
+    """A refused request (4xx, not a rate limit itself) counts against the looser limit."""
+    limits = current_state().limits
+    refused = 400 <= response.status_code < 500 and response.status_code != 429
+    if limits is not None and refused and not g.get("generating"):
+        limits.count_refusal(client())
+    return response
+
+
+def _harden(response: Response) -> Response:
+    response.headers.setdefault("X-Content-Type-Options", "nosniff")
+    return response

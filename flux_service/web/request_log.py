@@ -1,0 +1,53 @@
+"""One log line and one count per request: the Flask hooks that write them, streams included."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Iterator
+
+from flask import Flask, Response, g, request
+
+from .. import metrics
+from ..logs import request_line
+
+
+def init_request_log(app: Flask) -> None:
+    """Log and count each request; streamed answers log theirs when the stream ends (and are
+    counted at once: their status is sent first)."""
+
+    @app.before_request
+    def start_clock() -> None:
+        g.started = time.monotonic()
+        g.log_fields = {}
+
+    @app.after_request
+    def log_answer(response: Response) -> Response:
+        method, route = _route()
+        metrics.count_request(route, response.status_code)
+        if response.mimetype != "text/event-stream":
+            started = g.get("started", time.monotonic())
+            request_line(method, route, response.status_code, started, **g.get("log_fields", {}))
+        return response
+
+
+def logged_stream(events: Iterator[str], outcome: Callable[[], str | None]) -> Iterator[str]:
+    """`events`, logging the request's line once the stream has ended, however it ended.
+
+    `outcome()` says how the stream ended, "completed" or "failed: …"; a stream that ends
+    without either was left by its client. Call it within the request: the stream itself
+    runs after the request context has gone.
+    """
+    (method, route), started, fields = _route(), g.started, g.log_fields
+
+    def stream() -> Iterator[str]:
+        try:
+            yield from events
+        finally:
+            how = outcome() or "client went away"
+            request_line(method, route, 200, started, stream=True, outcome=how, **fields)
+
+    return stream()
+
+
+def _route() -> tuple[str, str]:
+    return request.method, request.url_rule.rule if request.url_rule else "(no route)"
