@@ -14,7 +14,7 @@ from werkzeug.formparser import parse_form_data
 
 from ..errors import BodyTooLargeError, InvalidRequestError, RequestTimeoutError, UnavailableError
 from ..offload import DeadlineExceeded, deadline, off_the_event_loop
-from ..wire.chat import decode_json, explain_json
+from ..wire.json_body import decode_json, explain_json
 from .byte_budget import hold_for_request
 from .compression import BodyDecoder, body_coding
 from .state import current_state

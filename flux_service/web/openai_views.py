@@ -32,8 +32,6 @@ from ..wire import markdown
 from ..wire.chat import (
     ChatRequest,
     completion_body,
-    model_entry,
-    model_list_body,
     new_completion_id,
     parse_chat_request,
     usage,
@@ -48,6 +46,7 @@ from ..wire.images import (
     parse_edit_request,
     parse_images_request,
 )
+from ..wire.model_list import model_entry, model_list_body
 from ..wire.responses import (
     Ids,
     Numbered,

@@ -6,19 +6,14 @@ parts); what we build carries every field the official SDKs and chat apps read.
 
 from __future__ import annotations
 
-import json
 import math
 import re
 import secrets
 from dataclasses import dataclass, field
 from typing import Any
 
-import orjson
-
 from ..errors import InvalidRequestError
-from ..upstream.catalog import MAX_SEED
-
-MAX_CHOICES = 4  # a chat's `n`: as many images as the Images API draws at once
+from .fields import MAX_IMAGES, optional, seed_of
 
 
 @dataclass(frozen=True)
@@ -35,39 +30,6 @@ class ChatRequest:
     earlier: str | None = None  # the last image linked in the assistant's answer before it
     earlier_prompt: str = ""  # the user's message that answer drew
     messages: list = field(default_factory=list, compare=False, repr=False)
-
-
-def decode_json(data: bytes) -> Any:
-    """The JSON value in a request body; InvalidRequestError says what is wrong with it.
-
-    orjson reads a well-formed body five times faster than the standard library; the rest
-    (and what orjson refuses though JSON allows it: a lone surrogate escape, a BOM, a number
-    past 64 bits) go to `explain_json`, which takes them or says what is wrong.
-    """
-    try:
-        return orjson.loads(data)
-    except orjson.JSONDecodeError:
-        return explain_json(data)
-
-
-def explain_json(data: bytes) -> Any:
-    """`data` read by the standard library: its value, or an InvalidRequestError saying what
-    is wrong with it."""
-    if not data.strip():
-        raise InvalidRequestError("The request body is empty: send a JSON object.")
-    try:
-        return json.loads(data.decode("utf-8-sig"))
-    except UnicodeDecodeError:
-        raise InvalidRequestError("The request body is not valid UTF-8.") from None
-    except RecursionError:
-        raise InvalidRequestError("The request body is nested too deeply.") from None
-    except json.JSONDecodeError as error:
-        raise InvalidRequestError(
-            f"The request body is not valid JSON: {error.msg} "
-            f"(line {error.lineno}, column {error.colno})."
-        ) from None
-    except ValueError:  # a number with thousands of digits
-        raise InvalidRequestError("The request body holds a number too long to read.") from None
 
 
 def parse_chat_request(body: Any) -> ChatRequest:
@@ -90,8 +52,8 @@ def parse_chat_request(body: Any) -> ChatRequest:
     stream = optional(body, "stream", bool, default=False)
     options = optional(body, "stream_options", dict, {})
     n = optional(body, "n", int, 1)
-    if not 1 <= n <= MAX_CHOICES:
-        raise InvalidRequestError(f"`n` must be between 1 and {MAX_CHOICES}.", param="n")
+    if not 1 <= n <= MAX_IMAGES:  # a chat's choices: each its own image
+        raise InvalidRequestError(f"`n` must be between 1 and {MAX_IMAGES}.", param="n")
     return ChatRequest(
         prompt=message_text(content, f"messages[{index}].content"),
         model=optional(body, "model", str),
@@ -170,14 +132,6 @@ def _check_message(message: Any, param: str) -> None:
         )
 
 
-def seed_of(body: dict) -> int | None:
-    """The body's `seed`, checked to be one Workers AI takes."""
-    seed = optional(body, "seed", int)
-    if seed is not None and not 0 <= seed <= MAX_SEED:
-        raise InvalidRequestError(f"`seed` must be between 0 and {MAX_SEED}.", param="seed")
-    return seed
-
-
 def message_text(content: Any, param: str) -> str:
     """The text of the last user message; InvalidRequestError (naming `param`) if it has none."""
     if not isinstance(content, (str, list)):
@@ -204,23 +158,6 @@ def text_of(content: Any) -> str:
         and part.get("type") == "text"
         and isinstance(part.get("text"), str)
     )
-
-
-def optional(body: dict, name: str, kind: type, default: Any = None) -> Any:
-    """`body[name]` if it is a `kind`, `default` if it is absent or null; else a 400."""
-    value = body.get(name)
-    if value is None:
-        return default
-    # JSON has one number type: 2.0 is the whole number 2 (JavaScript may well send it).
-    if kind is int and isinstance(value, float) and value.is_integer():
-        return int(value)
-    # bool is an int in Python, but `"seed": true` is not a seed.
-    if not isinstance(value, kind) or (kind is int and isinstance(value, bool)):
-        raise InvalidRequestError(f"`{name}` must be a {_KIND_NAMES[kind]}.", param=name)
-    return value
-
-
-_KIND_NAMES = {bool: "boolean", str: "string", int: "whole number", dict: "JSON object"}
 
 
 def new_completion_id() -> str:
@@ -296,19 +233,3 @@ def usage_chunk_body(completion_id: str, created: int, model: str, usage: dict) 
         "choices": [],
         "usage": usage,
     }
-
-
-def model_entry(model_id: str, created: int, owned_by: str) -> dict:
-    """One entry of `/v1/models`."""
-    return {"id": model_id, "object": "model", "created": created, "owned_by": owned_by}
-
-
-def model_list_body(entries: list[dict]) -> dict:
-    """The `/v1/models` list."""
-    return {"object": "list", "data": entries}
-
-
-def sse_event(payload: dict | str) -> str:
-    """One Server-Sent Event: `data: <json>` and a blank line, never an `event:` line."""
-    data = payload if isinstance(payload, str) else json.dumps(payload, ensure_ascii=False)
-    return f"data: {data}\n\n"

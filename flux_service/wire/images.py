@@ -19,9 +19,10 @@ from werkzeug.datastructures import MultiDict
 
 from ..errors import InvalidRequestError
 from ..generation.prompt import MAX_SIDE, MIN_SIDE
-from .chat import estimate_tokens, optional, seed_of
+from ..stores.base import EXTENSIONS
+from .chat import estimate_tokens
+from .fields import MAX_IMAGES, optional, seed_of
 
-MAX_IMAGES = 4
 IMAGE_FORMATS = {
     "png": "image/png",
     "jpeg": "image/jpeg",
@@ -79,18 +80,8 @@ def parse_images_request(body: Any) -> ImagesRequest:
             "`response_format` must be `url` or `b64_json`.", param="response_format"
         )
     # gpt-image models answer in PNG unless asked otherwise, as OpenAI's do.
-    default_output = "png" if name.startswith("gpt-image") else None
-    output_format = optional(body, "output_format", str, default_output)
-    if output_format is not None and output_format not in IMAGE_FORMATS:
-        raise InvalidRequestError(
-            "`output_format` must be `png`, `jpeg` or `webp`.", param="output_format"
-        )
-    quality = optional(body, "quality", str, "auto")
-    if quality not in QUALITIES:
-        raise InvalidRequestError(
-            "`quality` must be `low`, `medium`, `high` or `auto` (or DALL·E's `standard`, `hd`).",
-            param="quality",
-        )
+    mime = output_mime(body, "png" if name.startswith("gpt-image") else None)
+    quality = quality_of(body)
     if optional(body, "background", str, "auto") not in BACKGROUNDS:
         raise InvalidRequestError(
             "`background` must be `auto`, `opaque` or `transparent`.", param="background"
@@ -101,11 +92,36 @@ def parse_images_request(body: Any) -> ImagesRequest:
         n=n,
         size=parse_size(optional(body, "size", str, "auto")),
         response_format=response_format,
-        mime=IMAGE_FORMATS[output_format] if output_format else None,
+        mime=mime,
         seed=seed_of(body),
-        quality=QUALITIES[quality],
+        quality=quality,
         stream=optional(body, "stream", bool, default=False),
     )
+
+
+def output_mime(
+    fields: dict, default: str | None = None, whose: str = "", param: str = "output_format"
+) -> str | None:
+    """The image type `output_format` asks for (`default` without one); None: the model's
+    own. `whose` and `param` name the field in a refusal."""
+    name = optional(fields, "output_format", str, default)
+    if name is not None and name not in IMAGE_FORMATS:
+        raise InvalidRequestError(
+            f"{whose}`output_format` must be `png`, `jpeg` or `webp`.", param=param
+        )
+    return IMAGE_FORMATS[name] if name else None
+
+
+def quality_of(fields: dict, whose: str = "", param: str = "quality") -> str | None:
+    """The steps `quality` asks for: "low" or "high"; None: the model's usual ones."""
+    quality = optional(fields, "quality", str, "auto")
+    if quality not in QUALITIES:
+        raise InvalidRequestError(
+            f"{whose}`quality` must be `low`, `medium`, `high` or `auto` (or DALL·E's "
+            "`standard`, `hd`).",
+            param=param,
+        )
+    return QUALITIES[quality]
 
 
 def parse_size(size: str) -> tuple[int, int] | None:
@@ -152,7 +168,7 @@ class Delivered:
         background is always opaque, whatever was asked."""
         return {
             "size": f"{self.width}x{self.height}",
-            "output_format": FORMAT_NAMES[self.mime],
+            "output_format": EXTENSIONS[self.mime],  # OpenAI names its formats so too
             "quality": self.quality,
             "background": "opaque",
         }
@@ -167,9 +183,6 @@ class Delivered:
             "output_tokens": 0,
             "total_tokens": tokens,
         }
-
-
-FORMAT_NAMES = {mime: name for name, mime in IMAGE_FORMATS.items() if name != "jpg"}
 
 
 def images_body(created: int, items: list[dict], delivered: Delivered) -> dict:

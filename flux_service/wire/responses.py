@@ -16,8 +16,9 @@ from dataclasses import dataclass
 from typing import Any
 
 from ..errors import FluxError, InvalidRequestError
-from .chat import ChatRequest, estimate_tokens, optional, parse_chat_request
-from .images import IMAGE_FORMATS, QUALITIES, Delivered, parse_size
+from .chat import ChatRequest, estimate_tokens, parse_chat_request
+from .fields import optional
+from .images import Delivered, output_mime, parse_size, quality_of
 
 # What a Responses content part is in a chat message's terms.
 _TEXT_PARTS = ("input_text", "output_text", "text")
@@ -59,24 +60,12 @@ def parse_responses_request(body: Any) -> ResponsesRequest:
         }
     )
     tool = _image_tool(body.get("tools"))
-    size = optional(tool, "size", str, "auto")
-    output_format = optional(tool, "output_format", str)
-    if output_format is not None and output_format not in IMAGE_FORMATS:
-        raise InvalidRequestError(
-            "The image_generation tool's `output_format` must be `png`, `jpeg` or `webp`.",
-            param="tools",
-        )
-    quality = optional(tool, "quality", str, "auto")
-    if quality not in QUALITIES:
-        raise InvalidRequestError(
-            "The image_generation tool's `quality` must be `low`, `medium`, `high` or `auto`.",
-            param="tools",
-        )
+    whose = "The image_generation tool's "
     return ResponsesRequest(
         chat,
-        parse_size(size),
-        IMAGE_FORMATS[output_format] if output_format else None,
-        QUALITIES.get(quality),
+        parse_size(optional(tool, "size", str, "auto")),
+        output_mime(tool, whose=whose, param="tools"),
+        quality_of(tool, whose=whose, param="tools"),
     )
 
 

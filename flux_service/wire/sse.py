@@ -8,6 +8,7 @@ client shows or raises; a chat answer also gets it as a content line (chat apps 
 
 from __future__ import annotations
 
+import json
 import logging
 import queue
 import threading
@@ -16,16 +17,24 @@ from dataclasses import dataclass
 from typing import TypeVar
 
 from ..errors import ClientGoneError, FluxError
-from .chat import chunk_body, sse_event, usage, usage_chunk_body
+from .chat import chunk_body, usage, usage_chunk_body
 
 log = logging.getLogger(__name__)
 
 KEEPALIVE_SECONDS = 5.0  # well inside the 10 s that idle proxies and clients tolerate
 KEEPALIVE = ": keep-alive\n\n"
-DONE = sse_event("[DONE]")
 SSE_HEADERS = {"Cache-Control": "no-cache", "X-Accel-Buffering": "no"}
 
 T = TypeVar("T")
+
+
+def sse_event(payload: dict | str) -> str:
+    """One Server-Sent Event: `data: <json>` and a blank line, never an `event:` line."""
+    data = payload if isinstance(payload, str) else json.dumps(payload, ensure_ascii=False)
+    return f"data: {data}\n\n"
+
+
+DONE = sse_event("[DONE]")
 
 
 def paced(stages: Iterator[T], keepalive: float) -> Iterator[T | None]:

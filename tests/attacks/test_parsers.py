@@ -17,8 +17,9 @@ import pytest
 from flux_service.errors import InvalidRequestError
 from flux_service.generation.prompt import clean_prompt, parse_prompt
 from flux_service.upstream.optimizer import clean_answer
-from flux_service.wire.chat import decode_json, message_text, parse_chat_request
+from flux_service.wire.chat import message_text, parse_chat_request
 from flux_service.wire.client_tasks import recognise
+from flux_service.wire.json_body import decode_json
 
 MIB = 1024 * 1024
 LIMIT_SECONDS = 0.010

@@ -9,14 +9,14 @@ from flux_service.wire.chat import (
     ChatRequest,
     chunk_body,
     completion_body,
-    decode_json,
     message_text,
-    model_list_body,
     parse_chat_request,
-    sse_event,
     usage,
     usage_chunk_body,
 )
+from flux_service.wire.json_body import decode_json
+from flux_service.wire.model_list import model_list_body
+from flux_service.wire.sse import sse_event
 
 
 def user(content: object) -> dict:
