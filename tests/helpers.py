@@ -20,11 +20,10 @@ import requests
 from PIL import Image
 
 from config import Settings
-from flux_service.generation.pipeline import Pipeline
+from flux_service.generation.plan import Planner
 from flux_service.generation.spending import MemoryCounts, Spending
 from flux_service.stores.base import MemoryStore
 from flux_service.upstream.catalog import ServedModels
-from flux_service.upstream.workers_ai import WorkersAIClient
 
 API_KEY = "sk-test-4c1d9a7e2b6f"
 # A second key, for what differs between keys.
@@ -183,10 +182,7 @@ def assert_untouched(files: dict[Path, bytes]) -> None:
         assert path.read_bytes() == data, path
 
 
-def planner(settings: Settings) -> Pipeline:
-    """A pipeline for planning only: its Workers AI client is never called."""
+def planner(settings: Settings) -> Planner:
+    """A planner of `settings`, with a store and budgets of its own."""
     models = ServedModels.from_ids(settings.flux_model, settings.models)
-    workers_ai = WorkersAIClient(settings, requests.Session())
-    return Pipeline(
-        settings, models, workers_ai, None, MemoryStore(60, 1 << 20), Spending(MemoryCounts())
-    )
+    return Planner(settings, models, MemoryStore(60, 1 << 20), Spending(MemoryCounts()))

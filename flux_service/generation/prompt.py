@@ -26,9 +26,11 @@ DEFAULT_RATIO = "1:1"
 MIN_SIDE = 64
 MAX_SIDE = 8192
 
-# Four times the longest prompt any model takes: far enough to leave room for whitespace and
-# markers that cleaning drops, near enough that a pasted novel is refused before any work.
-MAX_PROMPT_CHARS = 40_000
+# A raw prompt may be this many times a model's limit: far enough to leave room for the
+# whitespace and markers cleaning drops, near enough that a pasted novel is refused before
+# any work. No prompt is longer than this many times the longest any model takes.
+RAW_PROMPT_FACTOR = 4
+MAX_PROMPT_CHARS = RAW_PROMPT_FACTOR * PROMPT_LIMIT
 
 # Every pattern here is linear in the text it sees: none has an unbounded repetition that
 # could start over at each position of a long run (as `\s*---` did on a million spaces).

@@ -14,7 +14,9 @@ from config import Settings, load_settings, shared_redis, store_scheme
 from ..clock import Clock, utc_now
 from ..generation.fetch import ImageFetcher
 from ..generation.pipeline import Pipeline
+from ..generation.plan import Planner
 from ..generation.reuse import Reuse
+from ..generation.slots import Slots
 from ..generation.spending import Counts, MemoryCounts, Spending
 from ..logs import configure_logging
 from ..stores.base import ImageStore, MemoryStore
@@ -82,7 +84,9 @@ def create_app(
     accounts = AccountPool.from_settings(settings, now)
     workers_ai = WorkersAIClient(settings, session, accounts)
     reuse = open_reuse(settings, store)
-    pipeline = Pipeline(settings, models, workers_ai, optimizer, store, spending, reuse)
+    planner = Planner(settings, models, store, spending, optimizer)
+    slots = Slots.from_settings(settings)
+    pipeline = Pipeline(settings, workers_ai, store, spending, slots, optimizer, reuse)
     limits = RateLimits(settings) if settings.rate_limit else None
     proxies = Proxies.parse(settings.forwarded_allow_ips)
     unsent = ByteBudget(settings.max_unsent_bytes)
@@ -93,17 +97,18 @@ def create_app(
         else None
     )
     app.extensions["flux"] = State(
-        settings,
-        models,
-        store,
-        pipeline,
-        limits,
-        proxies,
-        unsent,
-        bodies,
-        fetcher,
-        spending,
-        accounts,
+        settings=settings,
+        models=models,
+        store=store,
+        planner=planner,
+        pipeline=pipeline,
+        limits=limits,
+        proxies=proxies,
+        unsent=unsent,
+        bodies=bodies,
+        fetcher=fetcher,
+        spending=spending,
+        accounts=accounts,
     )
     app.wsgi_app = ImageServer(app.wsgi_app, store, IMAGE_HEADERS)  # type: ignore[method-assign]
 

@@ -25,7 +25,8 @@ from ..errors import (
     StoreUnavailableError,
     UnavailableError,
 )
-from ..generation.pipeline import Order, Plan, PromptChoice, Stored, collect
+from ..generation.pipeline import Stored, collect
+from ..generation.plan import Order, Plan, PromptChoice
 from ..generation.sources import Sources
 from ..stores.base import image_url
 from ..wire import markdown
@@ -342,7 +343,7 @@ def _plan(order: Order, param: str, inline: bool = False) -> Plan:
     images counted against RATE_LIMIT. An unusable prompt names `param`, its field."""
     state = current_state()
     try:
-        plan = state.pipeline.plan(order)
+        plan = state.planner.plan(order)
     except InvalidRequestError as error:
         raise error.about(param) from None
     if inline:

@@ -14,6 +14,7 @@ from config import Settings
 
 from ..generation.fetch import ImageFetcher
 from ..generation.pipeline import Pipeline
+from ..generation.plan import Planner
 from ..generation.spending import Spending
 from ..stores.base import ImageStore
 from ..upstream.accounts import AccountPool
@@ -23,14 +24,15 @@ from .forwarded import Proxies
 from .ratelimit import RateLimits
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, kw_only=True)
 class State:
     """Everything a request may need besides the request itself."""
 
     settings: Settings
     models: ServedModels
     store: ImageStore
-    pipeline: Pipeline
+    planner: Planner  # an order made a plan, before anything is drawn
+    pipeline: Pipeline  # a plan run
     limits: RateLimits | None  # None without RATE_LIMIT
     proxies: Proxies  # FORWARDED_ALLOW_IPS
     unsent: ByteBudget  # MAX_UNSENT_BYTES: large answers waiting for their client

@@ -9,7 +9,8 @@ from __future__ import annotations
 import re
 from urllib.parse import quote
 
-from ..generation.pipeline import Plan, PromptChoice, Stored
+from ..generation.pipeline import Stored
+from ..generation.plan import Plan, PromptChoice
 from ..generation.prompt import ratio_label
 from .translations import duration, text, time_left
 

@@ -8,15 +8,30 @@ import pytest
 
 from config import LANGUAGES
 from flux_service.generation.codec import EncodedImage
-from flux_service.generation.pipeline import Plan, PromptChoice, Stored
+from flux_service.generation.pipeline import Stored
+from flux_service.generation.plan import Plan, PromptChoice
 from flux_service.generation.prompt import PromptSpec
 from flux_service.upstream.catalog import CATALOG
 from flux_service.wire.markdown import failure_part, intro, markdown_text, prompt_part, result_part
 from flux_service.wire.translations import TEXTS, duration, time_left
 
 SCHNELL = CATALOG["@cf/black-forest-labs/flux-1-schnell"]
-PLAN = Plan(PromptSpec("a red fox", 1280, 720), SCHNELL, 1024, 576, 4, (None,))
-STORED = Stored(0, EncodedImage(b"", "image/jpeg", 1024, 576), "KEY", 7, 1.0, 1800)
+PLAN = Plan(
+    prompt=PromptSpec("a red fox", 1280, 720),
+    model=SCHNELL,
+    width=1024,
+    height=576,
+    steps=4,
+    seeds=(None,),
+)
+STORED = Stored(
+    0,
+    image=EncodedImage(b"", "image/jpeg", 1024, 576),
+    key="KEY",
+    seed=7,
+    upstream_seconds=1.0,
+    kept=1800,
+)
 URL = "https://x.test/image/KEY"
 
 
@@ -125,7 +140,7 @@ def test_markdown_text_shows_prompts_as_written(raw: str, shown: str) -> None:
 
 
 def test_alt_text_cannot_break_the_image_markdown() -> None:
-    plan = Plan(PromptSpec("a ](evil) [fox\nline", 1024, 1024), SCHNELL, 1024, 1024, 4, (None,))
+    plan = replace(PLAN, prompt=PromptSpec("a ](evil) [fox\nline", 1024, 1024), height=1024)
     line = result_part("en", plan, STORED, URL).splitlines()[-1]
     # One image: the alt text holds no unescaped bracket, and the URL closes the line.
     assert re.fullmatch(r"!\[(?:\\.|[^\]\\\n])*\]\(https://x\.test/image/KEY\)", line), line

@@ -5,7 +5,8 @@ import pytest
 from config import Settings
 from flux_service.errors import InvalidRequestError
 from flux_service.generation.codec import fit_within
-from flux_service.generation.pipeline import Order, Pipeline, PromptChoice, Stored, collect
+from flux_service.generation.pipeline import Stored, collect
+from flux_service.generation.plan import Order, Planner, PromptChoice
 from flux_service.upstream.catalog import MAX_SEED
 from tests.helpers import planner
 
@@ -14,11 +15,11 @@ KLEIN = "@cf/black-forest-labs/flux-2-klein-4b"
 
 
 @pytest.fixture
-def pipeline() -> Pipeline:
+def pipeline() -> Planner:
     return planner(Settings(cf_account_id="a", cf_api_token="t", flux_num_steps=6))
 
 
-def test_a_plain_prompt_gets_the_default_model_and_size(pipeline: Pipeline) -> None:
+def test_a_plain_prompt_gets_the_default_model_and_size(pipeline: Planner) -> None:
     plan = pipeline.plan(Order("a red fox"))
     assert (plan.model.id, plan.width, plan.height, plan.steps) == (SCHNELL, 1024, 1024, 6)
     assert plan.seeds == (None,)  # FLUX.1 schnell takes no seed
@@ -26,16 +27,16 @@ def test_a_plain_prompt_gets_the_default_model_and_size(pipeline: Pipeline) -> N
 
 
 @pytest.mark.parametrize("name", ["flux-2-klein-4b", KLEIN, "black-forest-labs/flux-2-klein-4b"])
-def test_a_model_is_picked_by_id_or_short_name(pipeline: Pipeline, name: str) -> None:
+def test_a_model_is_picked_by_id_or_short_name(pipeline: Planner, name: str) -> None:
     assert pipeline.plan(Order("a fox", model=name)).model.id == KLEIN
 
 
 @pytest.mark.parametrize("name", ["gpt-4o", "dall-e-3", "sdxl-base", ""])
-def test_unknown_or_unserved_models_fall_back_to_flux_model(pipeline: Pipeline, name: str) -> None:
+def test_unknown_or_unserved_models_fall_back_to_flux_model(pipeline: Planner, name: str) -> None:
     assert pipeline.plan(Order("a fox", model=name)).model.id == SCHNELL
 
 
-def test_models_with_a_seed_get_a_random_one_or_the_one_asked_for(pipeline: Pipeline) -> None:
+def test_models_with_a_seed_get_a_random_one_or_the_one_asked_for(pipeline: Planner) -> None:
     seeds = {pipeline.plan(Order("a fox", model=KLEIN)).seeds[0] for _ in range(20)}
     assert len(seeds) > 1
     assert all(0 <= seed <= MAX_SEED for seed in seeds)
@@ -43,7 +44,7 @@ def test_models_with_a_seed_get_a_random_one_or_the_one_asked_for(pipeline: Pipe
     assert pipeline.plan(Order("a fox", model=KLEIN)).steps is None  # klein runs fixed steps
 
 
-def test_several_images_get_consecutive_seeds(pipeline: Pipeline) -> None:
+def test_several_images_get_consecutive_seeds(pipeline: Planner) -> None:
     assert pipeline.plan(Order("a fox", model=KLEIN, n=3, seed=MAX_SEED)).seeds == (
         MAX_SEED,
         0,
@@ -52,14 +53,14 @@ def test_several_images_get_consecutive_seeds(pipeline: Pipeline) -> None:
     assert pipeline.plan(Order("a fox", n=2)).seeds == (None, None)
 
 
-def test_sizes_beyond_the_model_are_scaled_down(pipeline: Pipeline) -> None:
+def test_sizes_beyond_the_model_are_scaled_down(pipeline: Planner) -> None:
     plan = pipeline.plan(Order("a fox 2048x1152"))
     assert (plan.width, plan.height, plan.scaled) == (1024, 576, True)
     plan = pipeline.plan(Order("a fox 1280x720", model=KLEIN))
     assert (plan.width, plan.height, plan.scaled) == (1280, 720, False)
 
 
-def test_an_explicit_size_holds_unless_the_prompt_names_one(pipeline: Pipeline) -> None:
+def test_an_explicit_size_holds_unless_the_prompt_names_one(pipeline: Planner) -> None:
     plan = pipeline.plan(Order("a fox", model=KLEIN, size=(512, 768)))
     assert (plan.prompt.text, plan.width, plan.height) == ("a fox", 512, 768)
     # The words the user typed win over a size field, often a client's default.
@@ -77,7 +78,7 @@ def test_an_explicit_size_holds_unless_the_prompt_names_one(pipeline: Pipeline) 
     ],
 )
 def test_unusable_input_is_refused_before_any_call(
-    pipeline: Pipeline, text: str, words: str
+    pipeline: Planner, text: str, words: str
 ) -> None:
     with pytest.raises(InvalidRequestError, match=words) as caught:
         pipeline.plan(Order(text))
@@ -87,7 +88,10 @@ def test_unusable_input_is_refused_before_any_call(
 
 def test_collect_puts_the_images_in_the_plans_order() -> None:
     choice = PromptChoice("a fox")
-    second, first = (Stored(i, None, f"k{i}", None, 0.0) for i in (1, 0))  # type: ignore[arg-type]
+    second, first = (
+        Stored(i, image=None, key=f"k{i}", seed=None, upstream_seconds=0.0)  # type: ignore[arg-type]
+        for i in (1, 0)
+    )
     assert collect([choice, second, first]) == (choice, [first, second])
 
 
@@ -114,6 +118,6 @@ def test_fit_within_keeps_the_ratio(
     ],
 )
 def test_a_plan_costs_what_the_model_is_asked_to_draw(
-    pipeline: Pipeline, order: Order, neurons: float
+    pipeline: Planner, order: Order, neurons: float
 ) -> None:
     assert pipeline.plan(order).cost.neurons == pytest.approx(neurons)

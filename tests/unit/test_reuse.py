@@ -11,7 +11,8 @@ from pathlib import Path
 import pytest
 
 from config import Settings
-from flux_service.generation.pipeline import Order, Pipeline, PromptChoice, draw_digest
+from flux_service.generation.pipeline import draw_digest
+from flux_service.generation.plan import Order, Planner, PromptChoice
 from flux_service.generation.reuse import Reuse, Reused, request_digest
 from flux_service.stores.base import MemoryStore
 from flux_service.stores.file_index import FileIndex
@@ -56,17 +57,17 @@ def test_the_same_draw_has_the_same_digest() -> None:
 
 
 @pytest.fixture
-def pipeline() -> Pipeline:
+def pipeline() -> Planner:
     return planner(Settings(cf_account_id="a", cf_api_token="t"))
 
 
-def test_a_model_without_seed_is_repeatable(pipeline: Pipeline) -> None:
+def test_a_model_without_seed_is_repeatable(pipeline: Planner) -> None:
     plan = pipeline.plan(Order("a red fox 16:9", owner="k"))
     assert plan.repeatable
     assert draw_digest(plan, FOX, 0) == request_digest(**{**BASE, "owner": "k"})  # type: ignore[arg-type]
 
 
-def test_what_does_not_count(pipeline: Pipeline) -> None:
+def test_what_does_not_count(pipeline: Planner) -> None:
     """The user's own words when the prompt sent is the same, the ratio's spelling, n: each
     image is its own draw."""
     plan = pipeline.plan(Order("a red fox 16:9"))
@@ -81,13 +82,13 @@ def test_what_does_not_count(pipeline: Pipeline) -> None:
     )
 
 
-def test_a_random_seed_is_never_reused(pipeline: Pipeline) -> None:
+def test_a_random_seed_is_never_reused(pipeline: Planner) -> None:
     plan = pipeline.plan(Order("a red fox", model="flux-2-klein-4b", n=2))
     assert not plan.repeatable
     assert [draw_digest(plan, FOX, index) for index in range(2)] == [None, None]
 
 
-def test_a_chosen_seed_names_each_image(pipeline: Pipeline) -> None:
+def test_a_chosen_seed_names_each_image(pipeline: Planner) -> None:
     plan = pipeline.plan(Order("a red fox", model="flux-2-klein-4b", n=2, seed=7))
     first, second = (draw_digest(plan, FOX, index) for index in range(2))
     assert first is not None
