@@ -1,18 +1,21 @@
 """Client authentication: a bearer key checked against API_KEY, or for /metrics against
-METRICS_TOKEN, in constant time; without METRICS_TOKEN, /metrics is this machine's alone."""
+METRICS_TOKEN, in constant time; without METRICS_TOKEN, /metrics is this machine's alone.
+And who a request is, for its limits and shares: a keyed digest of its key or address."""
 
 from __future__ import annotations
 
+import hashlib
 import hmac
 import ipaddress
 from collections.abc import Callable, Mapping
 from functools import wraps
 from typing import TypeVar
 
-from flask import request
+from flask import g, request
 from werkzeug.datastructures import Headers
 
 from ..errors import AuthenticationError, ForbiddenError
+from .forwarded import client_address
 from .state import current_state
 
 F = TypeVar("F", bound=Callable)
@@ -85,6 +88,25 @@ def _check_token(headers: Headers | Mapping[str, str], token: str) -> None:
             "The metrics need the METRICS_TOKEN: send it as `Authorization: Bearer <token>`.",
             code="invalid_metrics_token",
         )
+
+
+def current_client() -> str:
+    """Who this request is, for rate limits and shares: a digest of its key when it is one
+    of API_KEY, else of its address, so a client sending a new made-up key each time is
+    still one client. Worked out once per request."""
+    if "client" not in g:
+        state = current_state()
+        key = presented_key(request.headers)
+        known = key if is_api_key(key, state.settings.api_keys) else None
+        address = client_address(request.environ, state.proxies)
+        g.client = client_id(known, address, state.settings.key_digest_secret)
+    return str(g.client)
+
+
+def client_id(key: str | None, address: str, secret: bytes) -> str:
+    """Who is counted: a digest of the API key, else of the client's address, keyed with
+    `secret` (Settings.key_digest_secret) so that a guessed key cannot be checked against it."""
+    return hmac.new(secret, (key or address).encode(), hashlib.sha256).hexdigest()[:32]
 
 
 def require_api_key(view: F) -> F:

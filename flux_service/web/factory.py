@@ -28,12 +28,12 @@ from ..upstream.catalog import ServedModels
 from ..upstream.http_session import http_session
 from ..upstream.optimizer import PromptOptimizer
 from ..upstream.workers_ai import WorkersAIClient
-from .auth import requires_key
+from . import openai_views, service_views
+from .auth import current_client, requires_key
 from .byte_budget import ByteBudget
 from .forwarded import Proxies
 from .image_server import ImageServer
 from .json_response import register_error_handlers
-from .openai_views import bp, client
 from .ratelimit import RateLimits
 from .request_log import init_request_log
 from .state import State, current_state
@@ -126,7 +126,8 @@ def create_app(
         max_age=PREFLIGHT_MAX_AGE,
         supports_credentials=False,
     )
-    app.register_blueprint(bp)
+    app.register_blueprint(service_views.bp)
+    app.register_blueprint(openai_views.bp)
     if limits is not None:
         app.before_request(_refuse_early)
         app.after_request(_count_refusal)
@@ -214,7 +215,7 @@ def _refuse_early() -> None:
     limits = current_state().limits
     view = current_app.view_functions.get(request.endpoint or "")
     if limits is not None and requires_key(view):
-        limits.refuse_early(client())
+        limits.refuse_early(current_client())
 
 
 def _count_refusal(response: Response) -> Response:
@@ -222,7 +223,7 @@ def _count_refusal(response: Response) -> Response:
     limits = current_state().limits
     refused = 400 <= response.status_code < 500 and response.status_code != 429
     if limits is not None and refused and not g.get("generating"):
-        limits.count_refusal(client())
+        limits.count_refusal(current_client())
     return response
 
 

@@ -11,8 +11,6 @@ of the key, never the key. Every route that needs a key waits for the refusal li
 
 from __future__ import annotations
 
-import hashlib
-import hmac
 import logging
 import math
 import time
@@ -106,9 +104,3 @@ def _error(
         f"try again in {retry_after} s.",
         retry_after=retry_after,
     )
-
-
-def client_id(key: str | None, address: str, secret: bytes) -> str:
-    """Who is counted: a digest of the API key, else of the client's address, keyed with
-    `secret` (Settings.key_digest_secret) so that a guessed key cannot be checked against it."""
-    return hmac.new(secret, (key or address).encode(), hashlib.sha256).hexdigest()[:32]

@@ -8,6 +8,7 @@ from collections.abc import Callable, Iterator
 from flask import Flask, Response, g, request
 
 from .. import metrics
+from ..generation.pipeline import Stored
 from ..logs import request_line
 
 
@@ -47,6 +48,18 @@ def logged_stream(events: Iterator[str], outcome: Callable[[], str | None]) -> I
             request_line(method, route, 200, started, stream=True, outcome=how, **fields)
 
     return stream()
+
+
+def note_stored(fields: dict, stored: Stored) -> None:
+    """Note in a request's log `fields` the longest wait on Workers AI, how many images were
+    reused, not drawn, and what the key has spent."""
+    waited = round(stored.upstream_seconds * 1000, 1)
+    fields["upstream_ms"] = max(fields.get("upstream_ms", 0.0), waited)
+    if stored.reused:
+        fields["reused"] = fields.get("reused", 0) + 1
+    if stored.key_spent is not None:
+        spent = round(stored.key_spent, 2)
+        fields["key_neurons_today"] = max(fields.get("key_neurons_today", 0.0), spent)
 
 
 def _route() -> tuple[str, str]:

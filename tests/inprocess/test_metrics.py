@@ -22,7 +22,7 @@ from prometheus_client.parser import text_string_to_metric_families
 
 from flux_service.stores.base import MemoryStore
 from flux_service.stores.file_store import FileStore
-from flux_service.web.ratelimit import client_id
+from flux_service.web.auth import client_id
 from tests.client_requests import CLIENT_TASKS
 from tests.helpers import API_KEY, AUTH, Standin
 from tests.inprocess.api import Api

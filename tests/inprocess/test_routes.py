@@ -9,7 +9,7 @@ import yaml
 from flask import Flask
 from flask.testing import FlaskClient
 
-from flux_service.web.openai_views import OPENAPI_PATH
+from flux_service.web.service_views import OPENAPI_PATH
 from tests.helpers import API_KEY, AUTH, FOX, ONE_ACCOUNT, Standin, image_url
 from tests.inprocess.api import Api
 
