@@ -1,5 +1,6 @@
 """What the interop tests share: where the clients are installed, running them and their
-servers, counting the pictures they show, and reading the README's copies of their settings."""
+servers, counting the pictures they show, and reading docs/clients.md's copies of their
+settings."""
 
 from __future__ import annotations
 
@@ -139,9 +140,9 @@ def _wait_for(running: ThirdPartyServer, health: str) -> None:
     )
 
 
-def readme_block(heading: str, language: str) -> str:
-    """The first `language` code block under `heading` in the README."""
-    section = (ROOT / "README.md").read_text().split(f"\n{heading}\n", 1)[1]
+def clients_page_block(heading: str, language: str) -> str:
+    """The first `language` code block under `heading` in docs/clients.md."""
+    section = (ROOT / "docs" / "clients.md").read_text().split(f"\n{heading}\n", 1)[1]
     return section.split(f"```{language}\n", 1)[1].split("```", 1)[0]
 
 

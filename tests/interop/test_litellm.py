@@ -1,5 +1,6 @@
-"""LiteLLM's proxy (1.108.7) in front of the service, with litellm.yaml as the README shows
-it, and the openai SDK as the proxy's caller; then LiteLLM's own SDK straight to the service.
+"""LiteLLM's proxy (1.108.7) in front of the service, with litellm.yaml as docs/clients.md
+shows it, and the openai SDK as the proxy's caller; then LiteLLM's own SDK straight to the
+service.
 
 The proxy drops `response_format` (drop_params), always adds `stream_options` to streamed
 chat, and sends edits under `image[]`: each test shows that the caller still gets its
@@ -22,8 +23,8 @@ from tests.interop.clients import (
     ThirdPartyServer,
     assert_drew_from,
     clean_env,
+    clients_page_block,
     program,
-    readme_block,
     run_program,
     serve,
 )
@@ -150,5 +151,6 @@ def test_litellm_s_sdk_draws_an_image(service: Service, pictures: Pictures) -> N
     assert pictures.shown("LiteLLM SDK 1.108.7", 1) == 1
 
 
-def test_the_readme_shows_this_configuration() -> None:
-    assert readme_block("### LiteLLM in front", "yaml") == (HERE / "litellm.yaml").read_text()
+def test_the_docs_show_this_configuration() -> None:
+    block = clients_page_block("### LiteLLM in front", "yaml")
+    assert block == (HERE / "litellm.yaml").read_text()

@@ -26,8 +26,8 @@ from tests.interop.clients import (
     ThirdPartyServer,
     assert_drew_from,
     clean_env,
+    clients_page_block,
     program,
-    readme_block,
     serve,
 )
 from tests.pictures import encoded, pattern
@@ -44,7 +44,7 @@ SETTLE_TIMEOUT = 30.0
 
 
 def open_webui_env(service: Service, data_dir: Path) -> dict[str, str]:
-    """The settings of the README's Open WebUI section, and what keeps it offline."""
+    """The settings of docs/clients.md's Open WebUI section, and what keeps it offline."""
     api = f"{service.url}/v1"
     return clean_env(
         DATA_DIR=str(data_dir),
@@ -172,11 +172,9 @@ def client_tasks(make_service: Callable[..., Service]) -> ClientTasks:
     return ClientTasks(service, len(service.log()))
 
 
-def test_the_readme_shows_these_settings(
-    make_service: Callable[..., Service], tmp_path: Path
-) -> None:
+def test_the_docs_show_these_settings(make_service: Callable[..., Service], tmp_path: Path) -> None:
     service = make_service()
-    block = readme_block("### Open WebUI settings", "sh")
+    block = clients_page_block("### Open WebUI settings", "sh")
     shown = dict(line.split("#")[0].strip().split("=", 1) for line in block.splitlines())
     ours = {f"{service.url}/v1": "http://your-host:8000/v1", API_KEY: "your-key"}
     env = open_webui_env(service, tmp_path)
