@@ -1,5 +1,5 @@
-"""The README's nginx configuration (docs/nginx.conf), run by Debian's nginx in front of the
-service, against the same connection attacks.
+"""The nginx configuration docs/deploying.md shows (docs/nginx.conf), run by Debian's nginx in
+front of the service, against the same connection attacks.
 
 A well-behaved client must stay served in under 100 ms while 4,000 idle connections and a
 slowloris hold nginx, and nothing the attacks send reaches the service's worker.
@@ -28,9 +28,9 @@ CONFIG = ROOT / "docs" / "nginx.conf"
 MB = 2**20
 
 
-def test_the_readme_shows_the_configuration_that_is_tested() -> None:
-    readme = (ROOT / "README.md").read_text()
-    assert f"```nginx\n{CONFIG.read_text()}```" in readme
+def test_the_docs_show_the_configuration_that_is_tested() -> None:
+    page = (ROOT / "docs" / "deploying.md").read_text()
+    assert f"```nginx\n{CONFIG.read_text()}```" in page
 
 
 @pytest.fixture
