@@ -8,7 +8,7 @@
     tests/interop/    interop    real third-party clients (make interop), not in make test
 
 and, where a test says so, `browser` (drives Chromium) and `slow` (over a few seconds on
-its own). `pytest -m "unit or inprocess"` is the fast lane; see the README.
+its own). `pytest -m "unit or inprocess"` is the fast lane; see docs/development.md.
 """
 
 from __future__ import annotations
