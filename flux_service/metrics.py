@@ -57,24 +57,26 @@ UPSTREAM_FIRST_BYTE = Histogram(
     ["model"],
     buckets=UPSTREAM_BUCKETS,
 )
-STORED = Counter("flux_pictures_stored", "Pictures put in the image store.", ["store"])
+# The four store metrics keep the word "pictures" in their names: dashboards and alerts use
+# them, and a new name would break those; their help says "images", as the service does.
+STORED = Counter("flux_pictures_stored", "Images put in the image store.", ["store"])
 STORED_BYTES = Counter(
-    "flux_pictures_stored_bytes", "Bytes of the pictures put in the image store.", ["store"]
+    "flux_pictures_stored_bytes", "Bytes of the images put in the image store.", ["store"]
 )
 EVICTED = Counter(
     "flux_pictures_evicted",
-    "Pictures the image store let go, by reason: expired, full (IMAGE_STORE_MAX_BYTES) or "
+    "Images the image store let go, by reason: expired, full (IMAGE_STORE_MAX_BYTES) or "
     "share (a key's IMAGE_STORE_KEY_BYTES).",
     ["store", "reason"],
 )
 EVICTED_BYTES = Counter(
     "flux_pictures_evicted_bytes",
-    "Bytes of the pictures the image store let go, by reason.",
+    "Bytes of the images the image store let go, by reason.",
     ["store", "reason"],
 )
 CLIENT_TASKS = Counter(
     "flux_client_tasks",
-    "Chat apps' housekeeping requests (titles, tags, checks) answered without a picture.",
+    "Chat apps' housekeeping requests (titles, tags, checks) answered without an image.",
     ["kind"],
 )
 REFUSED = Counter(
@@ -166,21 +168,21 @@ def upstream_answered(model: str, seconds: float) -> None:
     UPSTREAM_SECONDS.labels(model).observe(seconds)
 
 
-def picture_stored(store: str, size: int) -> None:
-    """A picture of `size` bytes was put in `store`."""
+def image_stored(store: str, size: int) -> None:
+    """An image of `size` bytes was put in `store`."""
     STORED.labels(store).inc()
     STORED_BYTES.labels(store).inc(size)
 
 
-def pictures_evicted(store: str, reason: str, size: int, count: int = 1) -> None:
-    """`count` pictures of `size` bytes in all left `store` for `reason`."""
+def images_evicted(store: str, reason: str, size: int, count: int = 1) -> None:
+    """`count` images of `size` bytes in all left `store` for `reason`."""
     if count:
         EVICTED.labels(store, reason).inc(count)
         EVICTED_BYTES.labels(store, reason).inc(size)
 
 
 def client_task(kind: str) -> None:
-    """A client task of `kind` was answered without a picture."""
+    """A client task of `kind` was answered without an image."""
     CLIENT_TASKS.labels(kind).inc()
 
 

@@ -4,7 +4,7 @@ takes its images in.
 The images are read when the plan is made, before any answer starts, so a bad one is a 400
 that says which and why. A mask marks what to change the OpenAI way (transparent: change
 it). Stable Diffusion inpainting gets it as a white-on-black mask; a model that takes no
-mask draws the whole picture, and the mask is applied afterwards: outside it, the image is
+mask draws the whole image, and the mask is applied afterwards: outside it, the image is
 kept as it was.
 """
 
@@ -51,7 +51,7 @@ class Edit:
 
     @property
     def digests(self) -> tuple[str, ...]:
-        """What decides the picture: the images' bytes, then the mask's, each by digest."""
+        """What decides the image: the images' bytes, then the mask's, each by digest."""
         mask = (f"mask:{self.mask.digest}",) if self.mask is not None else ()
         return (*(image.digest for image in self.images), *mask)
 
@@ -137,8 +137,8 @@ def model_fields(model: ModelSpec, edit: Edit, width: int, height: int) -> Mappi
             f"input_image_{index}": off_the_event_loop(reference_jpeg, image, inputs.max_side)
             for index, image in enumerate(edit.images)
         }
-    picture = off_the_event_loop(fitted, edit.images[0], width, height)
-    fields: dict[str, Field] = {"image": list(off_the_event_loop(jpeg_bytes, picture))}
+    image = off_the_event_loop(fitted, edit.images[0], width, height)
+    fields: dict[str, Field] = {"image": list(off_the_event_loop(jpeg_bytes, image))}
     if inputs.kind == "img2img":
         fields["strength"] = STRENGTH
     if inputs.kind == "inpainting" and edit.mask is not None:

@@ -177,7 +177,7 @@ class Pipeline:
                 f"{error.message}",
                 retry_after=error.retry_after,
             ) from None
-        metrics.picture_stored(self._store.name, len(image.data))
+        metrics.image_stored(self._store.name, len(image.data))
         kept = self._settings.image_expiration or None
         return Stored(
             index,
@@ -201,10 +201,10 @@ def draw_digest(plan: Plan, choice: PromptChoice, index: int) -> str | None:
     if not plan.repeatable:
         return None
     size = (plan.width, plan.height)
-    pictures = plan.edit.digests if plan.edit is not None else ()
+    images = plan.edit.digests if plan.edit is not None else ()
     seed = plan.seeds[index]
     return request_digest(
-        plan.owner, plan.model.id, choice.text, size, plan.steps, seed, plan.mime, pictures
+        plan.owner, plan.model.id, choice.text, size, plan.steps, seed, plan.mime, images
     )
 
 
@@ -213,7 +213,7 @@ def _kind(plan: Plan) -> str:
 
 
 def _reused(plan: Plan, index: int, found: Reused) -> Stored:
-    """The picture an identical request stored, as this plan's image `index`: its size and
+    """The image an identical request stored, as this plan's image `index`: its size and
     type read from its bytes, its time left from the store."""
     image = read_image(found.image.read())
     left = found.image.seconds_left

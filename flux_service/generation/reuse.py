@@ -1,18 +1,18 @@
-"""The same picture is not paid for twice: a repeatable request answered from the store.
+"""The same image is not paid for twice: a repeatable request answered from the store.
 
 A request is repeatable when its model takes no seed (FLUX.1 schnell) or the client chose
-the seed: the same inputs then draw the same picture. `request_digest` names such a draw;
-an index maps it to the key of the picture it stored. A later identical request gets that
-picture while it is kept, and identical requests at the same moment share one upstream call:
+the seed: the same inputs then draw the same image. `request_digest` names such a draw;
+an index maps it to the key of the image it stored. A later identical request gets that
+image while it is kept, and identical requests at the same moment share one upstream call:
 in this process through a `_Flight`, across processes through the index's claim (a Redis
 lock, or a file lock beside the disk store), the others waiting for the result.
 
-    request ─digest─> index: key ─store─> the picture        (reused)
+    request ─digest─> index: key ─store─> the image        (reused)
                       none ─claim─> draw, store, remember    (drawn)
-                            held ─wait─> the other's picture, or draw after all
+                            held ─wait─> the other's image, or draw after all
 
-The index is only a pointer: every hit is checked against the store, so a picture that went
-early (a full store) is drawn anew, never linked dead; its entries expire with the pictures.
+The index is only a pointer: every hit is checked against the store, so an image that went
+early (a full store) is drawn anew, never linked dead; its entries expire with the images.
 """
 
 from __future__ import annotations
@@ -32,8 +32,11 @@ from ..stores.reuse_index import Index
 
 log = logging.getLogger(__name__)
 
-POLL_SECONDS = 0.05  # how often a waiting request looks for the picture another is drawing
-# A picture with less than this share of its lifetime left is drawn anew: its link would
+# Seconds past the longest a draw may take (a slot, then Workers AI) that a request waits
+# on an identical one before drawing itself.
+REUSE_MARGIN = 5.0
+POLL_SECONDS = 0.05  # how often a waiting request looks for the image another is drawing
+# An image with less than this share of its lifetime left is drawn anew: its link would
 # die before the user looks at it.
 MIN_LIFE_SHARE = 0.1
 
@@ -46,22 +49,22 @@ def request_digest(
     steps: int | None,
     seed: int | None,
     mime: str | None,
-    pictures: tuple[str, ...] = (),
+    images: tuple[str, ...] = (),
 ) -> str:
-    """The name of one repeatable draw: everything that decides the picture it stores.
+    """The name of one repeatable draw: everything that decides the image it stores.
 
     `prompt` is the prompt sent to the model (after the optimizer), `size` the size
-    delivered, `mime` the type asked for (None: the model's own), `pictures` the content
-    digests of the pictures it works from and of its mask. `owner` keeps one key's pictures from
+    delivered, `mime` the type asked for (None: the model's own), `images` the content
+    digests of the images it works from and of its mask. `owner` keeps one key's images from
     another's: a reused answer would tell a client what someone else asked for.
     """
-    fields = [owner, model, prompt, list(size), steps, seed, mime, list(pictures)]
+    fields = [owner, model, prompt, list(size), steps, seed, mime, list(images)]
     # ASCII escapes: a lone surrogate in a prompt is digested, never an encoding error.
     return hashlib.sha256(json.dumps(fields, ensure_ascii=True).encode()).hexdigest()
 
 
 class Keyed(Protocol):
-    """A drawn picture, known by its store key."""
+    """A drawn image, known by its store key."""
 
     @property
     def key(self) -> str: ...
@@ -72,7 +75,7 @@ K = TypeVar("K", bound=Keyed)
 
 @dataclass(frozen=True)
 class Reused:
-    """A stored picture handed to an identical request."""
+    """A stored image handed to an identical request."""
 
     key: str
     image: StoredImage
@@ -83,7 +86,7 @@ class _Flight:
     """One draw under way in this process, for the identical requests that wait on it."""
 
     done: threading.Event = field(default_factory=threading.Event)
-    key: str | None = None  # set once the picture is stored
+    key: str | None = None  # set once the image is stored
 
 
 class Reuse:
@@ -98,7 +101,7 @@ class Reuse:
         self._lock = threading.Lock()
 
     def obtain(self, digest: str, draw: Callable[[], K]) -> K | Reused:
-        """The picture for `digest`: one stored, or being drawn, for an identical request,
+        """The image for `digest`: one stored, or being drawn, for an identical request,
         else the one `draw()` stores. When the draw it waits on fails, the next waiting
         request draws; when the wait runs out, each draws itself."""
         deadline = time.monotonic() + self._wait
@@ -133,7 +136,7 @@ class Reuse:
                 flight.done.set()
 
     def _across(self, digest: str, draw: Callable[[], K], deadline: float) -> K | Reused:
-        """The picture another process stored or is drawing, else our own draw."""
+        """The image another process stored or is drawing, else our own draw."""
         found = self._found(digest)
         while found is None:
             claim = self._index.claim(digest)
@@ -161,7 +164,7 @@ class Reuse:
         return self._stored(key) if key is not None else None
 
     def _stored(self, key: str) -> Reused | None:
-        """The picture under `key`, if it is there with enough of its life left."""
+        """The image under `key`, if it is there with enough of its life left."""
         image = self._store.get(key)
         if image is None:
             return None

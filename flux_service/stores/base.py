@@ -204,4 +204,4 @@ def _size(entry: _Entry) -> int:
 
 
 def _count_gone(reason: str, entries: list[_Entry]) -> None:
-    metrics.pictures_evicted(MemoryStore.name, reason, sum(map(_size, entries)), len(entries))
+    metrics.images_evicted(MemoryStore.name, reason, sum(map(_size, entries)), len(entries))

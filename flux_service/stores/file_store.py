@@ -49,7 +49,7 @@ TEMPORARY = ".tmp-"
 SWEEP_LOCK = ".sweep-lock"
 MARKER_TEXT = (
     b"This folder is Flux API's image store (IMAGE_STORE=file://...). The service counts\n"
-    b"and deletes only the pictures it wrote here, and leaves everything else alone.\n"
+    b"and deletes only the images it wrote here, and leaves everything else alone.\n"
 )
 _FOLDER = re.compile(r"[A-Za-z0-9_-]{2}")  # a key's first two characters
 
@@ -277,13 +277,13 @@ def _mark(root: Path) -> None:
 
 
 def _delete(path: Path, reason: str, size: int) -> None:
-    """Delete a picture's file and count it gone for `reason`, unless another worker or
+    """Delete an image's file and count it gone for `reason`, unless another worker or
     request has just deleted it."""
     try:
         path.unlink()
     except FileNotFoundError:
         return
-    metrics.pictures_evicted(FileStore.name, reason, size)
+    metrics.images_evicted(FileStore.name, reason, size)
 
 
 def _unavailable(error: OSError) -> StoreUnavailableError:

@@ -26,7 +26,7 @@ return 0
 
 
 class RedisIndex:
-    """Entries as Redis keys that expire with their pictures; a claim is `SET NX PX`, so a
+    """Entries as Redis keys that expire with their images; a claim is `SET NX PX`, so a
     process that dies while drawing holds it no longer than `hold` seconds.
 
     Redis out of reach costs only the reuse: nothing is found, every claim is granted.

@@ -118,7 +118,7 @@ class RedisStore:
         with _reaching_redis():
             gone = self._put(keys=[REDIS_PREFIX + key], args=arguments)
         for index, reason in enumerate(GONE_REASONS):
-            metrics.pictures_evicted(self.name, reason, gone[2 * index + 1], gone[2 * index])
+            metrics.images_evicted(self.name, reason, gone[2 * index + 1], gone[2 * index])
         evicted = gone[2] + gone[4]  # those that went before their expiry
         if evicted:
             log.warning(

@@ -11,22 +11,22 @@ from typing import Protocol
 
 from cachetools import TTLCache
 
-# The longest an index entry lives: pictures kept for good are found for this long.
+# The longest an index entry lives: images kept for good are found for this long.
 LONGEST_ENTRY = 7 * 86400
 MEMORY_ENTRIES = 100_000
 
 
 class Index(Protocol):
-    """Where digests point to pictures, and who is drawing one right now."""
+    """Where digests point to images, and who is drawing one right now."""
 
     name: str  # for the log: memory, redis or file
 
     def find(self, digest: str) -> str | None:
-        """The key of the picture stored for `digest`, if one was."""
+        """The key of the image stored for `digest`, if one was."""
         ...
 
     def remember(self, digest: str, key: str) -> None:
-        """Point `digest` at `key`, for as long as the picture is kept."""
+        """Point `digest` at `key`, for as long as the image is kept."""
         ...
 
     def claim(self, digest: str) -> AbstractContextManager[object] | None:
@@ -37,7 +37,7 @@ class Index(Protocol):
 
 class MemoryIndex:
     """The index in this process: for the memory store, or a bucket without Redis, where
-    each worker finds the pictures it drew."""
+    each worker finds the images it drew."""
 
     name = "memory"
 
@@ -58,5 +58,5 @@ class MemoryIndex:
 
 
 def entry_seconds(ttl: int) -> int:
-    """How long an index entry lives for pictures kept `ttl` seconds (0: for good)."""
+    """How long an index entry lives for images kept `ttl` seconds (0: for good)."""
     return min(ttl, LONGEST_ENTRY) if ttl else LONGEST_ENTRY

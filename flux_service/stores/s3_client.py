@@ -30,7 +30,7 @@ READ_TIMEOUT = 4.0
 # One attempt: a retry would wait out a backoff first, and the caller hears 503 with
 # Retry-After at once instead. urllib3 replaces pooled connections the store has closed.
 ATTEMPTS = 1
-# Connections kept open to the store: each picture being read holds one; past this many,
+# Connections kept open to the store: each image being read holds one; past this many,
 # one is opened for the read and closed after it.
 POOL_CONNECTIONS = 64
 S3_ERRORS = (ClientError, BotoCoreError, urllib3.exceptions.HTTPError)
@@ -80,7 +80,7 @@ def new_client(settings: Settings) -> Any:
 class Reader:
     """GETs of a bucket's objects, signed by botocore's own signer and sent by urllib3.
 
-    This is the path every picture is served by, and boto3's whole client (its events,
+    This is the path every image is served by, and boto3's whole client (its events,
     endpoint rules, response parsing) costs 2.5 ms more CPU for one GET on a small core than
     signing and sending it does.
     """

@@ -1,11 +1,11 @@
-"""The S3 image store: pictures as objects in a bucket of Cloudflare R2, AWS S3, MinIO,
+"""The S3 image store: images as objects in a bucket of Cloudflare R2, AWS S3, MinIO,
 SeaweedFS or any S3-compatible store, shared by every worker and instance, kept for days or
 for good.
 
-Each picture is one object, `<prefix><key>`, with its type as Content-Type and its expiry
+Each image is one object, `<prefix><key>`, with its type as Content-Type and its expiry
 beside it as user metadata (`x-amz-meta-expires`, a Unix time; absent when it is kept for
-good). Every read checks the expiry, so an expired picture is gone to the second: it answers
-None and its object is deleted. The pictures nobody asks for again are deleted by a sweep
+good). Every read checks the expiry, so an expired image is gone to the second: it answers
+None and its object is deleted. The images nobody asks for again are deleted by a sweep
 every so often and, where the bucket takes one, by a lifecycle rule a day after they expire.
 
 The store deletes only objects it wrote: each carries its own key as user metadata
@@ -58,7 +58,7 @@ _NO_RULES = "NoSuchLifecycleConfiguration"
 
 
 class S3Store:
-    """Pictures in an S3 bucket, under a key prefix, with their expiry kept beside them.
+    """Images in an S3 bucket, under a key prefix, with their expiry kept beside them.
 
     It bounds nothing by bytes: the bucket holds as much as its owner pays for.
     """
@@ -126,7 +126,7 @@ class S3Store:
             return None
         mime = answer.headers.get("Content-Type", "")
         if mime not in EXTENSIONS:
-            return None  # no picture of ours: another program's object of the same shape
+            return None  # no image of ours: another program's object of the same shape
         etag = strong_etag(answer.headers.get("ETag", ""))
         return StoredImage(answer.data, mime, left, etag=etag)
 
@@ -146,7 +146,7 @@ class S3Store:
             raise StoreUnavailableError(UNAVAILABLE, retry_after=RETRY_AFTER)
 
     def sweep(self) -> int:
-        """Delete the pictures under the prefix that have expired, and return how many went.
+        """Delete the images under the prefix that have expired, and return how many went.
 
         The listing names the candidates (named as keys are, stored more than
         IMAGE_EXPIRATION ago: one request per thousand objects); each is then read for its
@@ -170,7 +170,7 @@ class S3Store:
                     Bucket=self._bucket, Delete={"Objects": names, "Quiet": True}
                 )
                 size = sum(o["Size"] for o in expired)
-                metrics.pictures_evicted(self.name, "expired", size, len(expired))
+                metrics.images_evicted(self.name, "expired", size, len(expired))
                 swept += len(expired)
         return swept
 
@@ -183,7 +183,7 @@ class S3Store:
         return ours_and_expired(name[len(self._prefix) :], head.get("Metadata", {}), self._clock())
 
     def keep_lifecycle_rule(self) -> None:
-        """Set the bucket's lifecycle rule for our prefix (or remove it when pictures are
+        """Set the bucket's lifecycle rule for our prefix (or remove it when images are
         kept for good), unless the bucket has rules of its own, which are left alone."""
         rule_id = RULE_ID.format(prefix=self._prefix)
         try:
@@ -199,7 +199,7 @@ class S3Store:
             if others:
                 log.info(
                     "the bucket has lifecycle rules of its own, left as they are: expired "
-                    "pictures go by the sweep"
+                    "images go by the sweep"
                 )
                 if any(rule.get("ID") == WHOLE_BUCKET_RULE_ID for rule in rules):
                     log.warning(
@@ -217,12 +217,12 @@ class S3Store:
                 self._s3.delete_bucket_lifecycle(Bucket=self._bucket)
         except S3_ERRORS as error:
             log.info(
-                "no lifecycle rule set: the store %s; expired pictures go by the sweep",
+                "no lifecycle rule set: the store %s; expired images go by the sweep",
                 describe(error),
             )
 
     def _tend(self) -> None:
-        """Keep the lifecycle rule, then sweep the expired pictures out every so often."""
+        """Keep the lifecycle rule, then sweep the expired images out every so often."""
         self.keep_lifecycle_rule()
         if not self._ttl:
             return
@@ -235,7 +235,7 @@ class S3Store:
                 log.warning("sweeping the image store failed: it %s", describe(error))
                 continue
             if swept:
-                log.info("swept %d expired pictures from the image store", swept)
+                log.info("swept %d expired images from the image store", swept)
 
     def _forget(self, name: str, size: int) -> None:
         """Delete an expired object of `size` bytes; a store that refuses leaves it to the
@@ -243,9 +243,9 @@ class S3Store:
         try:
             self._s3.delete_object(Bucket=self._bucket, Key=name)
         except S3_ERRORS as error:
-            log.warning("an expired picture could not be deleted: the store %s", describe(error))
+            log.warning("an expired image could not be deleted: the store %s", describe(error))
             return
-        metrics.pictures_evicted(self.name, "expired", size)
+        metrics.images_evicted(self.name, "expired", size)
 
     @contextmanager
     def _reaching_s3(self) -> Iterator[None]:
@@ -265,7 +265,7 @@ class S3Store:
 
 
 def ours_and_expired(key: str, metadata: dict[str, str], now: float) -> bool:
-    """Whether an object of `key` with this user `metadata` is a picture this store wrote
+    """Whether an object of `key` with this user `metadata` is an image this store wrote
     (its mark names the key) whose own expiry has passed at `now`; kept for good, never."""
     if metadata.get(MARK) != key:
         return False
@@ -274,12 +274,12 @@ def ours_and_expired(key: str, metadata: dict[str, str], now: float) -> bool:
 
 
 def expiry_metadata(ttl: int, now: float) -> dict[str, str]:
-    """The user metadata that keeps a picture's expiry: none when it is kept for good."""
+    """The user metadata that keeps an image's expiry: none when it is kept for good."""
     return {EXPIRES: str(math.ceil(now + ttl))} if ttl else {}
 
 
 def freshness(ttl: int, now: float) -> dict[str, Any]:
-    """What the bucket tells browsers and CDNs when it serves a picture itself
+    """What the bucket tells browsers and CDNs when it serves an image itself
     (IMAGE_PUBLIC_BASE_URL): `Expires` at its expiry, or that it is kept for good."""
     if not ttl:
         return {"CacheControl": KEPT_FOR_GOOD}
@@ -287,7 +287,7 @@ def freshness(ttl: int, now: float) -> dict[str, Any]:
 
 
 def seconds_left(expires: str | None, now: float) -> float | None:
-    """Seconds before a picture that `expires` then expires (0 or less: it has); None when
+    """Seconds before an image that `expires` then expires (0 or less: it has); None when
     it is kept for good. An expiry that is not a number counts as long past."""
     if expires is None:
         return None
@@ -305,8 +305,8 @@ def strong_etag(raw: str) -> str | None:
 
 
 def lifecycle_days(ttl: int) -> int | None:
-    """Days after which the bucket itself deletes a picture: a day after its expiry,
-    rounded up to days; None when pictures are kept for good."""
+    """Days after which the bucket itself deletes an image: a day after its expiry,
+    rounded up to days; None when images are kept for good."""
     return math.ceil(ttl / DAY) + 1 if ttl else None
 
 

@@ -62,7 +62,7 @@ class Price:
     """What Workers AI bills for an image, in neurons, from its pricing page.
 
     A tile is 512x512 pixels of the image drawn; a step rate is paid for each tile and step.
-    Input rates are for the pictures a model works from. klein-9b is priced by the megapixel.
+    Input rates are for the images a model works from. klein-9b is priced by the megapixel.
     """
 
     tile: float = 0.0
@@ -121,7 +121,7 @@ _FLUX2_SIZE = SizeRule(256, 1920, 16)
 # "Each input image must be smaller than 512x512."
 _FLUX2_REFERENCES = ImageInputs("references", 4, max_side=511)
 # Priced in dollars: $0.015 for the first megapixel, $0.002 for each further one and for
-# each megapixel of the pictures it works from.
+# each megapixel of the images it works from.
 _KLEIN_9B_PRICE = Price(
     first_megapixel=0.015 / DOLLARS_PER_NEURON,
     extra_megapixel=0.002 / DOLLARS_PER_NEURON,

@@ -3,9 +3,9 @@
 The rates are the catalogue's (`catalog.Price`); the arithmetic is here. A tile is 512x512
 pixels, counted in fractions: an image of width x height is width * height / 512² tiles.
 Live measurements (schnell, phoenix, flux-2-dev, all at 1024x1024) fit a per-step charge
-paid for every tile, so an image costs tiles × (tile rate + step rate × steps). The pictures
+paid for every tile, so an image costs tiles × (tile rate + step rate × steps). The images
 a model works from are billed a whole tile each at least: klein-4b was measured at one
-tile's rate for each picture under 512x512. A megapixel is 1024x1024: klein-9b's measured
+tile's rate for each image under 512x512. A megapixel is 1024x1024: klein-9b's measured
 1024x1024 image cost its first-megapixel rate alone.
 """
 
@@ -45,7 +45,7 @@ def estimate(
     inputs: Sequence[tuple[int, int]] = (),
 ) -> Cost:
     """What one image costs that `model` draws at width x height in `steps` (None: a model
-    that runs a fixed number), working from pictures of the sizes in `inputs`."""
+    that runs a fixed number), working from images of the sizes in `inputs`."""
     price = model.price
     if price is None:
         return Cost(0.0, published=False)

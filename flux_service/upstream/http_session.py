@@ -15,6 +15,9 @@ from config import Settings
 
 # As many pooled connections per host as generations may run at once.
 POOL_SIZE = 1000
+# Seconds to connect to an upstream (Workers AI, the optimizer): one that takes longer is
+# not there.
+CONNECT_TIMEOUT = 10.0
 
 
 def http_session(settings: Settings) -> requests.Session:

@@ -14,7 +14,7 @@ import requests
 
 from config import Settings
 
-from .http_session import proxies_for
+from .http_session import CONNECT_TIMEOUT, proxies_for
 
 DEFAULT_SYSTEM_MESSAGE = """\
 You write prompts for a text-to-image model of the FLUX family.
@@ -39,7 +39,6 @@ Answer with one JSON object and nothing else: {"edit": true or false, "prompt": 
 where the prompt is one English prompt for a FLUX image model: for an edit, the change to
 make to the image; for a new image, the new image, described as a good prompt is."""
 
-CONNECT_TIMEOUT = 10.0
 
 # Reasoning models put their thinking in the answer; code fences and quotes are noise.
 _THINKING = re.compile(r"<think>.*?</think>", re.DOTALL | re.IGNORECASE)

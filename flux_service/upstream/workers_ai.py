@@ -27,9 +27,8 @@ from ..errors import AccountLimitError, InvalidRequestError, UpstreamError
 from .accounts import AccountPool
 from .catalog import ModelSpec
 from .error_table import timed_out, transport_error, upstream_error
-from .http_session import proxies_for
+from .http_session import CONNECT_TIMEOUT, proxies_for
 
-CONNECT_TIMEOUT = 10.0
 RETRY_BASE = 0.5  # seconds; the pause before try n is up to RETRY_BASE * 2**n, at random
 RETRY_CAP = 8.0
 READERS = 8  # answers read into memory at once; one core decodes one at a time anyway

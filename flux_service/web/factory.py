@@ -15,7 +15,7 @@ from ..clock import Clock, utc_now
 from ..generation.fetch import ImageFetcher
 from ..generation.pipeline import Pipeline
 from ..generation.plan import Planner
-from ..generation.reuse import Reuse
+from ..generation.reuse import REUSE_MARGIN, Reuse
 from ..generation.slots import Slots
 from ..generation.spending import Counts, MemoryCounts, Spending
 from ..logs import configure_logging
@@ -41,13 +41,10 @@ from .state import State, current_state
 log = logging.getLogger(__name__)
 
 # Headers a browser may read from our answers (the SDKs' retry logic uses them).
-# ETag and Content-Range let a page script revalidate a picture or fetch the rest of one.
+# ETag and Content-Range let a page script revalidate an image or fetch the rest of one.
 EXPOSED_HEADERS = ["Retry-After", "x-should-retry", "Content-Disposition", "ETag", "Content-Range"]
 PREFLIGHT_MAX_AGE = 86400
 # What Flask-CORS and _harden add to the app's answers, for the images served before it.
-# Seconds past the longest a draw may take (a slot, then Workers AI) that a request waits
-# on an identical one before drawing itself.
-REUSE_MARGIN = 5.0
 IMAGE_HEADERS = [
     ("Access-Control-Allow-Origin", "*"),
     ("Access-Control-Expose-Headers", ", ".join(EXPOSED_HEADERS)),
@@ -169,7 +166,7 @@ def open_store(settings: Settings) -> ImageStore:
 
 
 def open_reuse(settings: Settings, store: ImageStore) -> Reuse | None:
-    """What hands repeatable requests their stored pictures, unless REUSE_PICTURES is off.
+    """What hands repeatable requests their stored images, unless REUSE_PICTURES is off.
 
     Its index is in the Redis the service has, so every instance shares it; else beside the
     disk store, for every worker of the machine; else in this process.

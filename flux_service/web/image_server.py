@@ -8,8 +8,8 @@ It is one of the service's fast paths, with copies of what the app does elsewher
 CORS and hardening headers (`factory.IMAGE_HEADERS`), the error body, the request log
 line and its count. A change to CORS, logging or metrics must be made here too.
 
-A stored picture never changes under its key, so the key is its strong ETag: a client that
-has it gets a 304 for `If-None-Match`, and one that was cut off mid-picture asks for the rest
+A stored image never changes under its key, so the key is its strong ETag: a client that
+has it gets a 304 for `If-None-Match`, and one that was cut off mid-image asks for the rest
 with `Range`. The header logic is in the pure functions at the end, tested directly.
 """
 
@@ -92,7 +92,7 @@ class ImageServer:
                     code="image_not_found",
                 )
             )
-        etag = stored.etag or f'"{key}"'  # a picture never changes under its key
+        etag = stored.etag or f'"{key}"'  # an image never changes under its key
         headers = [
             # Never cached for longer than the image lives here.
             ("Cache-Control", cache_control(stored.seconds_left)),
@@ -122,7 +122,7 @@ class ImageServer:
             ("Content-Length", str(stop - start)),
             ("Content-Range", f"bytes {start}-{stop - 1}/{length}"),
         ]
-        # Ranges are rare (a client cut off mid-picture): read the part, even from a file.
+        # Ranges are rare (a client cut off mid-image): read the part, even from a file.
         return "206 Partial Content", headers, stored.read()[start:stop]
 
 
@@ -139,13 +139,13 @@ def _close(stored: StoredImage) -> None:
 
 
 def _span(environ: dict, etag: str, length: int) -> tuple[int, int] | None:
-    """The byte range a request asks of the picture, if it holds; None for all of it."""
+    """The byte range a request asks of the image, if it holds; None for all of it."""
     asked = environ.get("HTTP_RANGE")
-    # RFC 9110 §14.2 defines ranges for GET only: a HEAD gets the whole picture's headers.
+    # RFC 9110 §14.2 defines ranges for GET only: a HEAD gets the whole image's headers.
     if asked is None or environ["REQUEST_METHOD"] != "GET":
         return None
     if not range_applies(environ.get("HTTP_IF_RANGE"), etag):
-        return None  # If-Range names another picture: send this one whole
+        return None  # If-Range names another image: send this one whole
     return byte_range(asked, length)
 
 
@@ -181,8 +181,8 @@ def byte_range(header: str, length: int) -> tuple[int, int] | None:
     """The one byte range `header` asks of `length` bytes, as (start, stop); None for all.
 
     A range past the end is a 416. A Range in another unit or not well formed is ignored,
-    as RFC 9110 §14.2 allows. Several ranges get the whole picture too: a multipart answer
-    would be larger than the picture, and no image client asks for one.
+    as RFC 9110 §14.2 allows. Several ranges get the whole image too: a multipart answer
+    would be larger than the image, and no image client asks for one.
     """
     unit, _, ranges = header.partition("=")
     specs = [spec.strip() for spec in ranges.split(",") if spec.strip()]

@@ -22,7 +22,7 @@ from ..wire.images import Delivered, ImagesRequest, image_event, image_item, ima
 from ..wire.responses import (
     Ids,
     Numbered,
-    Picture,
+    ResponseImage,
     error_event,
     output_items,
     response_body,
@@ -86,13 +86,13 @@ def chat_answer(
 
 def response_parts(
     plan: Plan, stages: Stages, link: Callable[[str], str]
-) -> Callable[[], tuple[Picture | None, str]]:
-    """What finishes a Responses answer: the run, read to its end, as the picture (the last
+) -> Callable[[], tuple[ResponseImage | None, str]]:
+    """What finishes a Responses answer: the run, read to its end, as the image (the last
     one drawn) and the chat answer's markdown."""
     language, fields = current_state().settings.response_language, g.log_fields
 
-    def finish() -> tuple[Picture | None, str]:
-        texts, picture = [markdown.intro(language, plan)], None
+    def finish() -> tuple[ResponseImage | None, str]:
+        texts, image = [markdown.intro(language, plan)], None
         choice = PromptChoice(plan.prompt.text)
         for stage in stages:
             if isinstance(stage, PromptChoice):
@@ -102,8 +102,8 @@ def response_parts(
             note_stored(fields, stage)
             texts.append(markdown.result_part(language, plan, stage, link(stage.key)))
             delivered = delivered_of(plan, choice, stage)
-            picture = Picture(stage.image.data, delivered, edited=plan.edit is not None)
-        return picture, "".join(texts)
+            image = ResponseImage(stage.image.data, delivered, edited=plan.edit is not None)
+        return image, "".join(texts)
 
     return finish
 
@@ -113,16 +113,16 @@ def response_answer(
     ids: Ids,
     created: int,
     model: str,
-    finish: Callable[[], tuple[Picture | None, str]],
+    finish: Callable[[], tuple[ResponseImage | None, str]],
     draws: bool = False,
 ) -> Response:
-    """A Responses answer: `finish()` gives the picture and the text, at once or streamed."""
+    """A Responses answer: `finish()` gives the image and the text, at once or streamed."""
     if chat.stream:
         numbered = Numbered()
         sent = response_events(ids, created, model, chat.prompt, draws, finish, numbered)
         return event_answer(sent, lambda error: error_event(error, numbered))
-    picture, text = finish()
-    output = output_items(ids, picture, text)
+    image, text = finish()
+    output = output_items(ids, image, text)
     return json_response(response_body(ids.response, created, model, output, chat.prompt, text))
 
 

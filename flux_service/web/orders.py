@@ -151,7 +151,7 @@ def image_link() -> Callable[[str], str]:
     state = current_state()
     bucket = public_links(state.settings)
     if bucket:
-        return lambda key: f"{bucket}{key}"  # a public bucket serves its pictures itself
+        return lambda key: f"{bucket}{key}"  # a public bucket serves its images itself
     base = state.settings.public_base_url or _origin()
     if base is None:
         raise InvalidRequestError(

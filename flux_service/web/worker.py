@@ -14,7 +14,7 @@ its body was never read.
 
 And it sends files with the kernel's sendfile: gevent's own `socket.sendfile` copies them
 through Python 8 KB at a time (the system call would block the loop, it says), which made
-pictures from the disk store slower than from memory. `_sendfile` calls it without blocking
+images from the disk store slower than from memory. `_sendfile` calls it without blocking
 and waits for the socket between calls, as gevent does for every send.
 
 And when a worker holds WORKER_CONNECTIONS connections and another client waits to be let in,
@@ -49,7 +49,7 @@ from gunicorn.http.unreader import SocketUnreader
 from gunicorn.workers import ggevent
 from gunicorn.workers.ggevent import GeventWorker
 
-from config import DEFAULT_MAX_BODY_BYTES
+from config import DEFAULT_CLIENT_TIMEOUT, DEFAULT_MAX_BODY_BYTES
 
 # gunicorn's status for each refusal, and the code we give it.
 _CODES = {
@@ -75,7 +75,7 @@ class Worker(GeventWorker):
     """GeventWorker, with CLIENT_TIMEOUT on each client socket and JSON error pages, which
     closes idle connections to let new clients in when it is full."""
 
-    client_timeout = 30.0  # gunicorn.conf.py's post_fork sets CLIENT_TIMEOUT here
+    client_timeout = DEFAULT_CLIENT_TIMEOUT  # gunicorn.conf.py's post_fork sets CLIENT_TIMEOUT
     max_body_bytes = DEFAULT_MAX_BODY_BYTES  # and MAX_BODY_BYTES here
 
     def init_process(self) -> None:

@@ -175,7 +175,7 @@ class Delivered:
 
     def usage(self) -> dict:
         """gpt-image's `usage`: the prompt's estimated tokens. No tokens come out of a
-        diffusion model, and pictures sent in are not tokenised, so those count 0."""
+        diffusion model, and images sent in are not tokenised, so those count 0."""
         tokens = estimate_tokens(self.prompt)
         return {
             "input_tokens": tokens,

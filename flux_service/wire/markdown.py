@@ -105,8 +105,8 @@ def result_part(language: str, plan: Plan, stored: Stored, url: str) -> str:
     kept = f"- ⏳ {text(language, 'kept')}: {_kept(language, stored)}\n"
     reused = f"- ♻️ {text(language, 'reused')}\n" if stored.reused else ""
     alt = markdown_text(plan.prompt.text[:ALT_TEXT_LIMIT])
-    picture = f"![{alt}]({markdown_url(url)})"
-    return f"{seed}{kept}{reused}\n🌟 {text(language, 'success')}\n\n{picture}"
+    image = f"![{alt}]({markdown_url(url)})"
+    return f"{seed}{kept}{reused}\n🌟 {text(language, 'success')}\n\n{image}"
 
 
 def failure_part(language: str, message: str) -> str:

@@ -3,7 +3,7 @@ its event stream. Pure functions.
 
 A Responses `input` is read as the chat messages it stands for, so one parser (and one
 generation path) serves both APIs. The answer holds an `image_generation_call` item with the
-picture in base64 and an assistant message with the same markdown a chat answer has.
+image in base64 and an assistant message with the same markdown a chat answer has.
 """
 
 from __future__ import annotations
@@ -130,27 +130,27 @@ class Ids:
 
 
 @dataclass(frozen=True)
-class Picture:
-    """A picture the response carries: its bytes and what was delivered."""
+class ResponseImage:
+    """An image the response carries: its bytes and what was delivered."""
 
     data: bytes
     delivered: Delivered
     edited: bool = False  # drawn from the images of the input, not from words alone
 
 
-def image_call(call_id: str, picture: Picture | None) -> dict:
-    """The `image_generation_call` item: in progress, or done with its picture."""
-    if picture is None:
+def image_call(call_id: str, image: ResponseImage | None) -> dict:
+    """The `image_generation_call` item: in progress, or done with its image."""
+    if image is None:
         return {"type": "image_generation_call", "id": call_id, "status": "in_progress",
                 "result": None}  # fmt: skip
     return {
         "type": "image_generation_call",
         "id": call_id,
         "status": "completed",
-        "action": "edit" if picture.edited else "generate",
-        "result": b64encode(picture.data).decode(),
-        "revised_prompt": picture.delivered.prompt,
-        **picture.delivered.fields(),
+        "action": "edit" if image.edited else "generate",
+        "result": b64encode(image.data).decode(),
+        "revised_prompt": image.delivered.prompt,
+        **image.delivered.fields(),
     }
 
 
@@ -204,10 +204,10 @@ def response_body(
     }
 
 
-def output_items(ids: Ids, picture: Picture | None, text: str) -> list[dict]:
+def output_items(ids: Ids, image: ResponseImage | None, text: str) -> list[dict]:
     """A finished response's output: the image call (unless nothing was drawn), then the
     message."""
-    items = [image_call(ids.call, picture)] if picture is not None else []
+    items = [image_call(ids.call, image)] if image is not None else []
     return [*items, message(ids.message, text)]
 
 
@@ -236,11 +236,11 @@ def response_events(
     model: str,
     prompt: str,
     draws: bool,
-    finish: Callable[[], tuple[Picture | None, str]],
+    finish: Callable[[], tuple[ResponseImage | None, str]],
     numbered: Numbered,
 ) -> Iterator[dict]:
     """The Responses event sequence, `numbered`. The response (and its image call, when it
-    `draws`) begins at once; `finish()` does the work and gives the picture and the text.
+    `draws`) begins at once; `finish()` does the work and gives the image and the text.
     The events follow OpenAI's order, which the SDKs' stream helpers check."""
     opening = response_body(ids.response, created, model, [], prompt, "")
     events: list[dict[str, Any]] = [
@@ -256,10 +256,10 @@ def response_events(
             {"type": "response.image_generation_call.generating", **call},
         ]  # fmt: skip
     yield from map(numbered, events)
-    picture, text = finish()
-    output = output_items(ids, picture, text)
+    image, text = finish()
+    output = output_items(ids, image, text)
     events = []
-    if picture is not None:
+    if image is not None:
         events += [
             {"type": "response.image_generation_call.completed", **call},
             {"type": "response.output_item.done", "output_index": 0, "item": output[0]},

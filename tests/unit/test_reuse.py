@@ -27,7 +27,7 @@ BASE = {
     "steps": 4,
     "seed": None,
     "mime": None,
-    "pictures": (),
+    "images": (),
 }
 FOX = PromptChoice("a red fox")
 
@@ -42,8 +42,8 @@ FOX = PromptChoice("a red fox")
         ("steps", 8),
         ("seed", 0),
         ("mime", "image/png"),
-        ("pictures", ("ab",)),
-        ("pictures", ("mask:ab",)),
+        ("images", ("ab",)),
+        ("images", ("mask:ab",)),
     ],
 )
 def test_every_field_of_a_draw_counts(field: str, other: object) -> None:

@@ -19,7 +19,7 @@ const expirationSeconds = Number(form.dataset.expiration);
 const sides = [Number(form.dataset.minSide), Number(form.dataset.maxSide)];
 let shown = null; // the image on display: { url, prompt, expires }
 let stripSize = 0; // how many images the recent strip shows
-let picked = null; // the picture to change: a File, or null
+let picked = null; // the image to change: a File, or null
 let pickedUrl = null; // its blob: URL, for the previews
 
 // A failed generation: what the service said, and what it means for the person.
@@ -71,7 +71,7 @@ function start() {
   setInterval(tick, 1000);
 }
 
-// Choose the picture to change (or none), and show it in the form.
+// Choose the image to change (or none), and show it in the form.
 function pick(file) {
   if (pickedUrl) URL.revokeObjectURL(pickedUrl);
   picked = file;
@@ -82,12 +82,12 @@ function pick(file) {
   else $("picked-image").removeAttribute("src");
 }
 
-// A file as a data: URI, the way chat apps attach pictures.
+// A file as a data: URI, the way chat apps attach images.
 function dataUri(file) {
   return new Promise((resolve, reject) => {
     const reader = new FileReader();
     reader.onload = () => resolve(reader.result);
-    reader.onerror = () => reject(new Problem("The picture could not be read."));
+    reader.onerror = () => reject(new Problem("The image could not be read."));
     reader.readAsDataURL(file);
   });
 }
@@ -104,7 +104,7 @@ async function generate() {
   $("generate").textContent = "Generating…";
   const source = picked;
   try {
-    // With a picture, the message is the chat apps' shape: text and an image_url part.
+    // With an image, the message is the chat apps' shape: text and an image_url part.
     const message = picked
       ? [
           { type: "text", text: content },
@@ -213,7 +213,7 @@ function clearResult() {
   $("edited-by").hidden = true;
 }
 
-// The picture an edit started from, beside the result, and the model that changed it.
+// The image an edit started from, beside the result, and the model that changed it.
 function showSource(file, model) {
   $("source-image").src = URL.createObjectURL(file);
   $("source").hidden = false;
@@ -247,9 +247,9 @@ function advice({ status, code, retryAfter }) {
     return "The image model failed, so there is no image. Try again, or pick another model.";
   }
   if (code === "image_not_found") return "Images are kept only for a while. Generate it again.";
-  if (code === "no_edit_model") return "This server offers no model that changes pictures.";
+  if (code === "no_edit_model") return "This server offers no model that changes images.";
   if (["invalid_image", "image_too_large", "too_many_images"].includes(code)) {
-    return "The picture could not be used. Try another one (PNG, JPEG, WebP or GIF).";
+    return "The image could not be used. Try another one (PNG, JPEG, WebP or GIF).";
   }
   if (status === 400) {
     return "The service could not use this request. Change the prompt and try again.";
