@@ -18,8 +18,9 @@ from urllib.parse import urlsplit
 
 from dotenv import dotenv_values
 
-# The catalogue is plain data with no imports of its own, so the gunicorn master can load it
-# before gevent patches the standard library.
+# gunicorn's master loads these before gevent patches the standard library: the catalogue is
+# plain data, the disk store's layout needs the standard library alone.
+from flux_service.stores.file_layout import foreign_entries
 from flux_service.upstream.catalog import lookup
 
 LANGUAGES = ("en", "zh-cn", "zh-hant", "ja", "es", "fr", "ru", "de")
@@ -73,13 +74,6 @@ MIN_KEY_CHARS = 16
 EXAMPLE_KEYS = ("sk-change-me",)
 # A trillion neurons is $11 million a day: far past any real budget, and it keeps inf out.
 MAX_NEURON_BUDGET = 10**12
-# The file the disk store writes into its folder: start-up takes a folder that holds it, a
-# new or empty one, or one that holds nothing but what the store writes (as stores made
-# before the marker do). A folder that holds anything else is no picture store.
-STORE_MARKER = ".flux-image-store"
-_STORE_FILES = {STORE_MARKER, ".reuse", ".sweep-lock", "lost+found"}
-_STORE_FOLDER = re.compile(r"[A-Za-z0-9_-]{2}")  # named by the first two characters of keys
-
 _ONE_LIMIT = re.compile(
     r"\s*[0-9]+\s*(?:/|\s*per\s*)\s*[0-9]*\s*(?:second|minute|hour|day|month|year)s?\s*",
     re.IGNORECASE,
@@ -649,23 +643,6 @@ def _check_store_folder(path: str) -> None:
             f"the folder holds what this service did not write ({shown}); the disk store "
             "takes a folder of its own, new or empty, such as file:///var/lib/flux-api/images"
         )
-
-
-def foreign_entries(path: str) -> list[str]:
-    """What the folder at `path` holds that the disk store does not write, by name; nothing
-    when it holds the store's marker, is empty, or cannot be read (the store says why)."""
-    try:
-        with os.scandir(path) as entries:
-            names = {entry.name: entry.is_dir(follow_symlinks=False) for entry in entries}
-    except OSError:
-        return []
-    if STORE_MARKER in names:
-        return []
-    return sorted(
-        name
-        for name, folder in names.items()
-        if name not in _STORE_FILES and not (folder and _STORE_FOLDER.fullmatch(name))
-    )
 
 
 def _optional_redis(raw: str) -> str:

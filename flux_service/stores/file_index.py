@@ -16,11 +16,11 @@ from contextlib import AbstractContextManager
 from pathlib import Path
 
 from ..offload import off_the_event_loop
+from .file_layout import REUSE_FOLDER
 from .reuse_index import entry_seconds
 
 log = logging.getLogger(__name__)
 
-FOLDER = ".reuse"  # under the disk store's root; its sweep skips dotted folders
 SWEEP_SECONDS = 60.0
 CLAIM_SUFFIX = ".claim"
 # The names the index writes: an entry is a request's digest (see reuse.request_digest), a
@@ -49,7 +49,7 @@ class FileIndex:
     @classmethod
     def beside(cls, store_root: Path, ttl: int) -> FileIndex:
         """The index in the disk store's folder, swept in the background."""
-        index = cls(store_root / FOLDER, ttl)
+        index = cls(store_root / REUSE_FOLDER, ttl)
         threading.Thread(target=index._sweep_now_and_then, daemon=True).start()
         return index
 

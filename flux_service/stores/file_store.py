@@ -11,7 +11,7 @@ the oldest ones. Serving hands the open file to the server, which sends it with 
 The store counts, expires and deletes only files it wrote itself: a file named by a key, in
 the folder of the key's first two characters, that begins with the store's header. Anything
 else in its folder is left alone and not counted, wherever it lies. The folder holds a
-marker (`config.STORE_MARKER`), and start-up refuses a folder that holds other things.
+marker (`file_layout.STORE_MARKER`), and start-up refuses a folder that holds other things.
 """
 
 from __future__ import annotations
@@ -22,19 +22,17 @@ import fcntl
 import logging
 import math
 import os
-import re
 import threading
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
-from config import STORE_MARKER
-
 from .. import metrics
 from ..errors import StoreUnavailableError
 from ..offload import off_the_event_loop
 from .base import IMAGE_KEY, StoredImage, new_key
+from .file_layout import KEY_FOLDER, STORE_MARKER, SWEEP_LOCK
 
 log = logging.getLogger(__name__)
 
@@ -46,12 +44,10 @@ STORE_RETRY_AFTER = 30
 # PNG is about 12 MB).
 MIN_FREE_BYTES = 16 * 1024 * 1024
 TEMPORARY = ".tmp-"
-SWEEP_LOCK = ".sweep-lock"
 MARKER_TEXT = (
     b"This folder is Flux API's image store (IMAGE_STORE=file://...). The service counts\n"
     b"and deletes only the images it wrote here, and leaves everything else alone.\n"
 )
-_FOLDER = re.compile(r"[A-Za-z0-9_-]{2}")  # a key's first two characters
 
 
 def header(mime: str, expires: int) -> bytes:
@@ -232,7 +228,7 @@ class FileStore:
         """The files this store wrote, and nothing else: named as it names them, where it
         puts them, and beginning with its header."""
         for folder in os.scandir(self.root):
-            if not _FOLDER.fullmatch(folder.name) or not folder.is_dir(follow_symlinks=False):
+            if not KEY_FOLDER.fullmatch(folder.name) or not folder.is_dir(follow_symlinks=False):
                 continue
             for entry in os.scandir(folder.path):
                 if not _named_ours(entry.name, folder.name):

@@ -13,7 +13,7 @@ import openai
 import pytest
 import requests
 
-from config import STORE_MARKER
+from flux_service.stores.file_layout import STORE_MARKER
 from tests.e2e.service import Service
 from tests.e2e.test_scale import draw, draw_at_once, workers
 from tests.helpers import (

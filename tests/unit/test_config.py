@@ -7,12 +7,12 @@ import pytest
 
 from config import (
     DEFAULT_MODELS,
-    STORE_MARKER,
     ConfigError,
     Settings,
     load_settings,
     shared_redis,
 )
+from flux_service.stores.file_layout import STORE_MARKER
 from flux_service.web.ratelimit import counters_url
 
 REQUIRED = {"CF_ACCOUNT_ID": "acc", "CF_API_TOKEN": "tok"}

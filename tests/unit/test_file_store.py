@@ -9,8 +9,8 @@ from pathlib import Path
 
 import pytest
 
-from config import STORE_MARKER
 from flux_service.errors import StoreUnavailableError
+from flux_service.stores.file_layout import STORE_MARKER
 from flux_service.stores.file_store import FileStore, Held, header, read_header, to_drop
 from tests.helpers import assert_untouched, seed_foreign, small_filesystem
 

@@ -115,10 +115,30 @@ def test_imports_point_down_the_layers() -> None:
     assert upward == []
 
 
-def test_config_reads_only_the_catalogue_of_the_package() -> None:
-    # The master loads config before gevent patches anything: it must stay light.
+# What config may load of the package: gunicorn's master imports config before gevent
+# patches anything, so it must stay light.
+CONFIG_READS = {"upstream.catalog", "stores.file_layout"}
+# Modules of the package config loads that need nothing but the standard library.
+STANDARD_LIBRARY_ONLY = ["flux_service/stores/file_layout.py"]
+
+
+def test_config_reads_only_what_the_master_may_load() -> None:
     ours = {name for name in imports_of("config.py") if name.startswith("flux_service")}
-    assert ours <= {"flux_service.upstream", "flux_service.upstream.catalog"}
+    allowed = {f"flux_service.{name}" for name in CONFIG_READS}
+    packages = {name.rpartition(".")[0] for name in allowed}
+    assert ours <= allowed | packages | {"flux_service"}, ours - allowed - packages
+
+
+@pytest.mark.parametrize("path", STANDARD_LIBRARY_ONLY)
+def test_what_config_loads_needs_only_the_standard_library(path: str) -> None:
+    imported = set()
+    for node in ast.walk(ast.parse((ROOT / path).read_text(), path)):
+        if isinstance(node, ast.Import):
+            imported.update(alias.name for alias in node.names)
+        elif isinstance(node, ast.ImportFrom):  # a relative import is the package's own
+            imported.add("." * node.level + (node.module or ""))
+    outside = {name for name in imported if name.split(".")[0] not in sys.stdlib_module_names}
+    assert outside == set()
 
 
 def test_the_package_folders_import_nothing() -> None:
