@@ -31,12 +31,13 @@ from typing import Any
 
 from botocore.exceptions import ClientError
 
-from config import Settings, bucket_and_prefix
+from config import Settings
 
 from .. import metrics
 from ..errors import StoreUnavailableError
 from .base import EXTENSIONS, IMAGE_KEY, StoredImage, new_key
 from .s3_client import S3_ERRORS, Reader, describe, error_code, new_client
+from .store_urls import bucket_and_prefix
 
 log = logging.getLogger(__name__)
 

@@ -22,10 +22,11 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING
 
-from config import CloudflareAccount, Settings, shared_redis
+from config import CloudflareAccount, Settings
 
 from ..clock import Clock, next_utc_midnight, utc_now
 from ..errors import AccountLimitError, AllocationUsedUpError, RateLimitError
+from ..stores.store_urls import shared_redis
 
 if TYPE_CHECKING:
     import redis

@@ -9,7 +9,7 @@ import requests
 from flask import Flask, Response, current_app, g, request
 from flask_cors import CORS
 
-from config import Settings, load_settings, shared_redis, store_scheme
+from config import Settings, load_settings, store_scheme
 
 from ..clock import Clock, utc_now
 from ..generation.fetch import ImageFetcher
@@ -23,6 +23,7 @@ from ..stores.base import ImageStore, MemoryStore
 from ..stores.file_index import FileIndex
 from ..stores.file_store import FileStore
 from ..stores.reuse_index import Index, MemoryIndex
+from ..stores.store_urls import shared_redis
 from ..upstream.accounts import AccountPool
 from ..upstream.catalog import ServedModels
 from ..upstream.http_session import http_session

@@ -9,13 +9,12 @@ from urllib.parse import urlsplit
 
 from flask import g, request
 
-from config import public_links
-
 from .. import metrics
 from ..errors import InvalidRequestError, UnavailableError
 from ..generation.plan import Order, Plan
 from ..generation.sources import Sources
 from ..stores.base import image_url
+from ..stores.store_urls import public_links
 from ..wire.chat import ChatRequest
 from ..wire.client_tasks import ClientTask, recognise
 from ..wire.images import ImagesRequest

@@ -19,10 +19,11 @@ from limits import RateLimitItem, parse_many
 from limits.storage import storage_from_string
 from limits.strategies import FixedWindowRateLimiter
 
-from config import Settings, shared_redis
+from config import Settings
 
 from .. import metrics
 from ..errors import RateLimitError
+from ..stores.store_urls import shared_redis
 
 log = logging.getLogger(__name__)
 

@@ -10,9 +10,9 @@ from config import (
     ConfigError,
     Settings,
     load_settings,
-    shared_redis,
 )
 from flux_service.stores.file_layout import STORE_MARKER
+from flux_service.stores.store_urls import shared_redis
 from flux_service.web.ratelimit import counters_url
 
 REQUIRED = {"CF_ACCOUNT_ID": "acc", "CF_API_TOKEN": "tok"}

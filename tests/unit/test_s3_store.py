@@ -10,7 +10,7 @@ import pytest
 from botocore.exceptions import ClientError, ConnectTimeoutError, EndpointConnectionError
 from urllib3.exceptions import ReadTimeoutError
 
-from config import Settings, bucket_and_prefix, public_links
+from config import Settings
 from flux_service.stores.s3_client import Reader, describe, new_client
 from flux_service.stores.s3_store import (
     expiry_metadata,
@@ -22,6 +22,7 @@ from flux_service.stores.s3_store import (
     strong_etag,
     sweep_interval,
 )
+from flux_service.stores.store_urls import bucket_and_prefix, public_links
 
 
 @pytest.mark.parametrize(
