@@ -8,7 +8,6 @@ one clear line instead of failing later in the middle of a request.
 from __future__ import annotations
 
 import hashlib
-import ipaddress
 import os
 import re
 from collections.abc import Callable, Mapping
@@ -18,8 +17,25 @@ from urllib.parse import urlsplit
 
 from dotenv import dotenv_values
 
-# gunicorn's master loads these before gevent patches the standard library: the catalogue is
-# plain data, the disk store's layout needs the standard library alone.
+# gunicorn's master imports config before gevent patches the standard library: what config
+# takes from the package is plain data (the catalogue) or needs the standard library alone.
+from flux_service.setting_parsers import (
+    REDIS_SCHEMES,
+    addresses,
+    between,
+    boolean,
+    gateway_id,
+    language_in,
+    networks,
+    neurons,
+    optional_directory,
+    optional_file,
+    optional_redis,
+    optional_url,
+    rate_limit,
+    region,
+    url,
+)
 from flux_service.stores.file_layout import foreign_entries
 from flux_service.upstream.catalog import lookup
 
@@ -40,7 +56,6 @@ DEFAULT_IMAGE_EXPIRATION = 1800
 MAX_MEMORY_EXPIRATION = 7 * 86400
 MAX_LASTING_EXPIRATION = 100 * 365 * 86400
 LASTING_STORES = ("file", "s3")
-REDIS_SCHEMES = ("redis", "rediss", "unix")
 DEFAULT_S3_REGION = "auto"  # what Cloudflare R2 takes; AWS needs the bucket's own
 DEFAULT_PORT = 8000
 DEFAULT_UPSTREAM_TIMEOUT = 120.0
@@ -72,16 +87,8 @@ DEFAULT_FORWARDED_ALLOW_IPS = ("127.0.0.1", "::1")
 MIN_KEY_CHARS = 16
 # .env.example's placeholder: a service left with it is open to anyone who read the file.
 EXAMPLE_KEYS = ("sk-change-me",)
-# A trillion neurons is $11 million a day: far past any real budget, and it keeps inf out.
-MAX_NEURON_BUDGET = 10**12
-_ONE_LIMIT = re.compile(
-    r"\s*[0-9]+\s*(?:/|\s*per\s*)\s*[0-9]*\s*(?:second|minute|hour|day|month|year)s?\s*",
-    re.IGNORECASE,
-)
 _ACCOUNT_ID = re.compile(r"[A-Za-z0-9_-]+")
 _TOKEN = re.compile(r"\S+")
-_TRUE = {"1", "true", "yes", "on"}
-_FALSE = {"0", "false", "no", "off"}
 
 T = TypeVar("T")
 
@@ -215,7 +222,7 @@ def load_settings(
     default_workers = 1 if image_store == "memory" else 2 * (os.cpu_count() or 1)
     lasting = store_kind in LASTING_STORES
     longest = MAX_LASTING_EXPIRATION if lasting else MAX_MEMORY_EXPIRATION
-    expiration = setting("IMAGE_EXPIRATION", _int_between(0, longest), DEFAULT_IMAGE_EXPIRATION)
+    expiration = setting("IMAGE_EXPIRATION", between(0, longest), DEFAULT_IMAGE_EXPIRATION)
     if expiration == 0 and not lasting:
         raise ConfigError(
             f"IMAGE_EXPIRATION=0 keeps images for good, which IMAGE_STORE={store_kind} cannot "
@@ -226,16 +233,16 @@ def load_settings(
     # addresses that change: there, the router is the only way in, so its headers are true.
     on_platform = bool(get("DYNO") or get("RENDER"))
     default_proxies = "*" if on_platform else ",".join(DEFAULT_FORWARDED_ALLOW_IPS)
-    demo_mode = setting("DEMO_MODE", _bool, "false")
+    demo_mode = setting("DEMO_MODE", boolean, "false")
     api_keys = _api_keys(get("API_KEY"), demo_mode)
     # One key may take a share of what the instance offers: all of it when it is the only
     # key, a half with two, a third with three, a quarter from four keys on.
     sharers = min(max(len(api_keys), 1), 4)
     generations = setting(
-        "MAX_CONCURRENT_GENERATIONS", _int_between(1, 100_000), DEFAULT_MAX_CONCURRENT_GENERATIONS
+        "MAX_CONCURRENT_GENERATIONS", between(1, 100_000), DEFAULT_MAX_CONCURRENT_GENERATIONS
     )
     store_bytes = setting(
-        "IMAGE_STORE_MAX_BYTES", _int_between(MIB, 1 << 40), DEFAULT_IMAGE_STORE_MAX_BYTES
+        "IMAGE_STORE_MAX_BYTES", between(MIB, 1 << 40), DEFAULT_IMAGE_STORE_MAX_BYTES
     )
     if get("IMAGE_STORE_KEY_BYTES") and lasting:
         raise ConfigError(
@@ -249,87 +256,83 @@ def load_settings(
         cf_account_id=accounts[0].id,
         cf_api_token=accounts[0].token,
         cf_accounts=accounts,
-        cf_api_base=setting("CF_API_BASE", _url, DEFAULT_CF_API_BASE),
-        cf_ai_gateway=setting("CF_AI_GATEWAY", _gateway_id),
+        cf_api_base=setting("CF_API_BASE", url, DEFAULT_CF_API_BASE),
+        cf_ai_gateway=setting("CF_AI_GATEWAY", gateway_id),
         cf_ai_gateway_token=get("CF_AI_GATEWAY_TOKEN"),
-        cf_ai_gateway_base=setting("CF_AI_GATEWAY_BASE", _url, DEFAULT_CF_AI_GATEWAY_BASE),
+        cf_ai_gateway_base=setting("CF_AI_GATEWAY_BASE", url, DEFAULT_CF_AI_GATEWAY_BASE),
         flux_model=flux_model,
         models=models,
-        flux_num_steps=setting("FLUX_NUM_STEPS", _int_between(1, 100), DEFAULT_STEPS),
+        flux_num_steps=setting("FLUX_NUM_STEPS", between(1, 100), DEFAULT_STEPS),
         image_expiration=expiration,
         # CF_IS_TRANSLATE is the Worker's name for the switch.
-        prompt_optimization=setting("PROMPT_OPTIMIZATION", _bool, get("CF_IS_TRANSLATE", "false")),
-        external_api_base=setting("EXTERNAL_API_BASE", _optional_url),
+        prompt_optimization=setting(
+            "PROMPT_OPTIMIZATION", boolean, get("CF_IS_TRANSLATE", "false")
+        ),
+        external_api_base=setting("EXTERNAL_API_BASE", optional_url),
         external_model=get("EXTERNAL_MODEL"),
         external_api_key=get("EXTERNAL_API_KEY"),
         system_message=get("SYSTEM_MESSAGE"),
-        response_language=setting("RESPONSE_LANGUAGE", _language, "en"),
-        public_base_url=setting("PUBLIC_BASE_URL", _optional_url),
-        port=setting("PORT", _int_between(1, 65535), DEFAULT_PORT),
+        response_language=setting("RESPONSE_LANGUAGE", language_in(LANGUAGES), "en"),
+        public_base_url=setting("PUBLIC_BASE_URL", optional_url),
+        port=setting("PORT", between(1, 65535), DEFAULT_PORT),
         upstream_timeout=setting(
-            "UPSTREAM_TIMEOUT", _float_between(0.1, 3600), DEFAULT_UPSTREAM_TIMEOUT
+            "UPSTREAM_TIMEOUT", between(0.1, 3600.0), DEFAULT_UPSTREAM_TIMEOUT
         ),
         upstream_retry_budget=setting(
-            "UPSTREAM_RETRY_BUDGET", _float_between(0, 3600), DEFAULT_UPSTREAM_RETRY_BUDGET
+            "UPSTREAM_RETRY_BUDGET", between(0.0, 3600.0), DEFAULT_UPSTREAM_RETRY_BUDGET
         ),
         optimizer_timeout=setting(
-            "OPTIMIZER_TIMEOUT", _float_between(0.1, 600), DEFAULT_OPTIMIZER_TIMEOUT
+            "OPTIMIZER_TIMEOUT", between(0.1, 600.0), DEFAULT_OPTIMIZER_TIMEOUT
         ),
-        stream_keepalive=setting(
-            "STREAM_KEEPALIVE", _float_between(0.1, 60), DEFAULT_STREAM_KEEPALIVE
-        ),
-        idle_timeout=setting("IDLE_TIMEOUT", _int_between(1, 600), DEFAULT_IDLE_TIMEOUT),
-        client_timeout=setting("CLIENT_TIMEOUT", _float_between(0.5, 600), DEFAULT_CLIENT_TIMEOUT),
+        stream_keepalive=setting("STREAM_KEEPALIVE", between(0.1, 60.0), DEFAULT_STREAM_KEEPALIVE),
+        idle_timeout=setting("IDLE_TIMEOUT", between(1, 600), DEFAULT_IDLE_TIMEOUT),
+        client_timeout=setting("CLIENT_TIMEOUT", between(0.5, 600.0), DEFAULT_CLIENT_TIMEOUT),
         worker_connections=setting(
-            "WORKER_CONNECTIONS", _int_between(10, 100_000), DEFAULT_WORKER_CONNECTIONS
+            "WORKER_CONNECTIONS", between(10, 100_000), DEFAULT_WORKER_CONNECTIONS
         ),
         max_unsent_bytes=setting(
-            "MAX_UNSENT_BYTES", _int_between(MIB, 1 << 40), DEFAULT_MAX_UNSENT_BYTES
+            "MAX_UNSENT_BYTES", between(MIB, 1 << 40), DEFAULT_MAX_UNSENT_BYTES
         ),
-        max_body_bytes=setting(
-            "MAX_BODY_BYTES", _int_between(1024, 1024 * MIB), DEFAULT_MAX_BODY_BYTES
-        ),
-        max_body_memory=setting(
-            "MAX_BODY_MEMORY", _int_between(MIB, 1 << 40), DEFAULT_MAX_BODY_MEMORY
-        ),
+        max_body_bytes=setting("MAX_BODY_BYTES", between(1024, 1024 * MIB), DEFAULT_MAX_BODY_BYTES),
+        max_body_memory=setting("MAX_BODY_MEMORY", between(MIB, 1 << 40), DEFAULT_MAX_BODY_MEMORY),
         max_image_bytes=setting(
-            "MAX_IMAGE_BYTES", _int_between(1024, 1024 * MIB), DEFAULT_MAX_IMAGE_BYTES
+            "MAX_IMAGE_BYTES", between(1024, 1024 * MIB), DEFAULT_MAX_IMAGE_BYTES
         ),
         edit_model=edit_model,
-        fetch_image_urls=setting("FETCH_IMAGE_URLS", _bool, "true"),
-        fetch_private_networks=setting("FETCH_PRIVATE_NETWORKS", _networks, ""),
+        fetch_image_urls=setting("FETCH_IMAGE_URLS", boolean, "true"),
+        fetch_private_networks=setting("FETCH_PRIVATE_NETWORKS", networks, ""),
         image_store_max_bytes=store_bytes,
         image_store_key_bytes=setting(
-            "IMAGE_STORE_KEY_BYTES", _int_between(MIB, 1 << 40), store_bytes // sharers
+            "IMAGE_STORE_KEY_BYTES", between(MIB, 1 << 40), store_bytes // sharers
         ),
         https_proxy=get("HTTPS_PROXY", get("https_proxy")),
         http_proxy=get("HTTP_PROXY", get("http_proxy")),
         no_proxy=get("NO_PROXY", get("no_proxy")),
-        ca_bundle=setting("REQUESTS_CA_BUNDLE", _optional_file),
-        forwarded_allow_ips=setting("FORWARDED_ALLOW_IPS", _addresses, default_proxies),
+        ca_bundle=setting("REQUESTS_CA_BUNDLE", optional_file),
+        forwarded_allow_ips=setting("FORWARDED_ALLOW_IPS", addresses, default_proxies),
         image_store=image_store,
-        s3_endpoint_url=setting("S3_ENDPOINT_URL", _optional_url),
+        s3_endpoint_url=setting("S3_ENDPOINT_URL", optional_url),
         aws_access_key_id=get("AWS_ACCESS_KEY_ID"),
         aws_secret_access_key=get("AWS_SECRET_ACCESS_KEY"),
-        aws_region=setting("AWS_REGION", _region, get("AWS_DEFAULT_REGION", DEFAULT_S3_REGION)),
-        image_public_base_url=setting("IMAGE_PUBLIC_BASE_URL", _optional_url),
-        web_concurrency=setting("WEB_CONCURRENCY", _int_between(1, 256), default_workers),
+        aws_region=setting("AWS_REGION", region, get("AWS_DEFAULT_REGION", DEFAULT_S3_REGION)),
+        image_public_base_url=setting("IMAGE_PUBLIC_BASE_URL", optional_url),
+        web_concurrency=setting("WEB_CONCURRENCY", between(1, 256), default_workers),
         max_concurrent_generations=generations,
         max_generations_per_key=setting(
-            "MAX_GENERATIONS_PER_KEY", _int_between(1, 100_000), max(1, generations // sharers)
+            "MAX_GENERATIONS_PER_KEY", between(1, 100_000), max(1, generations // sharers)
         ),
-        generation_wait=setting("GENERATION_WAIT", _float_between(0, 600), DEFAULT_GENERATION_WAIT),
-        rate_limit=setting("RATE_LIMIT", _rate_limit),
-        redis_url=setting("REDIS_URL", _optional_redis),
-        daily_neuron_budget=setting("DAILY_NEURON_BUDGET", _neurons, "0"),
-        daily_neuron_budget_per_key=setting("DAILY_NEURON_BUDGET_PER_KEY", _neurons, "0"),
-        skip_client_tasks=setting("SKIP_CLIENT_TASKS", _bool, "true"),
-        reuse_pictures=setting("REUSE_PICTURES", _bool, "true"),
+        generation_wait=setting("GENERATION_WAIT", between(0.0, 600.0), DEFAULT_GENERATION_WAIT),
+        rate_limit=setting("RATE_LIMIT", rate_limit),
+        redis_url=setting("REDIS_URL", optional_redis),
+        daily_neuron_budget=setting("DAILY_NEURON_BUDGET", neurons, "0"),
+        daily_neuron_budget_per_key=setting("DAILY_NEURON_BUDGET_PER_KEY", neurons, "0"),
+        skip_client_tasks=setting("SKIP_CLIENT_TASKS", boolean, "true"),
+        reuse_pictures=setting("REUSE_PICTURES", boolean, "true"),
         demo_mode=demo_mode,
         metrics_token=get("METRICS_TOKEN"),
         key_digest_secret=digest_secret(accounts),
         # gunicorn.conf.py sets it for the workers (see there); prometheus_client reads it too.
-        prometheus_multiproc_dir=setting("PROMETHEUS_MULTIPROC_DIR", _optional_directory),
+        prometheus_multiproc_dir=setting("PROMETHEUS_MULTIPROC_DIR", optional_directory),
     )
     if settings.image_store == "memory" and settings.web_concurrency > 1:
         raise ConfigError(
@@ -452,68 +455,6 @@ def _redact(raw: str) -> str:
     return re.sub(r"(?<=://)[^/@\s]*@", "…@", raw)
 
 
-def _bool(raw: str) -> bool:
-    lowered = raw.lower()
-    if lowered in _TRUE:
-        return True
-    if lowered in _FALSE:
-        return False
-    raise ValueError("expected true or false")
-
-
-def _int_between(low: int, high: int) -> Callable[[str], int]:
-    def parse(raw: str) -> int:
-        try:
-            value = int(raw)
-        except ValueError:
-            raise ValueError("expected a whole number") from None
-        if not low <= value <= high:
-            raise ValueError(f"expected {low} to {high}")
-        return value
-
-    return parse
-
-
-def _float_between(low: float, high: float) -> Callable[[str], float]:
-    def parse(raw: str) -> float:
-        try:
-            value = float(raw)
-        except ValueError:
-            raise ValueError("expected a number of seconds") from None
-        if not low <= value <= high:
-            raise ValueError(f"expected {low:g} to {high:g}")
-        return value
-
-    return parse
-
-
-def _neurons(raw: str) -> float:
-    try:
-        value = float(raw)
-    except ValueError:
-        raise ValueError("expected a number of neurons, or 0 for no budget") from None
-    if not 0 <= value <= MAX_NEURON_BUDGET:  # NaN fails this too
-        raise ValueError(f"expected 0 to {MAX_NEURON_BUDGET:,}")
-    return value
-
-
-def _url(raw: str) -> str:
-    parts = urlsplit(raw)
-    if parts.scheme not in ("http", "https") or not parts.netloc:
-        raise ValueError("expected an http:// or https:// URL")
-    return raw.rstrip("/")
-
-
-def _optional_url(raw: str) -> str:
-    return _url(raw) if raw else ""
-
-
-def _gateway_id(raw: str) -> str:
-    if raw and not re.fullmatch(r"[A-Za-z0-9_-]+", raw):
-        raise ValueError("expected the gateway's id: letters, digits, - and _")
-    return raw
-
-
 def _model_id(raw: str) -> str:
     model = lookup(raw)
     if model is None:
@@ -538,37 +479,6 @@ def _model_ids(raw: str) -> tuple[str, ...]:
     if not ids:
         raise ValueError("expected at least one model id")
     return tuple(dict.fromkeys(ids))
-
-
-def _optional_file(raw: str) -> str:
-    if raw and not os.path.isfile(raw):
-        raise ValueError("no such file")
-    return raw
-
-
-def _optional_directory(raw: str) -> str:
-    if raw and not os.path.isdir(raw):
-        raise ValueError("no such directory")
-    return raw
-
-
-def _addresses(raw: str) -> tuple[str, ...]:
-    entries = tuple(entry.strip() for entry in raw.split(",") if entry.strip())
-    if entries == ("*",):
-        return entries
-    for entry in entries:
-        try:
-            ipaddress.ip_network(entry, strict=False)
-        except ValueError:
-            raise ValueError(f"{entry!r} is not an IP address or network, or *") from None
-    return entries
-
-
-def _networks(raw: str) -> tuple[str, ...]:
-    entries = _addresses(raw)
-    if entries == ("*",):
-        raise ValueError("expected IP networks; * is not taken here")
-    return entries
 
 
 def store_scheme(image_store: str) -> str:
@@ -618,31 +528,3 @@ def _check_store_folder(path: str) -> None:
             f"the folder holds what this service did not write ({shown}); the disk store "
             "takes a folder of its own, new or empty, such as file:///var/lib/flux-api/images"
         )
-
-
-def _optional_redis(raw: str) -> str:
-    if raw and urlsplit(raw).scheme not in REDIS_SCHEMES:
-        raise ValueError("expected a redis://, rediss:// or unix:// URL")
-    return raw
-
-
-def _region(raw: str) -> str:
-    if not re.fullmatch(r"[a-z0-9-]{2,32}", raw):
-        raise ValueError("expected a region name such as auto, us-east-1 or eu-central-1")
-    return raw
-
-
-def _rate_limit(raw: str) -> str:
-    # Flask-Limiter's grammar ("20/minute", "20 per minute;500/day"), checked here without
-    # importing `limits`, which would load asyncio and ssl into gunicorn's master before
-    # gevent patches them. tests/unit/test_config.py holds the two to the same answers.
-    if raw and not all(_ONE_LIMIT.fullmatch(part) for part in re.split(r"[,;|]", raw)):
-        raise ValueError('expected limits like "20/minute" or "20/minute;500/day"')
-    return raw
-
-
-def _language(raw: str) -> str:
-    code = raw.lower().replace("_", "-")
-    if code not in LANGUAGES:
-        raise ValueError(f"expected one of {', '.join(LANGUAGES)}")
-    return code

@@ -82,7 +82,7 @@ def test_gunicorns_master_loads_nothing_the_worker_patches(late: str) -> None:
 # The layers of flux_service/, lowest first: a module imports its own layer and those below
 # it, never one above. The stand-in and the launcher stand apart.
 LAYERS = ("core", "stores", "upstream", "generation", "wire", "web")
-CORE = {"errors", "metrics", "logs", "clock", "offload"}
+CORE = {"errors", "metrics", "logs", "clock", "offload", "setting_parsers"}
 APART = {"__init__", "launcher", "standin"}
 
 
@@ -117,9 +117,9 @@ def test_imports_point_down_the_layers() -> None:
 
 # What config may load of the package: gunicorn's master imports config before gevent
 # patches anything, so it must stay light.
-CONFIG_READS = {"upstream.catalog", "stores.file_layout"}
+CONFIG_READS = {"upstream.catalog", "stores.file_layout", "setting_parsers"}
 # Modules of the package config loads that need nothing but the standard library.
-STANDARD_LIBRARY_ONLY = ["flux_service/stores/file_layout.py"]
+STANDARD_LIBRARY_ONLY = ["flux_service/setting_parsers.py", "flux_service/stores/file_layout.py"]
 
 
 def test_config_reads_only_what_the_master_may_load() -> None:
