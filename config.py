@@ -1,8 +1,23 @@
 """Settings: the one place that reads the environment and the `.env` file.
 
-`load_settings()` parses and validates every variable once, at start-up, into a frozen
-`Settings`. A bad value raises `ConfigError` naming the variable, so start-up stops with
-one clear line instead of failing later in the middle of a request.
+`load_settings()` reads every variable once, at start-up, into a frozen `Settings`. A bad
+value raises `ConfigError` naming the variable, so start-up stops with one clear line
+instead of failing later in the middle of a request.
+
+The module reads from top to bottom:
+- the defaults, and `Settings`, the fields the service reads;
+- the parsers that know this service: the account pool, the models, the store (the generic
+  ones are in flux_service/setting_parsers.py);
+- `SETTINGS`, the table: one row per variable, in the order docs/settings.md shows them,
+  with its parser, its default, its line in the documentation and any older names that
+  still work; a default worked out from other settings is a named function just above it;
+- `CHECKS`, the rules that span several settings, one function each, named for what it
+  refuses;
+- `load_settings`: every row in order, then what no single row gives (the models served,
+  IMAGE_STORE=redis, the account pool), then every check.
+
+A new setting is a field of `Settings` and a row of `SETTINGS`; `make docs` then writes its
+line into docs/settings.md, and a unit test fails until it has.
 """
 
 from __future__ import annotations
@@ -11,8 +26,8 @@ import hashlib
 import os
 import re
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass, field
-from typing import TypeVar
+from dataclasses import KW_ONLY, dataclass, field
+from typing import Any, TypeVar
 from urllib.parse import urlsplit
 
 from dotenv import dotenv_values
@@ -87,10 +102,12 @@ DEFAULT_FORWARDED_ALLOW_IPS = ("127.0.0.1", "::1")
 MIN_KEY_CHARS = 16
 # .env.example's placeholder: a service left with it is open to anyone who read the file.
 EXAMPLE_KEYS = ("sk-change-me",)
+_MAKE_A_KEY = "python3 -c 'import secrets; print(\"sk-\" + secrets.token_urlsafe(24))'"
 _ACCOUNT_ID = re.compile(r"[A-Za-z0-9_-]+")
 _TOKEN = re.compile(r"\S+")
 
 T = TypeVar("T")
+Env = Mapping[str, str]
 
 
 class ConfigError(ValueError):
@@ -169,12 +186,6 @@ class Settings:
     # The pool, from CF_ACCOUNTS or CF_ACCOUNT_ID (cf_account_id is then its first account);
     # empty, as in settings built by hand, it is the one account of cf_account_id.
     cf_accounts: tuple[CloudflareAccount, ...] = ()
-
-    @property
-    def accounts(self) -> tuple[CloudflareAccount, ...]:
-        """The Cloudflare accounts generations are spread over, in their order."""
-        return self.cf_accounts or (CloudflareAccount(self.cf_account_id, self.cf_api_token),)
-
     metrics_token: str = field(default="", repr=False)  # "": /metrics for this machine alone
     # What API keys are digested with for the store, the counts, the log and the metrics: a
     # secret of the deployment (its Cloudflare tokens), so that no one who guesses a key can
@@ -183,213 +194,17 @@ class Settings:
     # Where every gunicorn worker keeps its counts; "": one process, counted in memory.
     prometheus_multiproc_dir: str = ""
 
-
-def read_environment(
-    environ: Mapping[str, str] | None = None, env_file: str | None = ".env"
-) -> dict[str, str]:
-    """`environ` (default: the process environment) over the variables in `env_file`."""
-    values: dict[str, str] = {}
-    if env_file and os.path.exists(env_file):
-        values.update({k: v for k, v in dotenv_values(env_file).items() if v is not None})
-    values.update(os.environ if environ is None else environ)
-    return values
+    @property
+    def accounts(self) -> tuple[CloudflareAccount, ...]:
+        """The Cloudflare accounts generations are spread over, in their order."""
+        return self.cf_accounts or (CloudflareAccount(self.cf_account_id, self.cf_api_token),)
 
 
-def load_settings(
-    environ: Mapping[str, str] | None = None, env_file: str | None = ".env"
-) -> Settings:
-    """Read and check every setting from `environ` over `env_file`."""
-    env = {name: value.strip() for name, value in read_environment(environ, env_file).items()}
-
-    def get(name: str, default: object = "") -> str:
-        return env.get(name) or str(default)
-
-    def setting(name: str, parser: Callable[[str], T], default: object = "") -> T:
-        return _parse(name, get(name, default), parser)
-
-    flux_model = setting("FLUX_MODEL", _model_id, DEFAULT_MODEL)
-    models = setting("MODELS", _model_ids, ",".join(DEFAULT_MODELS))
-    if flux_model not in models:
-        models = (flux_model, *models)
-    edit_model = setting("EDIT_MODEL", _optional_edit_model)
-    if edit_model and edit_model not in models:
-        models = (*models, edit_model)
-    image_store = get("IMAGE_STORE", "memory")
-    if image_store.lower() == "redis":  # the URL a Redis add-on put in REDIS_URL
-        image_store = _required("REDIS_URL", get("REDIS_URL"), "when IMAGE_STORE=redis")
-    image_store = _parse("IMAGE_STORE", image_store, _store)
-    store_kind = store_scheme(image_store)
-    default_workers = 1 if image_store == "memory" else 2 * (os.cpu_count() or 1)
-    lasting = store_kind in LASTING_STORES
-    longest = MAX_LASTING_EXPIRATION if lasting else MAX_MEMORY_EXPIRATION
-    expiration = setting("IMAGE_EXPIRATION", between(0, longest), DEFAULT_IMAGE_EXPIRATION)
-    if expiration == 0 and not lasting:
-        raise ConfigError(
-            f"IMAGE_EXPIRATION=0 keeps images for good, which IMAGE_STORE={store_kind} cannot "
-            "(it holds them in memory): use IMAGE_STORE=file:///a/path or s3://bucket/prefix, "
-            "or an expiration in seconds"
-        )
-    # Heroku (DYNO) and Render (RENDER) reach every dyno through their own router, from
-    # addresses that change: there, the router is the only way in, so its headers are true.
-    on_platform = bool(get("DYNO") or get("RENDER"))
-    default_proxies = "*" if on_platform else ",".join(DEFAULT_FORWARDED_ALLOW_IPS)
-    demo_mode = setting("DEMO_MODE", boolean, "false")
-    api_keys = _api_keys(get("API_KEY"), demo_mode)
-    # One key may take a share of what the instance offers: all of it when it is the only
-    # key, a half with two, a third with three, a quarter from four keys on.
-    sharers = min(max(len(api_keys), 1), 4)
-    generations = setting(
-        "MAX_CONCURRENT_GENERATIONS", between(1, 100_000), DEFAULT_MAX_CONCURRENT_GENERATIONS
-    )
-    store_bytes = setting(
-        "IMAGE_STORE_MAX_BYTES", between(MIB, 1 << 40), DEFAULT_IMAGE_STORE_MAX_BYTES
-    )
-    if get("IMAGE_STORE_KEY_BYTES") and lasting:
-        raise ConfigError(
-            f"IMAGE_STORE_KEY_BYTES shares out what the memory and Redis stores hold; "
-            f"IMAGE_STORE={store_kind}://… keeps every key's pictures alike (the disk's bound "
-            "is the machine's, a bucket holds what its owner pays for): unset it"
-        )
-    accounts = _accounts(get("CF_ACCOUNTS"), get("CF_ACCOUNT_ID"), get("CF_API_TOKEN"))
-    settings = Settings(
-        api_keys=api_keys,
-        cf_account_id=accounts[0].id,
-        cf_api_token=accounts[0].token,
-        cf_accounts=accounts,
-        cf_api_base=setting("CF_API_BASE", url, DEFAULT_CF_API_BASE),
-        cf_ai_gateway=setting("CF_AI_GATEWAY", gateway_id),
-        cf_ai_gateway_token=get("CF_AI_GATEWAY_TOKEN"),
-        cf_ai_gateway_base=setting("CF_AI_GATEWAY_BASE", url, DEFAULT_CF_AI_GATEWAY_BASE),
-        flux_model=flux_model,
-        models=models,
-        flux_num_steps=setting("FLUX_NUM_STEPS", between(1, 100), DEFAULT_STEPS),
-        image_expiration=expiration,
-        # CF_IS_TRANSLATE is the Worker's name for the switch.
-        prompt_optimization=setting(
-            "PROMPT_OPTIMIZATION", boolean, get("CF_IS_TRANSLATE", "false")
-        ),
-        external_api_base=setting("EXTERNAL_API_BASE", optional_url),
-        external_model=get("EXTERNAL_MODEL"),
-        external_api_key=get("EXTERNAL_API_KEY"),
-        system_message=get("SYSTEM_MESSAGE"),
-        response_language=setting("RESPONSE_LANGUAGE", language_in(LANGUAGES), "en"),
-        public_base_url=setting("PUBLIC_BASE_URL", optional_url),
-        port=setting("PORT", between(1, 65535), DEFAULT_PORT),
-        upstream_timeout=setting(
-            "UPSTREAM_TIMEOUT", between(0.1, 3600.0), DEFAULT_UPSTREAM_TIMEOUT
-        ),
-        upstream_retry_budget=setting(
-            "UPSTREAM_RETRY_BUDGET", between(0.0, 3600.0), DEFAULT_UPSTREAM_RETRY_BUDGET
-        ),
-        optimizer_timeout=setting(
-            "OPTIMIZER_TIMEOUT", between(0.1, 600.0), DEFAULT_OPTIMIZER_TIMEOUT
-        ),
-        stream_keepalive=setting("STREAM_KEEPALIVE", between(0.1, 60.0), DEFAULT_STREAM_KEEPALIVE),
-        idle_timeout=setting("IDLE_TIMEOUT", between(1, 600), DEFAULT_IDLE_TIMEOUT),
-        client_timeout=setting("CLIENT_TIMEOUT", between(0.5, 600.0), DEFAULT_CLIENT_TIMEOUT),
-        worker_connections=setting(
-            "WORKER_CONNECTIONS", between(10, 100_000), DEFAULT_WORKER_CONNECTIONS
-        ),
-        max_unsent_bytes=setting(
-            "MAX_UNSENT_BYTES", between(MIB, 1 << 40), DEFAULT_MAX_UNSENT_BYTES
-        ),
-        max_body_bytes=setting("MAX_BODY_BYTES", between(1024, 1024 * MIB), DEFAULT_MAX_BODY_BYTES),
-        max_body_memory=setting("MAX_BODY_MEMORY", between(MIB, 1 << 40), DEFAULT_MAX_BODY_MEMORY),
-        max_image_bytes=setting(
-            "MAX_IMAGE_BYTES", between(1024, 1024 * MIB), DEFAULT_MAX_IMAGE_BYTES
-        ),
-        edit_model=edit_model,
-        fetch_image_urls=setting("FETCH_IMAGE_URLS", boolean, "true"),
-        fetch_private_networks=setting("FETCH_PRIVATE_NETWORKS", networks, ""),
-        image_store_max_bytes=store_bytes,
-        image_store_key_bytes=setting(
-            "IMAGE_STORE_KEY_BYTES", between(MIB, 1 << 40), store_bytes // sharers
-        ),
-        https_proxy=get("HTTPS_PROXY", get("https_proxy")),
-        http_proxy=get("HTTP_PROXY", get("http_proxy")),
-        no_proxy=get("NO_PROXY", get("no_proxy")),
-        ca_bundle=setting("REQUESTS_CA_BUNDLE", optional_file),
-        forwarded_allow_ips=setting("FORWARDED_ALLOW_IPS", addresses, default_proxies),
-        image_store=image_store,
-        s3_endpoint_url=setting("S3_ENDPOINT_URL", optional_url),
-        aws_access_key_id=get("AWS_ACCESS_KEY_ID"),
-        aws_secret_access_key=get("AWS_SECRET_ACCESS_KEY"),
-        aws_region=setting("AWS_REGION", region, get("AWS_DEFAULT_REGION", DEFAULT_S3_REGION)),
-        image_public_base_url=setting("IMAGE_PUBLIC_BASE_URL", optional_url),
-        web_concurrency=setting("WEB_CONCURRENCY", between(1, 256), default_workers),
-        max_concurrent_generations=generations,
-        max_generations_per_key=setting(
-            "MAX_GENERATIONS_PER_KEY", between(1, 100_000), max(1, generations // sharers)
-        ),
-        generation_wait=setting("GENERATION_WAIT", between(0.0, 600.0), DEFAULT_GENERATION_WAIT),
-        rate_limit=setting("RATE_LIMIT", rate_limit),
-        redis_url=setting("REDIS_URL", optional_redis),
-        daily_neuron_budget=setting("DAILY_NEURON_BUDGET", neurons, "0"),
-        daily_neuron_budget_per_key=setting("DAILY_NEURON_BUDGET_PER_KEY", neurons, "0"),
-        skip_client_tasks=setting("SKIP_CLIENT_TASKS", boolean, "true"),
-        reuse_pictures=setting("REUSE_PICTURES", boolean, "true"),
-        demo_mode=demo_mode,
-        metrics_token=get("METRICS_TOKEN"),
-        key_digest_secret=digest_secret(accounts),
-        # gunicorn.conf.py sets it for the workers (see there); prometheus_client reads it too.
-        prometheus_multiproc_dir=setting("PROMETHEUS_MULTIPROC_DIR", optional_directory),
-    )
-    if settings.image_store == "memory" and settings.web_concurrency > 1:
-        raise ConfigError(
-            f"WEB_CONCURRENCY={settings.web_concurrency} needs a shared image store: with "
-            "IMAGE_STORE=memory every worker process keeps its own images, so an image one "
-            "worker stored would be missing when another serves /image/<key>. Set "
-            "IMAGE_STORE=redis://… to run several workers, or WEB_CONCURRENCY=1 (Heroku sets "
-            "WEB_CONCURRENCY by itself: heroku config:set WEB_CONCURRENCY=1)."
-        )
-    counted = [
-        name
-        for name, value in (
-            ("RATE_LIMIT", settings.rate_limit),
-            ("DAILY_NEURON_BUDGET", settings.daily_neuron_budget),
-            ("DAILY_NEURON_BUDGET_PER_KEY", settings.daily_neuron_budget_per_key),
-        )
-        if value
-    ]
-    if counted and settings.web_concurrency > 1 and store_kind in LASTING_STORES:
-        _required(
-            "REDIS_URL",
-            settings.redis_url,
-            f"for {' and '.join(counted)} with IMAGE_STORE={store_kind}://… and WEB_CONCURRENCY="
-            f"{settings.web_concurrency}: each worker would count on its own, and let "
-            "several times the limit through (or set WEB_CONCURRENCY=1)",
-        )
-    if store_kind == "s3":
-        _required("AWS_ACCESS_KEY_ID", settings.aws_access_key_id, "when IMAGE_STORE=s3://…")
-        _required(
-            "AWS_SECRET_ACCESS_KEY", settings.aws_secret_access_key, "when IMAGE_STORE=s3://…"
-        )
-    elif settings.image_public_base_url:
-        raise ConfigError(
-            "IMAGE_PUBLIC_BASE_URL links answers to a public bucket: it needs IMAGE_STORE=s3://…"
-        )
-    if settings.prompt_optimization:
-        _required("EXTERNAL_API_BASE", settings.external_api_base, "when PROMPT_OPTIMIZATION=true")
-        _required("EXTERNAL_MODEL", settings.external_model, "when PROMPT_OPTIMIZATION=true")
-    return settings
-
-
-def _accounts(pool: str, account_id: str, token: str) -> tuple[CloudflareAccount, ...]:
-    """CF_ACCOUNTS, or the one account of CF_ACCOUNT_ID and CF_API_TOKEN.
-
-    Beside CF_ACCOUNTS, those two may stay only as one of its entries (as when a pool grew
-    from the one account): anything else would leave unclear which account is meant.
-    Messages name entries by place and id, never with their token.
-    """
-    if not pool:
-        return (
-            CloudflareAccount(
-                _required("CF_ACCOUNT_ID", account_id, "(or CF_ACCOUNTS)"),
-                _required("CF_API_TOKEN", token, "(or CF_ACCOUNTS)"),
-            ),
-        )
+def _pool(raw: str) -> tuple[CloudflareAccount, ...]:
+    """CF_ACCOUNTS: account_id:api_token entries, comma-separated, each id once. Messages
+    name entries by place and id, never with their token."""
     accounts: dict[str, CloudflareAccount] = {}
-    for place, entry in enumerate((e.strip() for e in pool.split(",") if e.strip()), 1):
+    for place, entry in enumerate((e.strip() for e in raw.split(",") if e.strip()), 1):
         name, colon, secret = (part.strip() for part in entry.partition(":"))
         if not colon or not _ACCOUNT_ID.fullmatch(name) or not _TOKEN.fullmatch(secret):
             raise ConfigError(
@@ -399,60 +214,14 @@ def _accounts(pool: str, account_id: str, token: str) -> tuple[CloudflareAccount
         if name in accounts:
             raise ConfigError(f"CF_ACCOUNTS names the account {name} twice (entry {place})")
         accounts[name] = CloudflareAccount(name, secret)
-    if not accounts:
+    if raw and not accounts:
         raise ConfigError("CF_ACCOUNTS is invalid: expected account_id:api_token,…")
-    if (account_id or token) and accounts.get(account_id) != CloudflareAccount(account_id, token):
-        raise ConfigError(
-            "CF_ACCOUNT_ID and CF_API_TOKEN are set beside CF_ACCOUNTS but are not one of its "
-            "entries: unset them, or make them one account of CF_ACCOUNTS with its token"
-        )
     return tuple(accounts.values())
 
 
-def digest_secret(accounts: tuple[CloudflareAccount, ...]) -> bytes:
-    """The secret API keys are digested with, from the Cloudflare tokens in any order."""
-    tokens = "\0".join(sorted(account.token for account in accounts))
-    return hashlib.sha256(b"flux-api key digests\0" + tokens.encode()).digest()
-
-
-def _api_keys(raw: str, demo: bool) -> tuple[str, ...]:
-    """The keys of API_KEY; outside demo mode, never the example's, nor a short one. A
-    message names a key by its place, never by itself."""
-    keys = tuple(key.strip() for key in raw.split(",") if key.strip())
-    if demo:
-        return keys
-    for place, key in enumerate(keys, 1):
-        if key in EXAMPLE_KEYS:
-            raise ConfigError(
-                f"API_KEY holds {key}, the placeholder of .env.example: anyone who read that "
-                "file could use this service. Set a key of your own, e.g. the output of "
-                "python3 -c 'import secrets; print(\"sk-\" + secrets.token_urlsafe(24))'"
-            )
-        if len(key) < MIN_KEY_CHARS:
-            raise ConfigError(
-                f"API_KEY's key {place} has {len(key)} characters: a key needs at least "
-                f"{MIN_KEY_CHARS}, or it can be guessed. Make a longer one, e.g. the output of "
-                "python3 -c 'import secrets; print(\"sk-\" + secrets.token_urlsafe(24))'"
-            )
-    return keys
-
-
-def _required(name: str, value: str, when: str = "") -> str:
-    if not value:
-        raise ConfigError(f"{name} is required{' ' + when if when else ''}")
-    return value
-
-
-def _parse(name: str, raw: str, parser: Callable[[str], T]) -> T:
-    try:
-        return parser(raw)
-    except ValueError as error:
-        raise ConfigError(f"{name}={_redact(raw)!r} is invalid: {error}") from None
-
-
-def _redact(raw: str) -> str:
-    """`raw` without a password, should it be a URL that carries one."""
-    return re.sub(r"(?<=://)[^/@\s]*@", "…@", raw)
+def _keys(raw: str) -> tuple[str, ...]:
+    """API_KEY's keys, comma-separated (`_no_weak_keys_outside_the_demo` checks them)."""
+    return tuple(key.strip() for key in raw.split(",") if key.strip())
 
 
 def _model_id(raw: str) -> str:
@@ -460,6 +229,13 @@ def _model_id(raw: str) -> str:
     if model is None:
         raise ValueError("not a Workers AI text-to-image model this service knows (see README)")
     return model.id
+
+
+def _model_ids(raw: str) -> tuple[str, ...]:
+    ids = [_model_id(name) for name in raw.split(",") if name.strip()]
+    if not ids:
+        raise ValueError("expected at least one model id")
+    return tuple(dict.fromkeys(ids))
 
 
 def _optional_edit_model(raw: str) -> str:
@@ -474,13 +250,6 @@ def _optional_edit_model(raw: str) -> str:
     return model.id
 
 
-def _model_ids(raw: str) -> tuple[str, ...]:
-    ids = [_model_id(name) for name in raw.split(",") if name.strip()]
-    if not ids:
-        raise ValueError("expected at least one model id")
-    return tuple(dict.fromkeys(ids))
-
-
 def store_scheme(image_store: str) -> str:
     """Which kind of store IMAGE_STORE names: memory, redis, file or s3."""
     scheme = urlsplit(image_store).scheme
@@ -488,8 +257,10 @@ def store_scheme(image_store: str) -> str:
 
 
 def _store(raw: str) -> str:
-    if raw.lower() == "memory":
-        return "memory"
+    """IMAGE_STORE: memory, a Redis URL, `redis` (REDIS_URL's, read later), a disk folder of
+    the store's own, or a bucket with a key prefix."""
+    if raw.lower() in ("memory", "redis"):
+        return raw.lower()
     parts = urlsplit(raw)
     if parts.scheme == "file":
         if parts.netloc not in ("", "localhost") or not parts.path.startswith("/"):
@@ -528,3 +299,478 @@ def _check_store_folder(path: str) -> None:
             f"the folder holds what this service did not write ({shown}); the disk store "
             "takes a folder of its own, new or empty, such as file:///var/lib/flux-api/images"
         )
+
+
+# A default worked out from the settings read before it (the rows above) and the environment.
+DerivedDefault = Callable[[Mapping[str, Any], Env], object]
+
+
+@dataclass(frozen=True)
+class Setting:
+    """One variable: how its text is read, what is read when it is unset or empty, and its
+    line in docs/settings.md."""
+
+    env: str
+    parse: Callable[[str], Any]  # the text to the value; ValueError says what was expected
+    default: object | DerivedDefault  # as_text writes it as text, then it is parsed as given
+    doc: str  # the line's meaning; ABOVE: said on the line of the variable above
+    _: KW_ONLY
+    shown: str = ""  # the default as the documentation shows it, when not the default itself
+    aliases: tuple[str, ...] = ()  # older names that still work; the current name wins
+    field_name: str = ""  # the field of Settings; "": the variable in lower case
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "field_name", self.field_name or self.env.lower())
+
+
+ABOVE = "(the variable above says)"
+_REQUIRED = "— (required without `CF_ACCOUNTS`)"
+
+
+def _key_share(read: Mapping[str, Any], _: Env) -> object:
+    return read["image_store_max_bytes"] // _sharers(read)
+
+
+def _generation_share(read: Mapping[str, Any], _: Env) -> object:
+    return max(1, read["max_concurrent_generations"] // _sharers(read))
+
+
+def _sharers(read: Mapping[str, Any]) -> int:
+    """How many keys share the instance: one key may take all of it, each of two keys a
+    half, of three a third, and from four keys on a quarter."""
+    return min(max(len(read["api_keys"]), 1), 4)
+
+
+def _workers(read: Mapping[str, Any], _: Env) -> object:
+    """One worker with the memory store (the others would not see its images), else two
+    per core."""
+    return 1 if read["image_store"] == "memory" else 2 * (os.cpu_count() or 1)
+
+
+def _trusted_proxies(_: Mapping[str, Any], env: Env) -> object:
+    """Heroku (DYNO) and Render (RENDER) reach every dyno through their own router, from
+    addresses that change: there, the router is the only way in, so its headers are true."""
+    return "*" if env.get("DYNO") or env.get("RENDER") else DEFAULT_FORWARDED_ALLOW_IPS
+
+
+# fmt: off
+SETTINGS: tuple[Setting, ...] = (
+    Setting("API_KEY", _keys, "",
+            "keys clients must send, comma-separated, each of 16 characters or more (`python3 -c "
+            "'import secrets; print(\"sk-\" + secrets.token_urlsafe(24))'` makes one). Start-up "
+            "refuses a shorter key, and `.env.example`'s placeholder `sk-change-me`, except in "
+            "the local demo. Without one the service generates for nobody", field_name="api_keys"),
+    Setting("CF_ACCOUNT_ID", str, "", "Cloudflare account id", shown=_REQUIRED),
+    Setting("CF_API_TOKEN", str, "",
+            "Cloudflare API token with the Workers AI permission", shown=_REQUIRED),
+    Setting("CF_ACCOUNTS", _pool, "",
+            "several Cloudflare accounts, `account_id:api_token,account_id:api_token`: "
+            "generations take them in turn, and one out of its allocation or at its rate limit "
+            "rests ([Several Cloudflare accounts](deploying.md#several-cloudflare-accounts)). "
+            "Each id once; beside it, `CF_ACCOUNT_ID` and `CF_API_TOKEN` may stay only as one of "
+            "its entries"),
+    Setting("CF_API_BASE", url, DEFAULT_CF_API_BASE, "base of the Workers AI REST API"),
+    Setting("CF_AI_GATEWAY", gateway_id, "",
+            "an AI Gateway id: calls then go to "
+            "`{CF_AI_GATEWAY_BASE}/{account}/{gateway}/workers-ai/{model}`"),
+    Setting("CF_AI_GATEWAY_TOKEN", str, "",
+            "sent as `cf-aig-authorization: Bearer …` for an authenticated gateway"),
+    Setting("CF_AI_GATEWAY_BASE", url, DEFAULT_CF_AI_GATEWAY_BASE, "base of AI Gateway"),
+    Setting("FLUX_MODEL", _model_id, DEFAULT_MODEL, "the default model (id or short name)"),
+    Setting("MODELS", _model_ids, DEFAULT_MODELS,
+            "models offered, comma-separated; `FLUX_MODEL` is always included",
+            shown="FLUX.1 schnell, FLUX.2 klein 4B, klein 9B"),
+    Setting("FLUX_NUM_STEPS", between(1, 100), DEFAULT_STEPS,
+            "diffusion steps for `FLUX_MODEL`, clamped to what it allows; other models use their "
+            "own default"),
+    Setting("IMAGE_EXPIRATION", between(0, MAX_LASTING_EXPIRATION), DEFAULT_IMAGE_EXPIRATION,
+            "seconds an image is kept (at most 7 days in memory or Redis); `0` keeps images for "
+            "good, on disk or in S3 only (the memory and Redis stores refuse it at start-up). "
+            "The answer and the home page say how long"),
+    Setting("IMAGE_STORE", _store, "memory",
+            "where images wait: `memory` (this process), a `redis://` / `rediss://` URL shared "
+            "by every worker and instance, `redis` for the URL in `REDIS_URL` (as Redis add-ons "
+            "set it), `file:///a/folder` (files on this machine's disk, shared by its workers, "
+            "kept across restarts), or `s3://bucket/prefix` (an S3-compatible bucket; the prefix "
+            "is required, and the service's alone)"),
+    Setting("IMAGE_STORE_MAX_BYTES", between(MIB, 1 << 40), DEFAULT_IMAGE_STORE_MAX_BYTES,
+            "most bytes of images kept, in memory, in Redis or on disk; when full, the oldest "
+            "goes first (and a warning is logged). At least 1 MiB"),
+    Setting("S3_ENDPOINT_URL", optional_url, "",
+            "with `IMAGE_STORE=s3://…`: the S3-compatible endpoint, e.g. `https://<account "
+            "id>.r2.cloudflarestorage.com` (R2), `http://minio:9000`, `http://seaweedfs:8333`; "
+            "with one set, buckets are addressed as paths, as MinIO and SeaweedFS need",
+            shown="AWS S3"),
+    Setting("AWS_ACCESS_KEY_ID", str, "",
+            "the bucket's credentials (for R2, an API token's S3 key pair); the secret is never "
+            "logged", shown="— (required with `s3://`)"),
+    Setting("AWS_SECRET_ACCESS_KEY", str, "", ABOVE),
+    Setting("AWS_REGION", region, DEFAULT_S3_REGION,
+            "the bucket's region: `auto` for R2, the bucket's own for AWS S3",
+            aliases=("AWS_DEFAULT_REGION",)),
+    Setting("IMAGE_PUBLIC_BASE_URL", optional_url, "",
+            "with `s3://…`: where anyone reads the bucket (a public R2 bucket's `r2.dev` address "
+            "or its custom domain); answers then link to "
+            "`<IMAGE_PUBLIC_BASE_URL>/<prefix><key>`, served by the bucket itself"),
+    Setting("IMAGE_STORE_KEY_BYTES", between(MIB, 1 << 40), _key_share,
+            "most bytes of images one API key holds in the memory or Redis store (the same "
+            "shares as `MAX_GENERATIONS_PER_KEY`); past it, that key's own oldest image goes "
+            "first, never another key's. The disk and S3 stores keep every key's pictures alike, "
+            "and start-up refuses the setting with them",
+            shown="a share of `IMAGE_STORE_MAX_BYTES`"),
+    Setting("WEB_CONCURRENCY", between(1, 256), _workers,
+            "gunicorn worker processes; more than one needs a shared store (Redis, disk or S3), "
+            "and start-up refuses otherwise", shown="`1` with `memory`, two per core otherwise"),
+    Setting("MAX_CONCURRENT_GENERATIONS", between(1, 100_000), DEFAULT_MAX_CONCURRENT_GENERATIONS,
+            "generations running at once on this instance (split among its workers); beyond it a "
+            "new one waits up to `GENERATION_WAIT`, then gets 503 with `Retry-After: 5`. 48 in "
+            "flight at a few seconds each is Workers AI's 720 a minute"),
+    Setting("MAX_GENERATIONS_PER_KEY", between(1, 100_000), _generation_share,
+            "generations one API key may have running at once: all of them with one key in "
+            "`API_KEY`, half with two, a third with three, a quarter from four on. Beyond it: "
+            "503 at once", shown="a share of `MAX_CONCURRENT_GENERATIONS`"),
+    Setting("GENERATION_WAIT", between(0.0, 600.0), DEFAULT_GENERATION_WAIT,
+            "seconds a generation may wait for a free slot"),
+    Setting("RATE_LIMIT", rate_limit, "",
+            "per-key limit on images drawn, e.g. `20/minute` or `20/minute;500/day` (a request "
+            "for `n=4` takes four, before anything is drawn); counted in the Redis of "
+            "`IMAGE_STORE`, or else in that of `REDIS_URL`, or else in memory. Refused requests "
+            "(a bad body, a wrong key) count against ten times the limit, so a client that only "
+            "sends garbage waits too, before every route that needs a key; a client without a "
+            "valid key (none, or a new made-up one each time) is counted by its address. Over "
+            "it: 429 with `Retry-After`", shown="off"),
+    Setting("DAILY_NEURON_BUDGET", neurons, "0",
+            "the most Workers AI neurons the whole service may spend in a UTC day, estimated "
+            "(see [Models](api.md#models)), e.g. `10000` for Cloudflare's free allocation. A "
+            "generation that would pass what is left is refused before anything is drawn (the "
+            "optimizer included): 429 with `Retry-After` until 00:00 UTC. Counted where "
+            "`RATE_LIMIT` counts; `0` or unset: no cap", shown="off"),
+    Setting("DAILY_NEURON_BUDGET_PER_KEY", neurons, "0",
+            "the same for each API key on its own", shown="off"),
+    Setting("REDIS_URL", optional_redis, "",
+            "a Redis where `RATE_LIMIT` counts when `IMAGE_STORE` is not Redis (with `s3://…`, "
+            "so that every instance counts together); with `IMAGE_STORE=redis`, the store "
+            "itself. `RATE_LIMIT` or a `DAILY_NEURON_BUDGET` with a `file://` or `s3://` store "
+            "and several workers needs it (start-up says so): each worker would count on its own"),
+    Setting("PROMPT_OPTIMIZATION", boolean, "false",
+            "rewrite prompts with a chat model first (the Worker's `CF_IS_TRANSLATE` is read too)",
+            aliases=("CF_IS_TRANSLATE",)),
+    Setting("EXTERNAL_API_BASE", optional_url, "",
+            "OpenAI-compatible base URL of that chat model, with or without `/v1`"),
+    Setting("EXTERNAL_MODEL", str, "", "its model name"),
+    Setting("EXTERNAL_API_KEY", str, "", "its key, if it needs one"),
+    Setting("SYSTEM_MESSAGE", str, "", "the optimizer's instructions", shown="built in"),
+    Setting("REUSE_PICTURES", boolean, "true",
+            "answer a repeatable request (a model without a seed, or the client's own `seed`) "
+            "that is identical to one of the same key with the picture it stored, while that is "
+            "kept, and share one upstream call among identical requests at the same moment "
+            "([Reused pictures](api.md#reused-pictures))"),
+    Setting("SKIP_CLIENT_TASKS", boolean, "true",
+            "answer chat apps' title, tag and check requests with text instead of an image"),
+    Setting("OPTIMIZER_TIMEOUT", between(0.1, 600.0), DEFAULT_OPTIMIZER_TIMEOUT,
+            "seconds to wait for the optimizer before drawing from the original prompt"),
+    Setting("RESPONSE_LANGUAGE", language_in(LANGUAGES), "en",
+            "answer language: `en`, `zh-cn`, `zh-hant`, `ja`, `es`, `fr`, `ru`, `de`"),
+    Setting("PUBLIC_BASE_URL", optional_url, "",
+            "base of image URLs, e.g. `https://flux.example.com`", shown="from the request"),
+    Setting("UPSTREAM_TIMEOUT", between(0.1, 3600.0), DEFAULT_UPSTREAM_TIMEOUT,
+            "seconds to wait for Workers AI"),
+    Setting("UPSTREAM_RETRY_BUDGET", between(0.0, 3600.0), DEFAULT_UPSTREAM_RETRY_BUDGET,
+            "seconds in which a Workers AI call that failed for a passing reason (a 5xx, out of "
+            "capacity, a dropped connection) is tried again; after it the failure is answered "
+            "(502 or 503). `0`: never tried again. A single slow call still has all of "
+            "`UPSTREAM_TIMEOUT`"),
+    Setting("STREAM_KEEPALIVE", between(0.1, 60.0), DEFAULT_STREAM_KEEPALIVE,
+            "seconds a stream may wait on an upstream before it sends a `: keep-alive` comment; "
+            "lower it behind proxies that close quieter connections"),
+    Setting("MAX_BODY_BYTES", between(1024, 1024 * MIB), DEFAULT_MAX_BODY_BYTES,
+            "largest request body accepted (a 413 states it)"),
+    Setting("MAX_BODY_MEMORY", between(MIB, 1 << 40), DEFAULT_MAX_BODY_MEMORY,
+            "request bodies held in memory at once, over all requests of a worker; past it a "
+            "request waits up to `GENERATION_WAIT`, then gets 503 with `Retry-After: 5`"),
+    Setting("MAX_IMAGE_BYTES", between(1024, 1024 * MIB), DEFAULT_MAX_IMAGE_BYTES,
+            "largest picture taken to work from, attached, uploaded or fetched"),
+    Setting("EDIT_MODEL", _optional_edit_model, "",
+            "the model that draws edits for requests whose own model takes no pictures; it is "
+            "added to `MODELS`", shown="the first model in `MODELS` that works from images"),
+    Setting("FETCH_IMAGE_URLS", boolean, "true",
+            "fetch `http(s)` picture URLs (from public addresses only); `false` refuses them "
+            "with a 400"),
+    Setting("FETCH_PRIVATE_NETWORKS", networks, "",
+            "**for tests only**: networks fetched from although they are private, e.g. "
+            "`127.0.0.2/32`"),
+    Setting("IDLE_TIMEOUT", between(1, 600), DEFAULT_IDLE_TIMEOUT,
+            "seconds a connection may stay idle between requests, and the most a client may take "
+            "to send a request's headers. Raise it above the idle timeout of a load balancer "
+            "that reuses its connections (AWS ALB: 60)"),
+    Setting("CLIENT_TIMEOUT", between(0.5, 600.0), DEFAULT_CLIENT_TIMEOUT,
+            "seconds the service waits on a client for each read of its body and each write of "
+            "its answer; the whole body must arrive within this plus a second per 100 KB"),
+    Setting("WORKER_CONNECTIONS", between(10, 100_000), DEFAULT_WORKER_CONNECTIONS,
+            "connections one worker holds at once. When all are in use and another client comes, "
+            "the worker closes the ones that have waited longest for their next request (an "
+            "eighth of them, at most 32 at a time, as nginx does) to let it in; one whose "
+            "request has begun to arrive or is being answered is never closed this way. Only "
+            "while every connection has a request in flight do new clients wait in the kernel's "
+            "queue"),
+    Setting("MAX_UNSENT_BYTES", between(MIB, 1 << 40), DEFAULT_MAX_UNSENT_BYTES,
+            "what a worker may hold of base64 answers its clients have not read yet; a request "
+            "that would pass it waits up to `GENERATION_WAIT`, then gets 503 before anything is "
+            "drawn"),
+    Setting("FORWARDED_ALLOW_IPS", addresses, _trusted_proxies,
+            "the proxies whose `X-Forwarded-*` headers are believed: addresses or networks, "
+            "comma-separated, or `*`", shown="`127.0.0.1,::1` (`*` on Heroku and Render)"),
+    Setting("HTTPS_PROXY", str, "",
+            "a proxy for the calls to Workers AI and the optimizer, and the hosts that bypass it",
+            aliases=("https_proxy",)),
+    Setting("HTTP_PROXY", str, "", ABOVE, aliases=("http_proxy",)),
+    Setting("NO_PROXY", str, "", ABOVE, aliases=("no_proxy",)),
+    Setting("REQUESTS_CA_BUNDLE", optional_file, "",
+            "a CA bundle file for those calls, for proxies that inspect TLS",
+            field_name="ca_bundle"),
+    Setting("PORT", between(1, 65535), DEFAULT_PORT, "listen port (Heroku and Render set it)"),
+    Setting("METRICS_TOKEN", str, "",
+            "a token `GET /metrics` then needs, as `Authorization: Bearer <token>` (compared in "
+            "constant time; a 401 without it). Unset, `/metrics` answers this machine alone "
+            "(loopback, not through a proxy) and 403 to anyone else"),
+    Setting("PROMETHEUS_MULTIPROC_DIR", optional_directory, "",
+            "where the workers keep their counts for `/metrics`. `gunicorn.conf.py` sets it, "
+            "over any value of yours, to a fresh temporary folder for each start, and removes "
+            "the folder at the end (a master killed outright leaves it in the temporary folder)",
+            shown="set by `gunicorn.conf.py`"),
+    Setting("DEMO_MODE", boolean, "false",
+            "`true`: the local demo. `make run` sets it when no Cloudflare credentials are set, "
+            "and points the service at the Workers AI stand-in; the home page and the log then "
+            "say that images come from the stand-in, and `API_KEY` takes keys of any length, "
+            "`.env.example`'s placeholder too. Not for a real deployment"),
+)
+# fmt: on
+
+
+def _no_weak_keys_outside_the_demo(s: Settings, _: Env) -> None:
+    """API_KEY holds neither the example's key nor a short one, unless in the local demo. A
+    message names a key by its place, never by itself."""
+    for place, key in enumerate(() if s.demo_mode else s.api_keys, 1):
+        if key in EXAMPLE_KEYS:
+            raise ConfigError(
+                f"API_KEY holds {key}, the placeholder of .env.example: anyone who read that "
+                "file could use this service. Set a key of your own, e.g. the output of "
+                + _MAKE_A_KEY
+            )
+        if len(key) < MIN_KEY_CHARS:
+            raise ConfigError(
+                f"API_KEY's key {place} has {len(key)} characters: a key needs at least "
+                f"{MIN_KEY_CHARS}, or it can be guessed. Make a longer one, e.g. the output of "
+                + _MAKE_A_KEY
+            )
+
+
+def _no_lasting_images_in_memory(s: Settings, _: Env) -> None:
+    """The memory and Redis stores keep an image a week at most, never for good."""
+    kind = store_scheme(s.image_store)
+    if kind in LASTING_STORES:
+        return
+    if s.image_expiration == 0:
+        raise ConfigError(
+            f"IMAGE_EXPIRATION=0 keeps images for good, which IMAGE_STORE={kind} cannot "
+            "(it holds them in memory): use IMAGE_STORE=file:///a/path or s3://bucket/prefix, "
+            "or an expiration in seconds"
+        )
+    if s.image_expiration > MAX_MEMORY_EXPIRATION:
+        raise ConfigError(
+            f"IMAGE_EXPIRATION={s.image_expiration} is longer than IMAGE_STORE={kind} keeps "
+            f"an image (a week, {MAX_MEMORY_EXPIRATION} seconds): use IMAGE_STORE=file:///a/path "
+            "or s3://bucket/prefix, or a shorter expiration"
+        )
+
+
+def _no_key_share_where_it_goes_unheeded(s: Settings, env: Env) -> None:
+    """IMAGE_STORE_KEY_BYTES only with the stores that share themselves out by key."""
+    kind = store_scheme(s.image_store)
+    if env.get("IMAGE_STORE_KEY_BYTES") and kind in LASTING_STORES:
+        raise ConfigError(
+            f"IMAGE_STORE_KEY_BYTES shares out what the memory and Redis stores hold; "
+            f"IMAGE_STORE={kind}://… keeps every key's pictures alike (the disk's bound "
+            "is the machine's, a bucket holds what its owner pays for): unset it"
+        )
+
+
+def _no_workers_without_a_shared_store(s: Settings, _: Env) -> None:
+    """Several workers only with a store they all see."""
+    if s.image_store == "memory" and s.web_concurrency > 1:
+        raise ConfigError(
+            f"WEB_CONCURRENCY={s.web_concurrency} needs a shared image store: with "
+            "IMAGE_STORE=memory every worker process keeps its own images, so an image one "
+            "worker stored would be missing when another serves /image/<key>. Set "
+            "IMAGE_STORE=redis://… to run several workers, or WEB_CONCURRENCY=1 (Heroku sets "
+            "WEB_CONCURRENCY by itself: heroku config:set WEB_CONCURRENCY=1)."
+        )
+
+
+def _no_limits_counted_by_each_worker(s: Settings, _: Env) -> None:
+    """RATE_LIMIT and the budgets, with several workers on disk or S3, count in a Redis."""
+    counted = [
+        name
+        for name, value in (
+            ("RATE_LIMIT", s.rate_limit),
+            ("DAILY_NEURON_BUDGET", s.daily_neuron_budget),
+            ("DAILY_NEURON_BUDGET_PER_KEY", s.daily_neuron_budget_per_key),
+        )
+        if value
+    ]
+    kind = store_scheme(s.image_store)
+    if counted and s.web_concurrency > 1 and kind in LASTING_STORES:
+        _required(
+            "REDIS_URL",
+            s.redis_url,
+            f"for {' and '.join(counted)} with IMAGE_STORE={kind}://… and WEB_CONCURRENCY="
+            f"{s.web_concurrency}: each worker would count on its own, and let "
+            "several times the limit through (or set WEB_CONCURRENCY=1)",
+        )
+
+
+def _no_bucket_without_credentials(s: Settings, _: Env) -> None:
+    """An S3 store has both halves of its key pair."""
+    if store_scheme(s.image_store) == "s3":
+        when = "when IMAGE_STORE=s3://…"
+        _required("AWS_ACCESS_KEY_ID", s.aws_access_key_id, when)
+        _required("AWS_SECRET_ACCESS_KEY", s.aws_secret_access_key, when)
+
+
+def _no_public_links_without_a_bucket(s: Settings, _: Env) -> None:
+    """IMAGE_PUBLIC_BASE_URL only with the S3 store, whose bucket it reads."""
+    if s.image_public_base_url and store_scheme(s.image_store) != "s3":
+        raise ConfigError(
+            "IMAGE_PUBLIC_BASE_URL links answers to a public bucket: it needs IMAGE_STORE=s3://…"
+        )
+
+
+def _no_optimizer_without_its_model(s: Settings, _: Env) -> None:
+    """PROMPT_OPTIMIZATION names the chat model it calls."""
+    if s.prompt_optimization:
+        _required("EXTERNAL_API_BASE", s.external_api_base, "when PROMPT_OPTIMIZATION=true")
+        _required("EXTERNAL_MODEL", s.external_model, "when PROMPT_OPTIMIZATION=true")
+
+
+CHECKS: tuple[Callable[[Settings, Env], None], ...] = (
+    _no_weak_keys_outside_the_demo,
+    _no_lasting_images_in_memory,
+    _no_key_share_where_it_goes_unheeded,
+    _no_workers_without_a_shared_store,
+    _no_limits_counted_by_each_worker,
+    _no_bucket_without_credentials,
+    _no_public_links_without_a_bucket,
+    _no_optimizer_without_its_model,
+)
+
+
+def read_environment(environ: Env | None = None, env_file: str | None = ".env") -> dict[str, str]:
+    """`environ` (default: the process environment) over the variables in `env_file`."""
+    values: dict[str, str] = {}
+    if env_file and os.path.exists(env_file):
+        values.update({k: v for k, v in dotenv_values(env_file).items() if v is not None})
+    values.update(os.environ if environ is None else environ)
+    return values
+
+
+def load_settings(environ: Env | None = None, env_file: str | None = ".env") -> Settings:
+    """Read and check every setting from `environ` over `env_file`."""
+    env = {name: value.strip() for name, value in read_environment(environ, env_file).items()}
+    read: dict[str, Any] = {}
+    for row in SETTINGS:
+        name, text = _text_of(row, read, env)
+        read[row.field_name] = _parse(name, text, row.parse)
+    read |= _served_models(read)
+    read |= _store_of_redis_url(read)
+    read |= _account_pool(read)
+    settings = Settings(**read)
+    for check in CHECKS:
+        check(settings, env)
+    return settings
+
+
+def _text_of(row: Setting, read: Mapping[str, Any], env: Env) -> tuple[str, str]:
+    """The variable that gives `row` its text, and that text: the current name's, else an
+    older name's, else the default's (a variable set empty counts as unset)."""
+    for name in (row.env, *row.aliases):
+        if env.get(name):
+            return name, env[name]
+    default = row.default(read, env) if callable(row.default) else row.default
+    return row.env, as_text(default)
+
+
+def as_text(value: object) -> str:
+    """A default written as a variable's text: 2.5 as `2.5`, 120.0 as `120`, a tuple as `a,b`."""
+    if isinstance(value, float):
+        return f"{value:g}"
+    if isinstance(value, tuple):
+        return ",".join(value)
+    return str(value)
+
+
+def _parse(name: str, raw: str, parser: Callable[[str], T]) -> T:
+    try:
+        return parser(raw)
+    except ConfigError:  # a parser's own message, which names its variable
+        raise
+    except ValueError as error:
+        raise ConfigError(f"{name}={_redact(raw)!r} is invalid: {error}") from None
+
+
+def _redact(raw: str) -> str:
+    """`raw` without a password, should it be a URL that carries one."""
+    return re.sub(r"(?<=://)[^/@\s]*@", "…@", raw)
+
+
+def _required(name: str, value: str, when: str = "") -> str:
+    if not value:
+        raise ConfigError(f"{name} is required{' ' + when if when else ''}")
+    return value
+
+
+def _served_models(read: Mapping[str, Any]) -> dict[str, Any]:
+    """MODELS, with FLUX_MODEL always offered, first, and EDIT_MODEL, last."""
+    models = read["models"]
+    if read["flux_model"] not in models:
+        models = (read["flux_model"], *models)
+    if read["edit_model"] and read["edit_model"] not in models:
+        models = (*models, read["edit_model"])
+    return {"models": models}
+
+
+def _store_of_redis_url(read: Mapping[str, Any]) -> dict[str, Any]:
+    """IMAGE_STORE=redis: the Redis of REDIS_URL, the variable Redis add-ons set."""
+    if read["image_store"] != "redis":
+        return {}
+    return {"image_store": _required("REDIS_URL", read["redis_url"], "when IMAGE_STORE=redis")}
+
+
+def _account_pool(read: Mapping[str, Any]) -> dict[str, Any]:
+    """The pool of CF_ACCOUNTS, or the one account of CF_ACCOUNT_ID and CF_API_TOKEN.
+
+    Beside CF_ACCOUNTS, those two may stay only as one of its entries (as when a pool grew
+    from the one account): anything else would leave unclear which account is meant.
+    """
+    one, pool = CloudflareAccount(read["cf_account_id"], read["cf_api_token"]), read["cf_accounts"]
+    if not pool:
+        _required("CF_ACCOUNT_ID", one.id, "(or CF_ACCOUNTS)")
+        _required("CF_API_TOKEN", one.token, "(or CF_ACCOUNTS)")
+        pool = (one,)
+    elif (one.id or one.token) and one not in pool:
+        raise ConfigError(
+            "CF_ACCOUNT_ID and CF_API_TOKEN are set beside CF_ACCOUNTS but are not one of its "
+            "entries: unset them, or make them one account of CF_ACCOUNTS with its token"
+        )
+    first = pool[0]
+    return {
+        "cf_accounts": pool,
+        "cf_account_id": first.id,
+        "cf_api_token": first.token,
+        "key_digest_secret": digest_secret(pool),
+    }
+
+
+def digest_secret(accounts: tuple[CloudflareAccount, ...]) -> bytes:
+    """The secret API keys are digested with, from the Cloudflare tokens in any order."""
+    tokens = "\0".join(sorted(account.token for account in accounts))
+    return hashlib.sha256(b"flux-api key digests\0" + tokens.encode()).digest()

@@ -2,11 +2,14 @@
 
 import os
 import re
+from dataclasses import fields
 
 import pytest
 
 from config import (
+    ABOVE,
     DEFAULT_MODELS,
+    SETTINGS,
     ConfigError,
     Settings,
     load_settings,
@@ -430,3 +433,58 @@ def test_tokens_never_show_in_the_settings_repr() -> None:
     settings = pool(CF_ACCOUNTS="acc:secret-1,other:secret-2")
     assert "secret" not in repr(settings)
     assert "other" in repr(settings)
+
+
+def test_settings_built_by_hand_hold_what_an_empty_environment_gives() -> None:
+    # The table's defaults and the dataclass's are written twice: they must agree.
+    loaded, by_hand = load(), Settings(cf_account_id="acc", cf_api_token="tok")
+    pooled = {"cf_accounts", "key_digest_secret"}  # worked out from the accounts
+    differ = [
+        name
+        for name in (entry.name for entry in fields(Settings))
+        if name not in pooled and getattr(loaded, name) != getattr(by_hand, name)
+    ]
+    assert differ == []
+
+
+def test_every_field_has_its_row_and_every_row_its_line() -> None:
+    rows = {row.field_name for row in SETTINGS}
+    assert {entry.name for entry in fields(Settings)} == rows | {"key_digest_secret"}
+    names = [row.env for row in SETTINGS]
+    assert len(names) == len(set(names))
+    assert not {alias for row in SETTINGS for alias in row.aliases} & set(names)
+    assert all(row.doc for row in SETTINGS)
+    assert SETTINGS[0].doc != ABOVE
+    assert all(row.shown for row in SETTINGS if callable(row.default))
+
+
+@pytest.mark.parametrize(
+    ("current", "older", "field", "first", "second"),
+    [
+        ("AWS_REGION", "AWS_DEFAULT_REGION", "aws_region", "eu-central-1", "us-east-1"),
+        ("HTTPS_PROXY", "https_proxy", "https_proxy", "http://a:3128", "http://b:3128"),
+        ("HTTP_PROXY", "http_proxy", "http_proxy", "http://a:3128", "http://b:3128"),
+        ("NO_PROXY", "no_proxy", "no_proxy", "localhost", ".internal"),
+    ],
+)
+def test_an_older_name_still_works_and_the_current_one_wins(
+    current: str, older: str, field: str, first: str, second: str
+) -> None:
+    assert getattr(load(**{older: first}), field) == first
+    assert getattr(load(**{older: first, current: second}), field) == second
+    assert getattr(load(**{older: first, current: ""}), field) == first  # empty is unset
+
+
+@pytest.mark.parametrize(
+    ("env", "variable"),
+    [
+        ({"CF_IS_TRANSLATE": "maybe"}, "CF_IS_TRANSLATE"),
+        ({"AWS_DEFAULT_REGION": "Frankfurt"}, "AWS_DEFAULT_REGION"),
+        ({"IMAGE_STORE": "redis", "REDIS_URL": "http://r:6379"}, "REDIS_URL"),
+    ],
+)
+def test_a_bad_value_is_named_by_the_variable_that_was_set(
+    env: dict[str, str], variable: str
+) -> None:
+    with pytest.raises(ConfigError, match=f"^{variable}="):
+        load(**env)
