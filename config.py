@@ -176,7 +176,7 @@ class Settings:
     daily_neuron_budget: float = 0.0  # 0: no cap on the whole service's day
     daily_neuron_budget_per_key: float = 0.0  # 0: no cap on each API key's day
     skip_client_tasks: bool = True
-    reuse_pictures: bool = True  # answer repeatable requests from the store (see reuse.py)
+    reuse_images: bool = True  # answer repeatable requests from the store (see reuse.py)
     https_proxy: str = ""
     http_proxy: str = ""
     no_proxy: str = ""
@@ -460,11 +460,11 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("EXTERNAL_MODEL", str, "", "its model name"),
     Setting("EXTERNAL_API_KEY", str, "", "its key, if it needs one"),
     Setting("SYSTEM_MESSAGE", str, "", "the optimizer's instructions", shown="built in"),
-    Setting("REUSE_PICTURES", boolean, "true",
+    Setting("REUSE_IMAGES", boolean, "true",
             "answer a repeatable request (a model without a seed, or the client's own `seed`) "
             "that is identical to one of the same key with the picture it stored, while that is "
             "kept, and share one upstream call among identical requests at the same moment "
-            "([Reused pictures](api.md#reused-pictures))"),
+            "([Reused pictures](api.md#reused-pictures))", aliases=("REUSE_PICTURES",)),
     Setting("SKIP_CLIENT_TASKS", boolean, "true",
             "answer chat apps' title, tag and check requests with text instead of an image"),
     Setting("OPTIMIZER_TIMEOUT", between(0.1, 600.0), DEFAULT_OPTIMIZER_TIMEOUT,
@@ -700,7 +700,9 @@ def _text_of(row: Setting, read: Mapping[str, Any], env: Env) -> tuple[str, str]
 
 
 def as_text(value: object) -> str:
-    """A default written as a variable's text: 2.5 as `2.5`, 120.0 as `120`, a tuple as `a,b`."""
+    """A value written as a variable's text: `true`, `120` for 120.0, `a,b` for a tuple."""
+    if isinstance(value, bool):
+        return "true" if value else "false"
     if isinstance(value, float):
         return f"{value:g}"
     if isinstance(value, tuple):

@@ -586,7 +586,7 @@ def main() -> None:
         # Measure what the service itself can hold, not the cap that protects the upstream.
         "MAX_CONCURRENT_GENERATIONS": "100000",
         # Every request of the benchmark is the same: reused, none would reach the upstream.
-        "REUSE_PICTURES": "false",
+        "REUSE_IMAGES": "false",
     }
     args.out.mkdir(parents=True, exist_ok=True)
     with (args.out / "service.log").open("wb") as log:

@@ -601,7 +601,7 @@ def main() -> None:
             "EXTERNAL_MODEL": "standin-writer",
             "EXTERNAL_API_KEY": OPTIMIZER_KEY,
             # The soak times each link's expiry from its answer, as if it were a new image.
-            "REUSE_PICTURES": "false",
+            "REUSE_IMAGES": "false",
         }
         with service_log.open("wb") as log:
             service = start_service(env, stdout=log, stderr=log)

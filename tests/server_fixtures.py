@@ -80,7 +80,7 @@ def base_env(standin_url: str) -> dict[str, str]:
         "EXTERNAL_API_KEY": OPTIMIZER_KEY,
         # Services are shared by tests that count the upstream calls their requests make;
         # the reuse tests turn reuse on.
-        "REUSE_PICTURES": "false",
+        "REUSE_IMAGES": "false",
         # One worker unless a test is about several: with a lasting store the default is two
         # a core, and each worker's start takes most of a second of CPU.
         "WEB_CONCURRENCY": "1",

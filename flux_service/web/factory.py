@@ -167,12 +167,12 @@ def open_store(settings: Settings) -> ImageStore:
 
 
 def open_reuse(settings: Settings, store: ImageStore) -> Reuse | None:
-    """What hands repeatable requests their stored images, unless REUSE_PICTURES is off.
+    """What hands repeatable requests their stored images, unless REUSE_IMAGES is off.
 
     Its index is in the Redis the service has, so every instance shares it; else beside the
     disk store, for every worker of the machine; else in this process.
     """
-    if not settings.reuse_pictures:
+    if not settings.reuse_images:
         return None
     ttl = settings.image_expiration
     wait = settings.generation_wait + settings.upstream_timeout + REUSE_MARGIN

@@ -14,7 +14,7 @@ from tests.e2e.service import Service
 from tests.helpers import AUTH, Standin, image_url
 from tests.servers import RedisServer
 
-REUSE = {"REUSE_PICTURES": "true"}
+REUSE = {"REUSE_IMAGES": "true"}
 REUSED = "♻️ Reused"
 
 

@@ -22,7 +22,7 @@ BASE_ENV = {
     "EXTERNAL_MODEL": "standin-writer",
     "EXTERNAL_API_KEY": OPTIMIZER_KEY,
     # Tests count the upstream calls their requests make; the reuse tests turn reuse on.
-    "REUSE_PICTURES": "false",
+    "REUSE_IMAGES": "false",
 }
 
 

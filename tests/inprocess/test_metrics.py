@@ -178,7 +178,7 @@ def test_each_image_counts_its_estimated_cost_by_model_and_a_digest_of_the_key(
 def test_a_reused_image_counts_as_reused_and_costs_nothing(
     make_app: Callable[..., Flask], standin: Standin
 ) -> None:
-    client = make_app(REUSE_PICTURES="true").test_client()
+    client = make_app(REUSE_IMAGES="true").test_client()
     before = scrape(client)
     for _ in range(2):
         assert Api(client).chat("a red fox").status_code == 200

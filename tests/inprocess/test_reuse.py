@@ -19,7 +19,7 @@ REUSED = "♻️ Reused: an identical request drew this image, so it was not dra
 
 @pytest.fixture
 def api(make_app: Callable[..., Flask]) -> Api:
-    return Api(make_app(REUSE_PICTURES="true").test_client())
+    return Api(make_app(REUSE_IMAGES="true").test_client())
 
 
 def content(api: Api, prompt: str, **fields: object) -> str:
@@ -49,7 +49,7 @@ def test_what_differs_is_drawn_again(api: Api, standin: Standin) -> None:
 def test_another_key_never_gets_a_keys_picture(
     make_app: Callable[..., Flask], standin: Standin
 ) -> None:
-    api = Api(make_app(REUSE_PICTURES="true", API_KEY=f"{API_KEY},{OTHER_KEY}").test_client())
+    api = Api(make_app(REUSE_IMAGES="true", API_KEY=f"{API_KEY},{OTHER_KEY}").test_client())
     fox = {"messages": [{"role": "user", "content": "a fox"}]}
     api.post("/v1/chat/completions", fox, API_KEY)
     answer = api.post("/v1/chat/completions", fox, OTHER_KEY)
@@ -106,7 +106,7 @@ def test_an_edit_is_reused_for_the_same_picture_only(api: Api, standin: Standin)
 
 
 def test_an_expired_picture_is_drawn_anew(make_app: Callable[..., Flask], standin: Standin) -> None:
-    api = Api(make_app(REUSE_PICTURES="true", IMAGE_EXPIRATION="1").test_client())
+    api = Api(make_app(REUSE_IMAGES="true", IMAGE_EXPIRATION="1").test_client())
     first = content(api, "a red fox")
     time.sleep(1.1)
     second = content(api, "a red fox")

@@ -12,6 +12,7 @@ from config import (
     SETTINGS,
     ConfigError,
     Settings,
+    as_text,
     load_settings,
 )
 from flux_service.stores.file_layout import STORE_MARKER
@@ -96,8 +97,8 @@ def test_failing_calls_are_tried_again_for_a_budget_of_their_own() -> None:
 
 
 def test_pictures_are_reused_unless_turned_off() -> None:
-    assert load().reuse_pictures is True
-    assert load(REUSE_PICTURES="off").reuse_pictures is False
+    assert load().reuse_images is True
+    assert load(REUSE_PICTURES="off").reuse_images is False
     with pytest.raises(ConfigError, match="REUSE_PICTURES"):
         load(REUSE_PICTURES="sometimes")
 
@@ -465,14 +466,19 @@ def test_every_field_has_its_row_and_every_row_its_line() -> None:
         ("HTTPS_PROXY", "https_proxy", "https_proxy", "http://a:3128", "http://b:3128"),
         ("HTTP_PROXY", "http_proxy", "http_proxy", "http://a:3128", "http://b:3128"),
         ("NO_PROXY", "no_proxy", "no_proxy", "localhost", ".internal"),
+        ("REUSE_IMAGES", "REUSE_PICTURES", "reuse_images", "false", "true"),
+        ("PROMPT_OPTIMIZATION", "CF_IS_TRANSLATE", "prompt_optimization", "false", "true"),
     ],
 )
 def test_an_older_name_still_works_and_the_current_one_wins(
     current: str, older: str, field: str, first: str, second: str
 ) -> None:
-    assert getattr(load(**{older: first}), field) == first
-    assert getattr(load(**{older: first, current: second}), field) == second
-    assert getattr(load(**{older: first, current: ""}), field) == first  # empty is unset
+    optimizer = {"EXTERNAL_API_BASE": "https://llm.example/v1", "EXTERNAL_MODEL": "writer"}
+    read = [
+        getattr(load(**optimizer, **env), field)
+        for env in ({older: first}, {older: first, current: second}, {older: first, current: ""})
+    ]
+    assert [as_text(value) for value in read] == [first, second, first]  # "": unset
 
 
 @pytest.mark.parametrize(
