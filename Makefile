@@ -7,7 +7,7 @@ NODE_DEPS := tests/node/node_modules/.package-lock.json
 SYSTEM_PACKAGES := chromium wrk nginx-light redis-server
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
-.PHONY: run test test-fast bench soak audit lint system-packages clean
+.PHONY: run test test-fast bench soak audit lint docs system-packages clean
 
 ## run: serve on $PORT (default 8000); without Cloudflare credentials, the local demo
 run: $(VENV)/.runtime
@@ -48,6 +48,10 @@ soak: $(VENV)/.dev system-packages
 ## audit: look up every pinned requirement in PyPI's vulnerability records (needs that API)
 audit: $(VENV)/.dev
 	$(BIN)/python .ci/audit.py requirements.txt requirements-dev.txt
+
+## docs: write docs/settings.md's table of settings from config.py's declaration
+docs: $(VENV)/.runtime
+	$(BIN)/python -m docs.settings_table
 
 ## lint: ruff's checks and formatting, and mypy over the product
 lint: $(VENV)/.dev
