@@ -16,7 +16,6 @@ log = logging.getLogger(__name__)
 
 ENTRY_PREFIX = "flux:reuse:"
 CLAIM_PREFIX = "flux:reuse-claim:"
-REDIS_TIMEOUT = 2.0  # seconds, as the Redis store's
 
 # Release a claim only if it is still ours: one that outlived its time may be another's now.
 _RELEASE = """
@@ -39,13 +38,6 @@ class RedisIndex:
         self._entry_ms = entry_seconds(ttl) * 1000
         self._hold_ms = max(1, round(hold * 1000))
         self._release = client.register_script(_RELEASE)
-
-    @classmethod
-    def from_url(cls, url: str, ttl: int, hold: float) -> RedisIndex:
-        client = redis.Redis.from_url(
-            url, socket_timeout=REDIS_TIMEOUT, socket_connect_timeout=REDIS_TIMEOUT
-        )
-        return cls(client, ttl, hold)
 
     def find(self, digest: str) -> str | None:
         try:

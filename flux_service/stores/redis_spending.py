@@ -7,8 +7,6 @@ from collections.abc import Mapping, Sequence
 
 import redis
 
-from .redis_store import REDIS_TIMEOUT
-
 log = logging.getLogger(__name__)
 
 PREFIX = "flux:spend:"
@@ -20,14 +18,6 @@ class RedisCounts:
 
     def __init__(self, client: redis.Redis) -> None:
         self._redis = client
-
-    @classmethod
-    def from_url(cls, url: str) -> RedisCounts:
-        """Counts in the Redis at `url`, with timeouts short enough not to hold a request."""
-        client = redis.Redis.from_url(
-            url, socket_timeout=REDIS_TIMEOUT, socket_connect_timeout=REDIS_TIMEOUT
-        )
-        return cls(client)
 
     def read(self, day: str, names: Sequence[str]) -> list[int] | None:
         try:

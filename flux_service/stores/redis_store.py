@@ -11,12 +11,12 @@ import redis
 from .. import metrics
 from ..errors import StoreUnavailableError
 from .base import StoredImage, new_key
+from .redis_client import redis_client
 
 log = logging.getLogger(__name__)
 
 REDIS_PREFIX = "flux:image:"
 INDEX_PREFIX = "flux:store:"
-REDIS_TIMEOUT = 2.0  # seconds; a store that slow counts as down
 STORE_RETRY_AFTER = 5
 
 # One atomic step for every worker and instance: forget the index entries of images Redis
@@ -101,14 +101,8 @@ class RedisStore:
 
     @classmethod
     def from_url(cls, url: str, ttl: int, max_bytes: int, share: int) -> RedisStore:
-        """A store on the Redis at `url`, with timeouts short enough to report it down."""
-        client = redis.Redis.from_url(
-            url,
-            socket_timeout=REDIS_TIMEOUT,
-            socket_connect_timeout=REDIS_TIMEOUT,
-            health_check_interval=30,
-        )
-        return cls(client, ttl, max_bytes, share)
+        """A store on the Redis at `url`, with a client of its own."""
+        return cls(redis_client(url), ttl, max_bytes, share)
 
     def put(self, data: bytes, mime: str, owner: str) -> str:
         key = new_key()

@@ -22,11 +22,10 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING
 
-from config import CloudflareAccount, Settings
+from config import CloudflareAccount
 
 from ..clock import Clock, next_utc_midnight, utc_now
 from ..errors import AccountLimitError, AllocationUsedUpError, RateLimitError
-from ..stores.store_urls import shared_redis
 
 if TYPE_CHECKING:
     import redis
@@ -37,7 +36,6 @@ ALLOCATION = "allocation"  # why an account rests: its daily allocation is used 
 RATE_LIMIT = "rate_limit"  # or it reached its per-minute rate limit
 MINUTE_REST = timedelta(minutes=1)
 KEY_PREFIX = "flux:account:"
-REDIS_TIMEOUT = 2.0  # seconds; slower than that, the process's own record decides
 
 
 @dataclass(frozen=True)
@@ -116,20 +114,6 @@ class AccountPool:
         self._own: dict[int, Rest] = {}
         self._next = 0
         self._lock = threading.Lock()
-
-    @classmethod
-    def from_settings(cls, settings: Settings, now: Clock = utc_now) -> AccountPool:
-        """The pool of `settings`, sharing its rests in the service's Redis if it has one."""
-        url = shared_redis(settings)
-        if not url:
-            return cls(settings.accounts, None, now)
-        # Imported only when used: redis-py adds 7 MB to every process that loads it.
-        import redis  # noqa: PLC0415
-
-        client = redis.Redis.from_url(
-            url, socket_timeout=REDIS_TIMEOUT, socket_connect_timeout=REDIS_TIMEOUT
-        )
-        return cls(settings.accounts, client, now)
 
     def take(self) -> int:
         """The index of the next account in turn that is not resting; RateLimitError when

@@ -4,6 +4,7 @@ the blueprint, the error handlers and CORS around them."""
 from __future__ import annotations
 
 import logging
+from typing import TYPE_CHECKING
 
 import requests
 from flask import Flask, Response, current_app, g, request
@@ -39,6 +40,9 @@ from .ratelimit import RateLimits
 from .request_log import init_request_log
 from .state import State, current_state
 
+if TYPE_CHECKING:
+    import redis
+
 log = logging.getLogger(__name__)
 
 # Headers a browser may read from our answers (the SDKs' retry logic uses them).
@@ -71,21 +75,22 @@ def create_app(
     app.config["MAX_CONTENT_LENGTH"] = settings.max_body_bytes
 
     models = ServedModels.from_ids(settings.flux_model, settings.models)
-    store = open_store(settings)
+    shared = open_redis(settings)
+    store = open_store(settings, shared)
     optimizer = PromptOptimizer(settings, session) if settings.prompt_optimization else None
     spending = Spending(
-        open_counts(settings),
+        open_counts(shared),
         settings.daily_neuron_budget,
         settings.daily_neuron_budget_per_key,
         now,
     )
-    accounts = AccountPool.from_settings(settings, now)
+    accounts = AccountPool(settings.accounts, shared, now)
     workers_ai = WorkersAIClient(settings, session, accounts)
-    reuse = open_reuse(settings, store)
+    reuse = open_reuse(settings, store, shared)
     planner = Planner(settings, models, store, spending, optimizer)
     slots = Slots.from_settings(settings)
     pipeline = Pipeline(settings, workers_ai, store, spending, slots, optimizer, reuse)
-    limits = RateLimits(settings) if settings.rate_limit else None
+    limits = RateLimits(settings, shared) if settings.rate_limit else None
     proxies = Proxies.parse(settings.forwarded_allow_ips)
     unsent = ByteBudget(settings.max_unsent_bytes)
     bodies = ByteBudget(settings.max_body_memory)
@@ -137,8 +142,20 @@ def create_app(
     return app
 
 
-def open_store(settings: Settings) -> ImageStore:
-    """The store IMAGE_STORE names."""
+def open_redis(settings: Settings) -> redis.Redis | None:
+    """The app's one client of the Redis every instance shares, if the service has one: the
+    Redis store's, else REDIS_URL's."""
+    url = shared_redis(settings)
+    if not url:
+        return None
+    # Imported only when used: redis-py adds 7 MB to every process that loads it.
+    from ..stores.redis_client import redis_client  # noqa: PLC0415
+
+    return redis_client(url)
+
+
+def open_store(settings: Settings, shared: redis.Redis | None) -> ImageStore:
+    """The store IMAGE_STORE names (a Redis store on the app's client, `shared`)."""
     kind = store_scheme(settings.image_store)
     if kind == "memory":
         return MemoryStore(
@@ -155,18 +172,19 @@ def open_store(settings: Settings) -> ImageStore:
         from ..stores.s3_store import S3Store  # noqa: PLC0415
 
         return S3Store.from_settings(settings)
-    # Imported only when used: redis-py adds 7 MB to every process that loads it.
+    # Imported only when used, as the client is.
     from ..stores.redis_store import RedisStore  # noqa: PLC0415
 
-    return RedisStore.from_url(
-        settings.image_store,
+    assert shared is not None  # a Redis store is the shared Redis
+    return RedisStore(
+        shared,
         settings.image_expiration,
         settings.image_store_max_bytes,
         settings.image_store_key_bytes,
     )
 
 
-def open_reuse(settings: Settings, store: ImageStore) -> Reuse | None:
+def open_reuse(settings: Settings, store: ImageStore, shared: redis.Redis | None) -> Reuse | None:
     """What hands repeatable requests their stored images, unless REUSE_IMAGES is off.
 
     Its index is in the Redis the service has, so every instance shares it; else beside the
@@ -176,13 +194,12 @@ def open_reuse(settings: Settings, store: ImageStore) -> Reuse | None:
         return None
     ttl = settings.image_expiration
     wait = settings.generation_wait + settings.upstream_timeout + REUSE_MARGIN
-    redis_url = shared_redis(settings)
     index: Index
-    if redis_url:
-        # Imported only when used, as the Redis store is: redis-py adds 7 MB.
+    if shared is not None:
+        # Imported only when used, as the client is.
         from ..stores.redis_index import RedisIndex  # noqa: PLC0415
 
-        index = RedisIndex.from_url(redis_url, ttl, wait)
+        index = RedisIndex(shared, ttl, wait)
     elif isinstance(store, FileStore):
         index = FileIndex.beside(store.root, ttl)
     else:
@@ -190,15 +207,14 @@ def open_reuse(settings: Settings, store: ImageStore) -> Reuse | None:
     return Reuse(index, store, ttl, wait)
 
 
-def open_counts(settings: Settings) -> Counts:
+def open_counts(shared: redis.Redis | None) -> Counts:
     """Where the day's spending is counted: where RATE_LIMIT counts, Redis or this process."""
-    url = shared_redis(settings)
-    if not url:
+    if shared is None:
         return MemoryCounts()
-    # Imported only when used, as the Redis store is.
+    # Imported only when used, as the client is.
     from ..stores.redis_spending import RedisCounts  # noqa: PLC0415
 
-    return RedisCounts.from_url(url)
+    return RedisCounts(shared)
 
 
 def _answer_preflight() -> Response | None:

@@ -14,16 +14,19 @@ from __future__ import annotations
 import logging
 import math
 import time
+from typing import TYPE_CHECKING
 
 from limits import RateLimitItem, parse_many
-from limits.storage import storage_from_string
+from limits.storage import MemoryStorage, RedisStorage, Storage
 from limits.strategies import FixedWindowRateLimiter
 
 from config import Settings
 
 from .. import metrics
 from ..errors import RateLimitError
-from ..stores.store_urls import shared_redis
+
+if TYPE_CHECKING:
+    import redis
 
 log = logging.getLogger(__name__)
 
@@ -34,8 +37,12 @@ KEY_PREFIX = "flux:limit"
 class RateLimits:
     """The two limits of RATE_LIMIT: on images drawn, and (looser) on refused requests."""
 
-    def __init__(self, settings: Settings) -> None:
-        self._window = FixedWindowRateLimiter(storage_from_string(counters_url(settings)))
+    def __init__(self, settings: Settings, shared: redis.Redis | None = None) -> None:
+        # In the app's Redis, through its client's connections, or else in this process.
+        storage: Storage = MemoryStorage()
+        if shared is not None:
+            storage = RedisStorage("redis://", connection_pool=shared.connection_pool)
+        self._window = FixedWindowRateLimiter(storage)
         self._drawn = parse_many(settings.rate_limit)
         self._refused = [
             type(item)(item.amount * REFUSED_FACTOR, item.multiples) for item in self._drawn
@@ -84,11 +91,6 @@ class RateLimits:
         """Seconds until `item`'s window for `who` starts again."""
         reset = self._window.get_window_stats(item, KEY_PREFIX, kind, who).reset_time
         return max(1, math.ceil(reset - time.time()))
-
-
-def counters_url(settings: Settings) -> str:
-    """Where the limits count: in the Redis store, else in REDIS_URL's Redis, else here."""
-    return shared_redis(settings) or "memory://"
 
 
 def _error(

@@ -3,10 +3,12 @@ an account out of its allocation or at its rate limit rests, and the same reques
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 
 import pytest
 import requests
+from flask import Flask
 from flask.testing import FlaskClient
 from prometheus_client.parser import text_string_to_metric_families
 
@@ -133,3 +135,23 @@ def test_metrics_show_which_accounts_may_draw(pool: Api, standin: Standin) -> No
     assert ready == {"0": 0.0, "1": 1.0}
     assert DEFAULT_ACCOUNT not in text
     assert STANDIN_TOKEN not in text
+
+
+def test_one_redis_client_serves_every_user_of_the_shared_redis(
+    make_app: Callable[..., Flask],
+) -> None:
+    # Built, not connected: no Redis need answer on this address.
+    app = make_app(IMAGE_STORE="redis://127.0.0.1:9/0", RATE_LIMIT="5/minute", REUSE_IMAGES="true")
+    state = app.extensions["flux"]
+    client = state.store._redis
+    pools = {
+        "store": client.connection_pool,
+        "reuse index": state.pipeline._reuse._index._redis.connection_pool,
+        "spending": state.spending.counts._redis.connection_pool,
+        "accounts": state.accounts._shared.connection_pool,
+        "rate limits": state.limits._window.storage.storage.connection_pool,
+    }
+    assert {name: pool is client.connection_pool for name, pool in pools.items()} == dict.fromkeys(
+        pools, True
+    )
+    assert client.connection_pool.connection_kwargs["socket_timeout"] == 2.0

@@ -17,7 +17,6 @@ from config import (
 )
 from flux_service.stores.file_layout import STORE_MARKER
 from flux_service.stores.store_urls import shared_redis
-from flux_service.web.ratelimit import counters_url
 
 REQUIRED = {"CF_ACCOUNT_ID": "acc", "CF_API_TOKEN": "tok"}
 
@@ -350,10 +349,11 @@ def test_budgets_with_several_workers_on_disk_need_a_redis(variable: str) -> Non
 
 def test_rate_limits_count_in_the_store_or_in_redis_url() -> None:
     s3 = {"IMAGE_STORE": "s3://pictures/f", "AWS_ACCESS_KEY_ID": "i", "AWS_SECRET_ACCESS_KEY": "s"}
-    assert counters_url(load()) == "memory://"
-    assert counters_url(load(**s3)) == "memory://"
-    assert counters_url(load(**s3, REDIS_URL="redis://r:6379/1")) == "redis://r:6379/1"
-    assert counters_url(load(IMAGE_STORE="redis://a/0", REDIS_URL="redis://b/0")) == "redis://a/0"
+    # No shared Redis: each process counts in memory.
+    assert shared_redis(load()) == ""
+    assert shared_redis(load(**s3)) == ""
+    assert shared_redis(load(**s3, REDIS_URL="redis://r:6379/1")) == "redis://r:6379/1"
+    assert shared_redis(load(IMAGE_STORE="redis://a/0", REDIS_URL="redis://b/0")) == "redis://a/0"
     with pytest.raises(ConfigError, match="REDIS_URL"):
         load(REDIS_URL="http://r:6379")
 

@@ -167,3 +167,20 @@ def test_the_masters_worker_and_logger_classes_load_nothing_they_must_not(late: 
         [sys.executable, "-c", check], cwd=ROOT, env=env, capture_output=True, text=True, check=True
     )
     assert run.stdout.strip() == "False", f"the master's classes import {late}"
+
+
+@pytest.mark.parametrize("client", ["redis", "boto3"])
+def test_an_app_on_the_memory_store_loads_no_store_client(client: str) -> None:
+    # redis-py and boto3 are imported where they are used: a worker without a shared Redis
+    # or a bucket never holds them (7 MB and 24 MB).
+    check = (
+        "import sys; from config import load_settings; "
+        "from flux_service.web.factory import create_app; "
+        "create_app(load_settings({'CF_ACCOUNT_ID': 'a', 'CF_API_TOKEN': 't', "
+        "'RATE_LIMIT': '5/minute'}, env_file=None)); "
+        f"print({client!r} in sys.modules)"
+    )
+    run = subprocess.run(
+        [sys.executable, "-c", check], cwd=ROOT, capture_output=True, text=True, check=True
+    )
+    assert run.stdout.strip().splitlines()[-1] == "False", f"a memory-store app loads {client}"
