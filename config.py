@@ -415,7 +415,7 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("IMAGE_STORE_KEY_BYTES", between(MIB, 1 << 40), _key_share,
             "most bytes of images one API key holds in the memory or Redis store (the same "
             "shares as `MAX_GENERATIONS_PER_KEY`); past it, that key's own oldest image goes "
-            "first, never another key's. The disk and S3 stores keep every key's pictures alike, "
+            "first, never another key's. The disk and S3 stores keep every key's images alike, "
             "and start-up refuses the setting with them",
             shown="a share of `IMAGE_STORE_MAX_BYTES`"),
     Setting("WEB_CONCURRENCY", between(1, 256), _workers,
@@ -464,7 +464,7 @@ SETTINGS: tuple[Setting, ...] = (
             "answer a repeatable request (a model without a seed, or the client's own `seed`) "
             "that is identical to one of the same key with the picture it stored, while that is "
             "kept, and share one upstream call among identical requests at the same moment "
-            "([Reused pictures](api.md#reused-pictures))", aliases=("REUSE_PICTURES",)),
+            "([Reused images](api.md#reused-images))", aliases=("REUSE_PICTURES",)),
     Setting("SKIP_CLIENT_TASKS", boolean, "true",
             "answer chat apps' title, tag and check requests with text instead of an image"),
     Setting("OPTIMIZER_TIMEOUT", between(0.1, 600.0), DEFAULT_OPTIMIZER_TIMEOUT,

@@ -16,12 +16,11 @@ from contextlib import AbstractContextManager
 from pathlib import Path
 
 from ..offload import off_the_event_loop
-from .file_layout import REUSE_FOLDER
+from .file_layout import REUSE_FOLDER, SWEEP_SECONDS
 from .reuse_index import entry_seconds
 
 log = logging.getLogger(__name__)
 
-SWEEP_SECONDS = 60.0
 CLAIM_SUFFIX = ".claim"
 # The names the index writes: an entry is a request's digest (see reuse.request_digest), a
 # claim that and CLAIM_SUFFIX, a temporary file a dot, the digest and a few hex digits. The

@@ -14,6 +14,9 @@ import re
 # before the marker do). A folder that holds anything else is no image store.
 STORE_MARKER = ".flux-image-store"
 SWEEP_LOCK = ".sweep-lock"  # the file that lets one worker at a time sweep
+# How often the store and its reuse index are swept, and how old a file a crash left half
+# written must be before a sweep deletes it.
+SWEEP_SECONDS = 60.0
 REUSE_FOLDER = ".reuse"  # the reuse index beside the images; the sweep skips dotted folders
 KEY_FOLDER = re.compile(r"[A-Za-z0-9_-]{2}")  # images sit in folders named by a key's start
 # A fresh filesystem's root holds lost+found: a store on a disk of its own starts with it.

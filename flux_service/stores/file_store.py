@@ -32,13 +32,12 @@ from .. import metrics
 from ..errors import StoreUnavailableError
 from ..offload import off_the_event_loop
 from .base import IMAGE_KEY, StoredImage, new_key
-from .file_layout import KEY_FOLDER, STORE_MARKER, SWEEP_LOCK
+from .file_layout import KEY_FOLDER, STORE_MARKER, SWEEP_LOCK, SWEEP_SECONDS
 
 log = logging.getLogger(__name__)
 
 MAGIC = b"FLUX1"
 HEADER_LIMIT = 128  # bytes: "FLUX1 image/jpeg 1893456000\n" and room to spare
-SWEEP_SECONDS = 60.0
 STORE_RETRY_AFTER = 30
 # Room a disk must have left to take new images: more than the largest image (a 2048x2048
 # PNG is about 12 MB).

@@ -16,12 +16,13 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from typing import TypeVar
 
+from config import DEFAULT_STREAM_KEEPALIVE
+
 from ..errors import ClientGoneError, FluxError
 from .chat import chunk_body, usage, usage_chunk_body
 
 log = logging.getLogger(__name__)
 
-KEEPALIVE_SECONDS = 5.0  # well inside the 10 s that idle proxies and clients tolerate
 KEEPALIVE = ": keep-alive\n\n"
 SSE_HEADERS = {"Cache-Control": "no-cache", "X-Accel-Buffering": "no"}
 
@@ -78,7 +79,7 @@ class ChatStream:
     model: str
     prompt: str  # for the usage count
     include_usage: bool = False
-    keepalive: float = KEEPALIVE_SECONDS
+    keepalive: float = DEFAULT_STREAM_KEEPALIVE
     choices: int = 1  # `n`: each choice is its own image
     # How the stream went, for the request log: "completed" or "failed: …" once it ends.
     outcome: str | None = None
