@@ -77,6 +77,10 @@ DEFAULT_UPSTREAM_TIMEOUT = 120.0
 # How long failing calls are tried again: a persistent outage answers in seconds, not minutes.
 DEFAULT_UPSTREAM_RETRY_BUDGET = 20.0
 DEFAULT_OPTIMIZER_TIMEOUT = 30.0
+# The optimizer's model on Workers AI when no other endpoint is named: cheap (about 6 neurons
+# a rewrite, against 173 for one FLUX.1 schnell image), no reasoning model, and the one
+# Cloudflare names to replace the 8B Llama it retired (upstream/text_models.py).
+DEFAULT_OPTIMIZER_MODEL = "@cf/google/gemma-4-26b-a4b-it"
 # Well inside the 10 s without a byte that idle proxies and clients tolerate.
 DEFAULT_STREAM_KEEPALIVE = 5.0
 # Seconds a connection may stay idle between requests (and take to send its headers).
@@ -139,7 +143,7 @@ class Settings:
     image_expiration: int = DEFAULT_IMAGE_EXPIRATION
     prompt_optimization: bool = False
     external_api_base: str = ""
-    external_model: str = ""
+    optimizer_model: str = DEFAULT_OPTIMIZER_MODEL
     external_api_key: str = field(default="", repr=False)
     system_message: str = ""
     response_language: str = "en"
@@ -347,6 +351,12 @@ def _workers(read: Mapping[str, Any], _: Env) -> object:
     return 1 if read["image_store"] == "memory" else 2 * (os.cpu_count() or 1)
 
 
+def _optimizer_model(read: Mapping[str, Any], _: Env) -> object:
+    """Workers AI's default chat model, unless another provider's endpoint is named: its
+    models are its own to name."""
+    return "" if read["external_api_base"] else DEFAULT_OPTIMIZER_MODEL
+
+
 def _trusted_proxies(_: Mapping[str, Any], env: Env) -> object:
     """Heroku (DYNO) and Render (RENDER) reach every dyno through their own router, from
     addresses that change: there, the router is the only way in, so its headers are true."""
@@ -453,12 +463,21 @@ SETTINGS: tuple[Setting, ...] = (
             "itself. `RATE_LIMIT` or a `DAILY_NEURON_BUDGET` with a `file://` or `s3://` store "
             "and several workers needs it (start-up says so): each worker would count on its own"),
     Setting("PROMPT_OPTIMIZATION", boolean, "false",
-            "rewrite prompts with a chat model first (the Worker's `CF_IS_TRANSLATE` is read too)",
+            "rewrite prompts with a chat model first, in English whatever language they come "
+            "in (the Worker's `CF_IS_TRANSLATE` is read too); with nothing else set, on Workers "
+            "AI with the same token",
             aliases=("CF_IS_TRANSLATE",)),
     Setting("EXTERNAL_API_BASE", optional_url, "",
-            "OpenAI-compatible base URL of that chat model, with or without `/v1`"),
-    Setting("EXTERNAL_MODEL", str, "", "its model name"),
-    Setting("EXTERNAL_API_KEY", str, "", "its key, if it needs one"),
+            "an OpenAI-compatible base URL (with or without `/v1`) of another provider's chat "
+            "model to optimize with; unset, the optimizer runs on Workers AI's own "
+            "OpenAI-compatible endpoint, with the Cloudflare accounts and tokens the images use",
+            shown="Workers AI"),
+    Setting("OPTIMIZER_MODEL", str, _optimizer_model,
+            "the optimizer's chat model: a Workers AI model id, or the other provider's model "
+            "name (required with `EXTERNAL_API_BASE`). On Workers AI its neurons count in the "
+            "day's spending, the budgets, the metrics and the log line",
+            shown=f"`{DEFAULT_OPTIMIZER_MODEL}` on Workers AI", aliases=("EXTERNAL_MODEL",)),
+    Setting("EXTERNAL_API_KEY", str, "", "the other provider's key, if it needs one"),
     Setting("SYSTEM_MESSAGE", str, "", "the optimizer's instructions", shown="built in"),
     Setting("REUSE_IMAGES", boolean, "true",
             "answer a repeatable request (a model without a seed, or the client's own `seed`) "
@@ -646,10 +665,13 @@ def _no_public_links_without_a_bucket(s: Settings, _: Env) -> None:
 
 
 def _no_optimizer_without_its_model(s: Settings, _: Env) -> None:
-    """PROMPT_OPTIMIZATION names the chat model it calls."""
-    if s.prompt_optimization:
-        _required("EXTERNAL_API_BASE", s.external_api_base, "when PROMPT_OPTIMIZATION=true")
-        _required("EXTERNAL_MODEL", s.external_model, "when PROMPT_OPTIMIZATION=true")
+    """An optimizer on another provider's endpoint names the model it calls there."""
+    if s.prompt_optimization and s.external_api_base:
+        _required(
+            "OPTIMIZER_MODEL (or EXTERNAL_MODEL)",
+            s.optimizer_model,
+            "when PROMPT_OPTIMIZATION=true names an EXTERNAL_API_BASE",
+        )
 
 
 CHECKS: tuple[Callable[[Settings, Env], None], ...] = (

@@ -92,8 +92,8 @@ KEY_DIGEST_CHARS = 12
 # The configured API keys are few, and each appears as that short digest.
 NEURONS = Counter(
     "flux_neurons",
-    "Workers AI neurons spent, as estimated from the catalog's rates, by model and API key "
-    "(a short digest of it).",
+    "Workers AI neurons spent, as estimated from the catalog's rates (images) or counted from "
+    "the tokens (the optimizer's rewrites), by model and API key (a short digest of it).",
     ["model", "key"],
 )
 DOLLARS = Counter(

@@ -109,18 +109,24 @@ class Pipeline:
             return PromptChoice(original)
         writer = self._optimizer.model
         try:
-            text = self._optimizer.optimize(
+            text, cost = self._optimizer.optimize(
                 original, ratio_label(plan.width, plan.height), f"{plan.width}x{plan.height}"
             )
         except OptimizerError as error:
             log.warning("prompt optimizer failed (%s); drawing from the original prompt", error)
-            return PromptChoice(original, optimizer=writer)
+            self._spending.charge(plan.owner, writer, error.cost)
+            return PromptChoice(original, optimizer=writer, cost=error.cost)
+        self._spending.charge(plan.owner, writer, cost)
         limit = plan.model.prompt_limit
         if len(text) > limit:
             return PromptChoice(
-                shorten(text, limit), optimizer=writer, optimized=True, shortened_to=limit
+                shorten(text, limit),
+                optimizer=writer,
+                optimized=True,
+                shortened_to=limit,
+                cost=cost,
             )
-        return PromptChoice(text, optimizer=writer, optimized=True)
+        return PromptChoice(text, optimizer=writer, optimized=True, cost=cost)
 
     def draw(
         self, plan: Plan, choice: PromptChoice, index: int, wanted: Callable[[], bool]

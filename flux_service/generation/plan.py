@@ -94,6 +94,7 @@ class PromptChoice:
     optimizer: str | None = None  # the configured optimizer model; None when it is off
     optimized: bool = False  # False: the optimizer is off or failed; `text` is the user's own
     shortened_to: int | None = None
+    cost: Cost = field(default_factory=lambda: Cost(0.0))  # of writing it, on Workers AI
 
 
 class Planner:
@@ -190,14 +191,16 @@ class Planner:
         edit: Edit | None,
     ) -> Cost:
         """What each image of `order` costs, drawn by `model` at width x height in `steps`
-        from `edit`; BudgetSpentError if all of them would pass what is left today."""
+        from `edit`; BudgetSpentError if all of them, and the most the optimizer may cost
+        on Workers AI to write their prompt, would pass what is left today."""
         inputs: tuple[tuple[int, int], ...] = ()
         side = model.inputs.max_side if model.inputs is not None else 0
         if edit is not None and side:  # FLUX.2's references, sent within `side` a side
             inputs = tuple(fit_within(*image.image.size, side) for image in edit.images)
         drawn = _drawn_size(model, width, height)
         cost = estimate(model, *drawn, model.steps_run(steps), inputs)
-        self._spending.check(order.owner, cost.times(order.n).neurons)
+        writing = self._optimizer.estimate(order.prompt) if self._optimizer else Cost(0.0)
+        self._spending.check(order.owner, cost.times(order.n).neurons + writing.neurons)
         return cost
 
     def _follow_up(
@@ -215,11 +218,13 @@ class Planner:
         try:
             # What drew the earlier image, cleaned as a prompt is, cut to what any model takes.
             earlier = parse_prompt(order.earlier_prompt[:EARLIER_PROMPT_CHARS])
-            edit, prompt = self._optimizer.decide(earlier.text, spec.text)
+            edit, prompt, cost = self._optimizer.decide(earlier.text, spec.text)
         except OptimizerError as error:
             log.warning("prompt optimizer failed (%s); drawing a new image from the message", error)
-            return order, PromptChoice(spec.text, optimizer=writer)
-        written = PromptChoice(prompt, optimizer=writer, optimized=True)
+            self._spending.charge(order.owner, writer, error.cost)
+            return order, PromptChoice(spec.text, optimizer=writer, cost=error.cost)
+        self._spending.charge(order.owner, writer, cost)
+        written = PromptChoice(prompt, optimizer=writer, optimized=True, cost=cost)
         return (replace(order, images=(order.earlier,)) if edit else order), written
 
     def _model_for(self, order: Order) -> ModelSpec:

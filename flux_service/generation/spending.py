@@ -20,7 +20,7 @@ from typing import Protocol
 from .. import metrics
 from ..clock import Clock, seconds_to_utc_midnight, utc_now
 from ..errors import BudgetSpentError
-from ..upstream.costs import dollars
+from ..upstream.costs import Cost, dollars
 
 MILLI = 1000  # counts are milli-neurons
 SERVICE = "service"
@@ -113,13 +113,20 @@ class Spending:
                     retry_after=wait,
                 )
 
-    def count(self, owner: str, neurons: float) -> float | None:
-        """Count one image drawn for `owner`; the neurons that key has spent today, or None
-        when the counts are out of reach."""
+    def count(self, owner: str, neurons: float, images: int = 1) -> float | None:
+        """Count `images` drawn for `owner` at `neurons` in all; the neurons that key has spent
+        today, or None when the counts are out of reach."""
         spent = _milli(neurons)
-        amounts = {IMAGES: 1, SERVICE: spent, _key(owner): spent}
+        amounts = {IMAGES: images, SERVICE: spent, _key(owner): spent}
         counts = self.counts.add(_day(self.now()), amounts)
         return None if counts is None else counts[2] / MILLI
+
+    def charge(self, owner: str, model: str, cost: Cost) -> None:
+        """Count what a call of the chat `model` cost `owner` (the optimizer's, on Workers AI),
+        in the day's spending and the metrics; no image was drawn."""
+        if cost.neurons:
+            self.count(owner, cost.neurons, images=0)
+            metrics.spent(model, owner, cost.neurons, cost.dollars)
 
     def today(self) -> Day | None:
         """The whole service's images and spending today; None when out of reach."""

@@ -138,6 +138,12 @@ def create_app(
     def chat() -> Response:
         return _chat(state)
 
+    @app.post("/client/v4/accounts/<account_id>/ai/v1/chat/completions")
+    def workers_ai_chat(account_id: str) -> Response:
+        if account_id not in state.accounts:
+            return cf_error(404, 7003, f"Could not route to /accounts/{account_id}/ai/v1")
+        return _workers_ai_chat(state, account_id)
+
     @app.post("/_standin/faults")
     def add_faults() -> Response:
         body = request.get_json()
@@ -326,12 +332,7 @@ def _chat(state: StandinState) -> Response:
     state.record(
         {"model": body["model"], "optimizer": True, "messages": messages}, "optimizer", fault
     )
-    asked = str(messages[-1].get("content", ""))
-    if "New message: " in asked:
-        content = _decision(asked.rpartition("New message: ")[2])
-    else:
-        description = asked.rpartition("Description: ")[2]
-        content = f"A richly detailed image of {description}, soft natural light, sharp focus"
+    content = _written(messages)
     if fault:
         faulty = optimizer_fault_response(fault, content)
         if faulty is not None:
@@ -351,6 +352,106 @@ def _chat(state: StandinState) -> Response:
             ],
         }
     )
+
+
+# The chat models the stand-in's Workers AI serves on its OpenAI-compatible endpoint, and the
+# fields that endpoint takes: anything else is refused, as a schema would.
+TEXT_MODELS = (
+    "@cf/google/gemma-4-26b-a4b-it",
+    "@cf/meta/llama-3.1-8b-instruct-fp8-fast",
+    "@cf/ibm-granite/granite-4.0-h-micro",
+)
+_CHAT_FIELDS = {"model", "messages", "max_tokens", "temperature", "top_p", "stream", "seed",
+                "stop", "frequency_penalty", "presence_penalty"}  # fmt: skip
+_ROLES = ("system", "user", "assistant")
+# What the stand-in "translates": a real model writes English from any language; this one
+# knows the test phrases by heart and keeps everything else as it came.
+_PHRASEBOOK = {
+    "一只在雪地里的红狐狸": "a red fox in the snow",
+    "un zorro rojo en la nieve": "a red fox in the snow",
+    "雪の中の赤いキツネ": "a red fox in the snow",
+}
+
+
+def _workers_ai_chat(state: StandinState, account: str) -> Response:
+    """Workers AI's OpenAI-compatible chat completions: a rewrite, with the tokens counted."""
+    if request.headers.get("Authorization") != f"Bearer {state.accounts[account]}":
+        return cf_error(401, 10000, "Authentication error")
+    fault = state.next_fault("optimizer", account)
+    body = request.get_json(silent=True)
+    problem = _chat_problem(body)
+    if problem is not None or not isinstance(body, dict):
+        return cf_error(400, 5006, f"AiError: Bad input: Error: {problem}")
+    state.record(
+        {"model": body["model"], "optimizer": True, "account": account,
+         "messages": body["messages"], "max_tokens": body.get("max_tokens")},
+        "optimizer",
+        fault,
+    )  # fmt: skip
+    content = _written(body["messages"])
+    if fault and fault.get("kind") == "error" and "code" in fault:
+        return cf_error(int(fault.get("status", 429)), int(fault["code"]), "Capacity limit")
+    if fault:
+        faulty = optimizer_fault_response(fault, content)
+        if faulty is not None:
+            return faulty
+    asked: int = sum(len(str(message["content"])) for message in body["messages"])
+    usage = {"prompt_tokens": asked // 4 + 1, "completion_tokens": len(content) // 4 + 1}
+    usage["total_tokens"] = usage["prompt_tokens"] + usage["completion_tokens"]
+    return jsonify(
+        {
+            "id": "chatcmpl-standin",
+            "object": "chat.completion",
+            "created": int(time.time()),
+            "model": body["model"],
+            "choices": [
+                {
+                    "index": 0,
+                    "message": {"role": "assistant", "content": content},
+                    "finish_reason": "stop",
+                }
+            ],
+            "usage": usage,
+        }
+    )
+
+
+def _chat_problem(body: object) -> str | None:
+    """What is wrong with a chat body, as Workers AI's schema check says it; None if fine."""
+    if not isinstance(body, dict):
+        return "the body must be a JSON object"
+    unknown = sorted(set(body) - _CHAT_FIELDS)
+    if unknown:
+        return f"Additional properties '/{unknown[0]}' at '/' not allowed"
+    if body.get("model") not in TEXT_MODELS:
+        return f"No such model {body.get('model')} or task"
+    messages = body.get("messages")
+    if (
+        not isinstance(messages, list)
+        or not messages
+        or not all(
+            isinstance(m, dict) and m.get("role") in _ROLES and isinstance(m.get("content"), str)
+            for m in messages
+        )
+    ):
+        return "messages must be a non-empty list of {role, content} with string content"
+    tokens = body.get("max_tokens")
+    if tokens is not None and (not isinstance(tokens, int) or not 1 <= tokens <= 4096):
+        return "max_tokens must be a whole number from 1 to 4096"
+    if body.get("stream") not in (None, False):
+        return "this stand-in answers without streaming"
+    return None
+
+
+def _written(messages: list) -> str:
+    """What the stand-in's chat model writes for the last message: a follow-up decision, or
+    an English prompt."""
+    asked = str(messages[-1].get("content", ""))
+    if "New message: " in asked:
+        return _decision(asked.rpartition("New message: ")[2])
+    description = asked.rpartition("Description: ")[2]
+    english = _PHRASEBOOK.get(description.strip(), description)
+    return f"A richly detailed image of {english}, soft natural light, sharp focus"
 
 
 # How the stand-in tells a change to the last image from a new one: by its first words.

@@ -77,7 +77,6 @@ def create_app(
     models = ServedModels.from_ids(settings.flux_model, settings.models)
     shared = open_redis(settings)
     store = open_store(settings, shared)
-    optimizer = PromptOptimizer(settings, session) if settings.prompt_optimization else None
     spending = Spending(
         open_counts(shared),
         settings.daily_neuron_budget,
@@ -85,6 +84,9 @@ def create_app(
         now,
     )
     accounts = AccountPool(settings.accounts, shared, now)
+    optimizer = (
+        PromptOptimizer(settings, session, accounts) if settings.prompt_optimization else None
+    )
     workers_ai = WorkersAIClient(settings, session, accounts)
     reuse = open_reuse(settings, store, shared)
     planner = Planner(settings, models, store, spending, optimizer)

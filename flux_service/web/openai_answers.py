@@ -30,7 +30,7 @@ from ..wire.responses import (
 )
 from ..wire.sse import SSE_HEADERS, ChatStream, event_stream
 from .json_response import json_response
-from .request_log import logged_stream, note_stored
+from .request_log import logged_stream, note_prompt, note_stored
 from .state import current_state
 
 Stages = Iterator[PromptChoice | Stored]
@@ -44,6 +44,7 @@ def chat_parts(plan: Plan, stages: Stages, link: Callable[[str], str]) -> Iterat
     def parts() -> Iterator[tuple[int, str]]:
         for stage in stages:
             if isinstance(stage, PromptChoice):
+                note_prompt(fields, stage)
                 part = markdown.prompt_part(language, stage)
                 yield from ((index, part) for index in range(len(plan.seeds)))
                 continue
@@ -97,6 +98,7 @@ def response_parts(
         for stage in stages:
             if isinstance(stage, PromptChoice):
                 choice = stage
+                note_prompt(fields, stage)
                 texts.append(markdown.prompt_part(language, stage))
                 continue
             note_stored(fields, stage)
@@ -139,6 +141,7 @@ def images_answer(
     if images.stream:
         return event_answer(image_events(kind, created, plan, stages))
     choice, stored = collect(stages)
+    note_prompt(g.log_fields, choice)
     for image in stored:
         note_stored(g.log_fields, image)
     revised = choice.text if choice.optimized else None
@@ -158,6 +161,7 @@ def image_events(kind: str, created: int, plan: Plan, stages: Stages) -> Iterato
         for stage in stages:
             if isinstance(stage, PromptChoice):
                 choice = stage
+                note_prompt(fields, stage)
                 continue
             note_stored(fields, stage)
             delivered = delivered_of(plan, choice, stage)

@@ -9,6 +9,7 @@ from flask import Flask, Response, g, request
 
 from .. import metrics
 from ..generation.pipeline import Stored
+from ..generation.plan import PromptChoice
 from ..logs import request_line
 
 
@@ -60,6 +61,13 @@ def note_stored(fields: dict, stored: Stored) -> None:
     if stored.key_spent is not None:
         spent = round(stored.key_spent, 2)
         fields["key_neurons_today"] = max(fields.get("key_neurons_today", 0.0), spent)
+
+
+def note_prompt(fields: dict, choice: PromptChoice) -> None:
+    """Note in a request's log `fields` what writing its prompt cost on Workers AI, if it
+    cost anything."""
+    if choice.cost.neurons:
+        fields["optimizer_neurons"] = round(choice.cost.neurons, 2)
 
 
 def _route() -> tuple[str, str]:

@@ -6,13 +6,13 @@ parts); what we build carries every field the official SDKs and chat apps read.
 
 from __future__ import annotations
 
-import math
 import re
 import secrets
 from dataclasses import dataclass, field
 from typing import Any
 
 from ..errors import InvalidRequestError
+from ..upstream.text_models import estimate_tokens
 from .fields import MAX_IMAGES, optional, seed_of
 
 
@@ -163,12 +163,6 @@ def text_of(content: Any) -> str:
 def new_completion_id() -> str:
     """A fresh id for a chat completion."""
     return "chatcmpl-" + secrets.token_hex(12)
-
-
-def estimate_tokens(text: str) -> int:
-    """A rough token count (about four bytes a token); there is no tokenizer behind FLUX."""
-    # surrogatepass: a lone surrogate (legal in a JSON escape) still counts, and cannot crash.
-    return math.ceil(len(text.encode("utf-8", "surrogatepass")) / 4)
 
 
 def usage(prompt: str, content: str) -> dict[str, int]:

@@ -8,8 +8,9 @@ import pytest
 import requests
 from flask import Flask
 
+from flux_service.standin import DEFAULT_ACCOUNT
 from flux_service.upstream.optimizer import OptimizerError, PromptOptimizer
-from tests.helpers import Standin, image_url
+from tests.helpers import SECOND_ACCOUNT, SECOND_TOKEN, STANDIN_TOKEN, Standin, image_url
 from tests.inprocess.api import Api, settings_with
 
 FOX = "一只在雪地里的红狐狸 16:9"
@@ -30,7 +31,8 @@ def test_the_optimized_prompt_is_drawn_and_shown(optimized: Api, standin: Standi
     assert (
         user["content"] == "Aspect ratio: 16:9 (1024x576 pixels)\nDescription: 一只在雪地里的红狐狸"
     )
-    expected = "A richly detailed image of 一只在雪地里的红狐狸, soft natural light, sharp focus"
+    # In English, whatever language the description came in.
+    expected = "A richly detailed image of a red fox in the snow, soft natural light, sharp focus"
     (drawn,) = standin.received()
     assert drawn["inputs"]["prompt"] == expected
     assert "Prompt model: standin-writer" in content
@@ -111,3 +113,90 @@ def test_an_optimizer_failure_says_what_went_wrong_without_its_body(
     with pytest.raises(OptimizerError) as caught:
         optimizer.optimize("a fox", "1:1", "1024x1024")
     assert str(caught.value) == reason
+
+
+# Only PROMPT_OPTIMIZATION: the optimizer runs on Workers AI with the image accounts' tokens.
+ON_WORKERS_AI = {
+    "PROMPT_OPTIMIZATION": "true",
+    "EXTERNAL_API_BASE": "",
+    "EXTERNAL_MODEL": "",
+    "EXTERNAL_API_KEY": "",
+}
+GEMMA = "@cf/google/gemma-4-26b-a4b-it"
+
+
+def test_with_nothing_else_set_the_optimizer_runs_on_workers_ai(
+    make_app: Callable[..., Flask], standin: Standin
+) -> None:
+    api = Api(make_app(**ON_WORKERS_AI).test_client())
+    content = api.answer(FOX)
+    (asked,) = standin.received(optimizer=True)
+    assert (asked["model"], asked["account"], asked["max_tokens"]) == (GEMMA, DEFAULT_ACCOUNT, 400)
+    assert asked["messages"][1]["content"].endswith("Description: 一只在雪地里的红狐狸")
+    english = "A richly detailed image of a red fox in the snow, soft natural light, sharp focus"
+    (drawn,) = standin.received()
+    assert drawn["inputs"]["prompt"] == english  # the image model gets English
+    assert "Original prompt: 一只在雪地里的红狐狸" in content  # the answer states both
+    assert f"Prompt sent to the model: {english}" in content
+    assert f"Prompt model: {GEMMA}" in content
+
+
+def test_its_neurons_count_in_the_day_the_metrics_and_the_log(
+    make_app: Callable[..., Flask], standin: Standin, capsys: pytest.CaptureFixture[str]
+) -> None:
+    app = make_app(**ON_WORKERS_AI)
+    Api(app.test_client()).answer("a red fox")
+    (asked,) = standin.received(optimizer=True)
+    # What the stand-in counted: a character in four is a token, as its answer says.
+    read = sum(len(m["content"]) for m in asked["messages"]) // 4 + 1
+    written = len("A richly detailed image of a red fox, soft natural light, sharp focus") // 4 + 1
+    rewrite = (read * 9_091 + written * 27_273) / 1_000_000
+    today = app.extensions["flux"].spending.today()
+    assert today.images == 1
+    assert today.neurons == pytest.approx(172.8 + rewrite, abs=0.002)
+    exposition = app.test_client().get("/metrics").get_data(as_text=True)
+    assert 'flux_neurons_total{key="' in exposition
+    assert any(
+        line.startswith("flux_neurons_total") and f'model="{GEMMA}"' in line
+        for line in exposition.splitlines()
+    )
+    assert f'"optimizer_neurons": {round(rewrite, 2)}' in capsys.readouterr().err
+
+
+def test_a_failure_on_workers_ai_draws_from_the_original_prompt(
+    make_app: Callable[..., Flask], standin: Standin
+) -> None:
+    api = Api(make_app(**ON_WORKERS_AI).test_client())
+    standin.fail({"kind": "error", "status": 500}, target="optimizer")
+    content = api.answer("a red fox 16:9")
+    assert standin.received()[0]["inputs"]["prompt"] == "a red fox"
+    assert f"{GEMMA} did not answer, so the original prompt was used" in content
+
+
+def test_an_account_out_of_its_allocation_rests_and_the_rewrite_goes_to_the_next(
+    make_app: Callable[..., Flask], standin: Standin
+) -> None:
+    pool = f"{DEFAULT_ACCOUNT}:{STANDIN_TOKEN},{SECOND_ACCOUNT}:{SECOND_TOKEN}"
+    api = Api(
+        make_app(**ON_WORKERS_AI, CF_ACCOUNTS=pool, CF_ACCOUNT_ID="", CF_API_TOKEN="").test_client()
+    )
+    standin.fail(
+        {"kind": "error", "status": 429, "code": 4006, "account": DEFAULT_ACCOUNT},
+        target="optimizer",
+    )
+    content = api.answer("a red fox")
+    asked = standin.received(optimizer=True)
+    assert [call["account"] for call in asked] == [DEFAULT_ACCOUNT, SECOND_ACCOUNT]
+    assert "Prompt sent to the model: A richly detailed image of a red fox" in content
+    assert standin.received()[0]["account"] == SECOND_ACCOUNT  # the first rests till midnight
+
+
+def test_the_budget_holds_room_for_the_rewrite(
+    make_app: Callable[..., Flask], standin: Standin
+) -> None:
+    # One FLUX.1 schnell image is 172.8 neurons; the rewrite may cost up to some 12 more.
+    assert Api(make_app(DAILY_NEURON_BUDGET="180").test_client()).chat("a fox").status_code == 200
+    refused = Api(make_app(**ON_WORKERS_AI, DAILY_NEURON_BUDGET="180").test_client()).chat("a fox")
+    assert refused.status_code == 429
+    assert refused.get_json()["error"]["code"] == "insufficient_quota"
+    assert standin.received(optimizer=True) == []

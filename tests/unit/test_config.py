@@ -108,6 +108,17 @@ def test_the_shared_redis_is_the_stores_else_redis_url() -> None:
     assert shared_redis(load(REDIS_URL="redis://q:6379/1")) == "redis://q:6379/1"
 
 
+def test_the_optimizer_needs_nothing_but_its_switch() -> None:
+    settings = load(PROMPT_OPTIMIZATION="true")  # on Workers AI, with the images' accounts
+    assert (settings.external_api_base, settings.optimizer_model) == (
+        "",
+        "@cf/google/gemma-4-26b-a4b-it",
+    )
+    assert load(PROMPT_OPTIMIZATION="true", OPTIMIZER_MODEL="@cf/x/y").optimizer_model == "@cf/x/y"
+    with pytest.raises(ConfigError, match=r"OPTIMIZER_MODEL \(or EXTERNAL_MODEL\) is required"):
+        load(PROMPT_OPTIMIZATION="true", EXTERNAL_API_BASE="https://llm.example/v1")
+
+
 def test_the_workers_switch_name_still_works() -> None:
     settings = load(CF_IS_TRANSLATE="true", EXTERNAL_API_BASE="https://x.test", EXTERNAL_MODEL="m")
     assert settings.prompt_optimization is True
@@ -125,7 +136,6 @@ def test_the_workers_switch_name_still_works() -> None:
         ({"FLUX_NUM_STEPS": "0"}, "FLUX_NUM_STEPS"),
         ({"IMAGE_EXPIRATION": "-5"}, "IMAGE_EXPIRATION"),
         ({"PROMPT_OPTIMIZATION": "maybe"}, "PROMPT_OPTIMIZATION"),
-        ({"PROMPT_OPTIMIZATION": "true"}, "EXTERNAL_API_BASE"),
         ({"PROMPT_OPTIMIZATION": "true", "EXTERNAL_API_BASE": "https://x.test"}, "EXTERNAL_MODEL"),
         ({"RESPONSE_LANGUAGE": "klingon"}, "RESPONSE_LANGUAGE"),
         ({"PUBLIC_BASE_URL": "img.example"}, "PUBLIC_BASE_URL"),
@@ -468,6 +478,7 @@ def test_every_field_has_its_row_and_every_row_its_line() -> None:
         ("NO_PROXY", "no_proxy", "no_proxy", "localhost", ".internal"),
         ("REUSE_IMAGES", "REUSE_PICTURES", "reuse_images", "false", "true"),
         ("PROMPT_OPTIMIZATION", "CF_IS_TRANSLATE", "prompt_optimization", "false", "true"),
+        ("OPTIMIZER_MODEL", "EXTERNAL_MODEL", "optimizer_model", "writer", "other-writer"),
     ],
 )
 def test_an_older_name_still_works_and_the_current_one_wins(
@@ -475,7 +486,7 @@ def test_an_older_name_still_works_and_the_current_one_wins(
 ) -> None:
     optimizer = {"EXTERNAL_API_BASE": "https://llm.example/v1", "EXTERNAL_MODEL": "writer"}
     read = [
-        getattr(load(**optimizer, **env), field)
+        getattr(load(**{**optimizer, **env}), field)
         for env in ({older: first}, {older: first, current: second}, {older: first, current: ""})
     ]
     assert [as_text(value) for value in read] == [first, second, first]  # "": unset
