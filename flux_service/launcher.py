@@ -10,6 +10,7 @@ from __future__ import annotations
 import os
 import secrets
 import shlex
+import signal
 import socket
 import subprocess
 import sys
@@ -72,9 +73,13 @@ def main() -> int:
     )
     demo = {**env, **standin_env(url, token, account), "DEMO_MODE": "true", "API_KEY": key}
     service = subprocess.Popen(command, cwd=ROOT, env=demo)
+    # A stop signal may reach this process alone (`docker stop` sends SIGTERM to a container's
+    # first process, `docker run` passes Ctrl-C on as SIGINT), and as a container's first
+    # process it would not even end this one. Hand it to gunicorn, which stops as asked
+    # (SIGTERM lets what it is drawing finish), and stop the stand-in once gunicorn is gone.
+    for stop in (signal.SIGTERM, signal.SIGINT):
+        signal.signal(stop, lambda number, _frame: service.send_signal(number))
     try:
-        return service.wait()
-    except KeyboardInterrupt:  # Ctrl-C reached gunicorn too: let it finish shutting down
         return service.wait()
     finally:
         standin.terminate()
