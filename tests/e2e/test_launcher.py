@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
 import signal
 import subprocess
@@ -51,6 +52,7 @@ def test_sigterm_to_the_demo_lets_a_drawing_finish_then_stops_the_standin() -> N
         stdout=subprocess.PIPE,
         stderr=subprocess.DEVNULL,
         text=True,
+        start_new_session=True,  # a group of its own, for the finally below
     ) as launcher:
         try:
             assert launcher.stdout is not None
@@ -82,10 +84,9 @@ def test_sigterm_to_the_demo_lets_a_drawing_finish_then_stops_the_standin() -> N
             launcher.send_signal(signal.SIGTERM)
             asking.join()
             assert launcher.wait(timeout=35) == 0
-        finally:
-            if launcher.poll() is None:
-                launcher.kill()
-                launcher.wait()
+        finally:  # whatever of the launcher's is still running, should the test fail
+            with contextlib.suppress(ProcessLookupError):
+                os.killpg(launcher.pid, signal.SIGKILL)
     ((status, answer),) = answers
     assert status == 200
     assert "![" in answer["choices"][0]["message"]["content"]
