@@ -37,6 +37,18 @@ INTEROP_NODE_DEPS := tests/interop/node/node_modules/.package-lock.json
 interop: $(VENV)/.dev system-packages $(INTEROP_ENVS) $(INTEROP_NODE_DEPS)
 	$(BIN)/python -m pytest -m interop tests/interop
 
+# What the container tests need: Debian's podman (run by runc, networked by netavark), and
+# debootstrap for the base image; podman-compose, pinned, in an environment of its own.
+CONTAINER := .container
+CONTAINER_PACKAGES := podman runc netavark aardvark-dns iptables debootstrap
+
+## container-test: build the Dockerfile with podman, run the image alone, then compose.yaml and
+## compose.scale.yaml (a few minutes); leaves only its caches behind, in .container/
+.PHONY: container-test
+container-test: $(VENV)/.dev $(CONTAINER)/venv/.installed
+	@$(MAKE) --no-print-directory system-packages SYSTEM_PACKAGES="$(CONTAINER_PACKAGES)"
+	$(BIN)/python -m pytest -m container tests/container
+
 ## bench: the full benchmark (several minutes); writes bench/results/latest.{json,md} and a plot
 bench: $(VENV)/.dev system-packages
 	$(BIN)/python -m bench.run
@@ -72,6 +84,12 @@ $(NODE_DEPS): tests/node/package.json tests/node/package-lock.json
 	cd tests/node && npm ci --no-audit --no-fund --loglevel=error
 
 $(INTEROP)/%/.installed: tests/interop/requirements/%.txt
+	rm -rf $(@D)
+	$(PYTHON) -m venv $(@D)
+	$(@D)/bin/pip install --quiet --disable-pip-version-check -r $<
+	touch $@
+
+$(CONTAINER)/venv/.installed: tests/container/requirements.txt
 	rm -rf $(@D)
 	$(PYTHON) -m venv $(@D)
 	$(@D)/bin/pip install --quiet --disable-pip-version-check -r $<

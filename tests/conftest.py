@@ -6,6 +6,8 @@
     tests/e2e/        e2e        gunicorn and the stand-in as real processes over loopback
     tests/attacks/    attacks    what a hostile client does, bounded, on loopback only
     tests/interop/    interop    real third-party clients (make interop), not in make test
+    tests/container/  container  the Dockerfile and compose files, built and run with podman
+                                 (make container-test), not in make test
 
 and, where a test says so, `browser` (drives Chromium) and `slow` (over a few seconds on
 its own). `pytest -m "unit or inprocess"` is the fast lane; see docs/development.md.
@@ -21,7 +23,7 @@ import pytest
 pytest_plugins = ["tests.server_fixtures"]
 
 TESTS = Path(__file__).resolve().parent
-TIERS = ("unit", "inprocess", "e2e", "attacks", "interop")
+TIERS = ("unit", "inprocess", "e2e", "attacks", "interop", "container")
 
 
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
