@@ -20,7 +20,10 @@ from tests.helpers import API_KEY
 from tests.servers import free_port
 
 # What the compose files read from the shell, set here so that none comes from the machine.
-SHELL = ("API_KEY", "CF_ACCOUNT_ID", "CF_API_TOKEN", "CF_ACCOUNTS", "WEB_CONCURRENCY", "PORT")
+SHELL = (
+    "API_KEY", "CF_ACCOUNT_ID", "CF_API_TOKEN", "CF_ACCOUNTS", "WEB_CONCURRENCY", "PORT",
+    "S3_ACCESS_KEY", "S3_SECRET_KEY",
+)  # fmt: skip
 # Run inside an instance: the bytes of one of its own URLs, in base64.
 FETCH = (
     "import base64, sys, urllib.request as u; "
