@@ -337,21 +337,7 @@ def _chat(state: StandinState) -> Response:
         faulty = optimizer_fault_response(fault, content)
         if faulty is not None:
             return faulty
-    return jsonify(
-        {
-            "id": "chatcmpl-standin",
-            "object": "chat.completion",
-            "created": int(time.time()),
-            "model": body["model"],
-            "choices": [
-                {
-                    "index": 0,
-                    "message": {"role": "assistant", "content": content},
-                    "finish_reason": "stop",
-                }
-            ],
-        }
-    )
+    return jsonify(_completion(body["model"], content))
 
 
 # The chat models the stand-in's Workers AI serves on its OpenAI-compatible endpoint, and the
@@ -398,22 +384,24 @@ def _workers_ai_chat(state: StandinState, account: str) -> Response:
     asked: int = sum(len(str(message["content"])) for message in body["messages"])
     usage = {"prompt_tokens": asked // 4 + 1, "completion_tokens": len(content) // 4 + 1}
     usage["total_tokens"] = usage["prompt_tokens"] + usage["completion_tokens"]
-    return jsonify(
-        {
-            "id": "chatcmpl-standin",
-            "object": "chat.completion",
-            "created": int(time.time()),
-            "model": body["model"],
-            "choices": [
-                {
-                    "index": 0,
-                    "message": {"role": "assistant", "content": content},
-                    "finish_reason": "stop",
-                }
-            ],
-            "usage": usage,
-        }
-    )
+    return jsonify({**_completion(body["model"], content), "usage": usage})
+
+
+def _completion(model: str, content: str) -> dict:
+    """A chat completion that answers `content`."""
+    return {
+        "id": "chatcmpl-standin",
+        "object": "chat.completion",
+        "created": int(time.time()),
+        "model": model,
+        "choices": [
+            {
+                "index": 0,
+                "message": {"role": "assistant", "content": content},
+                "finish_reason": "stop",
+            }
+        ],
+    }
 
 
 def _chat_problem(body: object) -> str | None:
