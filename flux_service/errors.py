@@ -2,6 +2,7 @@
 
     FluxError (500 server_error)
      ├── InvalidRequestError (400, param set)
+     │    └── ProtocolError (400, 404 for an unknown method): a JSON-RPC code, on /mcp
      ├── AuthenticationError (401)
      ├── ForbiddenError (403): served to this machine alone
      ├── NotFoundError (404)
@@ -98,6 +99,19 @@ class InvalidRequestError(FluxError):
     def about(self, param: str) -> InvalidRequestError:
         """This error, naming `param` as the field at fault unless it names one already."""
         return InvalidRequestError(self.message, param=self.param or param, code=self.code)
+
+
+class ProtocolError(InvalidRequestError):
+    """An MCP message that breaks JSON-RPC or the protocol; `rpc_code` is its JSON-RPC error
+    code, and `data` what the error body carries beside the message (web/mcp_views.py)."""
+
+    def __init__(
+        self, message: str, rpc_code: int, *, status: int = 400, data: object = None
+    ) -> None:
+        super().__init__(message)
+        self.rpc_code = rpc_code
+        self.status = status
+        self.data = data
 
 
 class AuthenticationError(FluxError):
