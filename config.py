@@ -109,6 +109,7 @@ EXAMPLE_KEYS = ("sk-change-me",)
 _MAKE_A_KEY = "python3 -c 'import secrets; print(\"sk-\" + secrets.token_urlsafe(24))'"
 _ACCOUNT_ID = re.compile(r"[A-Za-z0-9_-]+")
 _TOKEN = re.compile(r"\S+")
+_ORIGIN = re.compile(r"[A-Za-z][A-Za-z0-9+.-]*://[^/\s?#]+")
 
 T = TypeVar("T")
 Env = Mapping[str, str]
@@ -191,6 +192,7 @@ class Settings:
     # empty, as in settings built by hand, it is the one account of cf_account_id.
     cf_accounts: tuple[CloudflareAccount, ...] = ()
     metrics_token: str = field(default="", repr=False)  # "": /metrics for this machine alone
+    mcp_allowed_origins: tuple[str, ...] = ()  # browser pages that may call /mcp; "*": any
     # What API keys are digested with for the store, the counts, the log and the metrics: a
     # secret of the deployment (its Cloudflare tokens), so that no one who guesses a key can
     # confirm it from a label, while every instance of it names a key alike.
@@ -226,6 +228,19 @@ def _pool(raw: str) -> tuple[CloudflareAccount, ...]:
 def _keys(raw: str) -> tuple[str, ...]:
     """API_KEY's keys, comma-separated (`_no_weak_keys_outside_the_demo` checks them)."""
     return tuple(key.strip() for key in raw.split(",") if key.strip())
+
+
+def _origins(raw: str) -> tuple[str, ...]:
+    """MCP_ALLOWED_ORIGINS: origins (`scheme://host[:port]`), comma-separated, or `*`."""
+    found = []
+    for entry in (e.strip() for e in raw.split(",") if e.strip()):
+        if entry != "*" and not _ORIGIN.fullmatch(entry):
+            raise ValueError(
+                f"expected origins such as https://app.example.com, comma-separated, or *; "
+                f"{entry!r} is not one (an origin has no path)"
+            )
+        found.append(entry.lower())
+    return tuple(found)
 
 
 def _model_id(raw: str) -> str:
@@ -552,6 +567,12 @@ SETTINGS: tuple[Setting, ...] = (
             "a token `GET /metrics` then needs, as `Authorization: Bearer <token>` (compared in "
             "constant time; a 401 without it). Unset, `/metrics` answers this machine alone "
             "(loopback, not through a proxy) and 403 to anyone else"),
+    Setting("MCP_ALLOWED_ORIGINS", _origins, "",
+            "browser pages that may call `/mcp`, by their origin (`https://app.example.com`), "
+            "comma-separated, or `*` for any. A request whose `Origin` is another gets 403: the "
+            "MCP transport's guard against DNS rebinding. Requests without an `Origin` (every "
+            "desktop, command-line and server client) and from `PUBLIC_BASE_URL`'s own origin "
+            "always pass", shown="none"),
     Setting("PROMETHEUS_MULTIPROC_DIR", optional_directory, "",
             "where the workers keep their counts for `/metrics`. `gunicorn.conf.py` sets it, "
             "over any value of yours, to a fresh temporary folder for each start, and removes "
