@@ -102,6 +102,18 @@ def test_pictures_are_reused_unless_turned_off() -> None:
         load(REUSE_PICTURES="sometimes")
 
 
+def test_mcp_lets_in_browser_pages_by_their_origin_alone() -> None:
+    assert load().mcp_allowed_origins == ()
+    origins = load(
+        MCP_ALLOWED_ORIGINS="https://App.example, http://localhost:6274"
+    ).mcp_allowed_origins
+    assert origins == ("https://app.example", "http://localhost:6274")
+    assert load(MCP_ALLOWED_ORIGINS="*").mcp_allowed_origins == ("*",)
+    for wrong in ("app.example", "https://app.example/chat", "https://"):
+        with pytest.raises(ConfigError, match="MCP_ALLOWED_ORIGINS"):
+            load(MCP_ALLOWED_ORIGINS=wrong)
+
+
 def test_the_shared_redis_is_the_stores_else_redis_url() -> None:
     assert shared_redis(load()) == ""
     assert shared_redis(load(IMAGE_STORE="redis://r:6379/0")) == "redis://r:6379/0"
