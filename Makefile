@@ -28,11 +28,11 @@ test-fast: $(VENV)/.dev
 
 # The clients `make interop` drives, each in an environment of its own.
 INTEROP := .interop
-INTEROP_ENVS := $(foreach env,litellm llm openai-python open-webui,$(INTEROP)/$(env)/.installed)
+INTEROP_ENVS := $(foreach env,litellm llm mcp openai-python open-webui,$(INTEROP)/$(env)/.installed)
 INTEROP_NODE_DEPS := tests/interop/node/node_modules/.package-lock.json
 
-## interop: real third-party clients (LiteLLM, llm, the openai SDKs, Open WebUI) against the
-## service; each is installed once, pinned, into its own environment under .interop/
+## interop: real third-party clients (LiteLLM, llm, the openai SDKs, the MCP SDK, Open WebUI)
+## against the service; each is installed once, pinned, into its own environment under .interop/
 .PHONY: interop
 interop: $(VENV)/.dev system-packages $(INTEROP_ENVS) $(INTEROP_NODE_DEPS)
 	$(BIN)/python -m pytest -m interop tests/interop
