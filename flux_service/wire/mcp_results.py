@@ -14,9 +14,10 @@ from __future__ import annotations
 
 import json
 import time
-from base64 import b64encode
 from dataclasses import dataclass, replace
 from typing import Any
+
+import pybase64
 
 from ..errors import InvalidRequestError
 from ..generation.codec import EncodedImage
@@ -145,7 +146,11 @@ def _pictures(value: Any) -> tuple[str, ...]:
 def drawing_result(drawn: Drawn, version: str) -> dict:
     """A drawing tool's result for a client of `version`."""
     images = [
-        {"type": "image", "data": b64encode(p.preview.data).decode(), "mimeType": p.preview.mime}
+        {
+            "type": "image",
+            "data": pybase64.b64encode_as_string(p.preview.data),
+            "mimeType": p.preview.mime,
+        }
         for p in drawn.pictures
     ]
     content = [{"type": "text", "text": _summary(drawn)}, *images]
