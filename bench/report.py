@@ -65,6 +65,13 @@ TARGETS = [
         "Image serving: disk store to memory store", ("serving", "disk_to_memory"), "×", 1.0, ">="
     ),
     Target("Image through S3: added to a direct GET, p50", ("s3", "added_p50_ms"), "ms", 5, "<="),
+    Target(
+        "MCP tools/call over the Images API, p50, 50 clients",
+        ("mcp", "50_clients", "mcp", "overhead_p50_ms"),
+        "ms",
+        2,
+        "<=",
+    ),
 ]
 
 
@@ -103,7 +110,7 @@ def render(r: dict) -> str:
         "",
     ]
     lines += table(["measure", "result", "target", "met"], rows)
-    for section in (_overhead, _waiting, _first_byte, _serving, _ceiling, _photo, _s3):
+    for section in (_overhead, _waiting, _first_byte, _serving, _ceiling, _photo, _s3, _mcp):
         try:
             lines += ["", *section(r)]
         except KeyError:
@@ -237,6 +244,26 @@ def _s3(r: dict) -> list[str]:
         f"{s3['direct_p50_ms']} ms for the same object from SeaweedFS's own endpoint; the "
         f"service adds {s3['added_p50_ms']} ms (signing and reading the object, answering)."
     ]
+
+
+def _mcp(r: dict) -> list[str]:
+    mcp = r["mcp"]
+    rows = []
+    for clients in (1, 50):
+        row = mcp[f"{clients}_clients"]
+        through = row["mcp"]
+        rows.append([clients, "POST /v1/images/generations (base64)", row["images_requests"],
+                     row["images_p50_ms"], row["images_p99_ms"], "", ""])  # fmt: skip
+        rows.append([clients, "POST /mcp, tools/call generate_image", through["requests"],
+                     through["p50_ms"], through["p99_ms"], through["overhead_p50_ms"],
+                     through["overhead_p99_ms"]])  # fmt: skip
+    intro = (
+        f"MCP: the same picture (FLUX.1 schnell, 1024x1024) through an MCP tools/call and through "
+        f"the Images API in base64, {mcp['upstream_latency_ms']:g} ms upstream, taking turns; "
+        "added: the tools/call's latency minus the Images API's (ms)."
+    )
+    header = ["clients", "path", "requests", "p50", "p99", "added p50", "added p99"]
+    return [intro, "", *table(header, rows)]
 
 
 def plot(r: dict, path: Path) -> None:

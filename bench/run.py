@@ -554,6 +554,62 @@ def timed_gets(session: requests.Session, url: str, count: int) -> list[float]:
     return latencies
 
 
+def mcp(bench: Bench, profile: Profile) -> dict:
+    """The same picture through an MCP `tools/call` of generate_image and through
+    /v1/images/generations (in base64, as the tool's result carries it), at 1 and 50
+    clients, the two taking turns in short rounds: the difference is what the MCP door adds
+    to a generation (reading JSON-RPC, the text, links and structured content it answers)."""
+    bench.set_latency(profile.overhead_latency)
+    plans = {"images": images_plan(bench), "mcp": mcp_plan(bench)}
+    sample = requests.post(plans["mcp"]["url"], json=plans["mcp"]["body"],
+                           headers=plans["mcp"]["headers"], timeout=30).json()  # fmt: skip
+    assert not sample["result"].get("isError"), sample  # a tool error would be a 200 too
+    results: dict = {"upstream_latency_ms": profile.overhead_latency * 1000}
+    for clients in (1, 50):
+        load = {
+            "concurrency": clients,
+            "duration": profile.overhead_seconds / profile.overhead_rounds,
+            "stagger": profile.overhead_latency,
+        }
+        runs: dict[str, dict] = {name: {"latencies": [], "errors": {}} for name in plans}
+        for _ in range(profile.overhead_rounds):
+            for name, plan in plans.items():
+                report = bench.load("post", {**plan, **load})
+                runs[name]["latencies"] += report["latencies"]
+                for error, count in report["errors"].items():
+                    runs[name]["errors"][error] = runs[name]["errors"].get(error, 0) + count
+        images = runs["images"]
+        results[f"{clients}_clients"] = {
+            "images_requests": len(images["latencies"]),
+            "images_errors": images["errors"],
+            "images_p50_ms": ms(percentile(images["latencies"], 0.5)),
+            "images_p99_ms": ms(percentile(images["latencies"], 0.99)),
+            "mcp": compare(runs["mcp"], images),
+        }
+    return results
+
+
+def images_plan(bench: Bench) -> dict:
+    body = {"model": "flux-1-schnell", "prompt": PROMPT, "response_format": "b64_json"}
+    url = bench.chat_url.replace("/chat/completions", "/images/generations")
+    return {"url": url, "headers": bench.auth, "body": body}
+
+
+def mcp_plan(bench: Bench) -> dict:
+    """A 2026-07-28 tools/call, with the headers its revision asks for."""
+    version = "2026-07-28"
+    meta = {
+        "io.modelcontextprotocol/protocolVersion": version,
+        "io.modelcontextprotocol/clientCapabilities": {},
+    }
+    arguments = {"prompt": PROMPT, "model": "flux-1-schnell"}
+    params = {"name": "generate_image", "arguments": arguments, "_meta": meta}
+    body = {"jsonrpc": "2.0", "id": 1, "method": "tools/call", "params": params}
+    headers = {**bench.auth, "MCP-Protocol-Version": version, "Mcp-Method": "tools/call",
+               "Mcp-Name": "generate_image"}  # fmt: skip
+    return {"url": f"{bench.service.url}/mcp", "headers": headers, "body": body}
+
+
 SCENARIOS = {
     "overhead": overhead,
     "waiting": waiting,
@@ -562,6 +618,7 @@ SCENARIOS = {
     "ceiling": ceiling,
     "photo": photo,
     "s3": s3,
+    "mcp": mcp,
 }
 
 

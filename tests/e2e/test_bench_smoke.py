@@ -35,6 +35,8 @@ def test_the_benchmark_suite_runs_and_reports(tmp_path: Path) -> None:
     assert results["serving"]["service"]["requests_per_s"] > 0
     assert results["serving"]["nginx"]["requests_per_s"] > 0
     assert results["ceiling"]["generations_per_s"] > 0
+    assert results["mcp"]["1_clients"]["mcp"]["requests"] > 0
+    assert results["mcp"]["1_clients"]["mcp"]["errors"] == {}
     report = (tmp_path / "latest.md").read_text()
     for target in TARGETS:
         assert target.what in report
