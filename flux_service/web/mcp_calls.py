@@ -3,7 +3,8 @@ makes them), the pipeline run, each picture stored and previewed, and the tool r
 
 Whatever the service refuses or fails at (a bad argument, a picture it may not fetch, the
 day's budget spent, RATE_LIMIT, Workers AI down) becomes a tool error in the service's own
-words, for the model to read: a result with `isError`, not a protocol error.
+words, for the model to read: a result with `isError`, not a protocol error. One that is the
+caller's fault counts as a refused request, as the 400 it is at any other door.
 """
 
 from __future__ import annotations
@@ -55,7 +56,17 @@ def call_tool(name: str, arguments: dict, version: str) -> dict:
         raise  # nobody is left to read a result
     except FluxError as error:
         g.log_fields["tool_error"] = error.code or error.type
+        _count_refusal(error)
         return failure_result(error.message)
+
+
+def _count_refusal(error: FluxError) -> None:
+    """A tool error that is the caller's fault counts against RATE_LIMIT's looser limit on
+    refused requests, as the 400 it would be at any other door does (`factory`)."""
+    limits = current_state().limits
+    refused = 400 <= error.status < 500 and error.status != 429
+    if limits is not None and refused and not g.get("generating"):
+        limits.count_refusal(current_client())
 
 
 def _draw(asked: Drawing) -> Drawn:

@@ -190,6 +190,18 @@ def test_rate_limit_counts_mcp_pictures_as_any_other(
     assert len(standin.received()) == 2
 
 
+def test_bad_tool_calls_count_as_refused_requests(
+    make_app: Callable[..., Flask], standin: Standin
+) -> None:
+    mcp = Mcp(make_app(RATE_LIMIT="1/minute").test_client())
+    for _ in range(10):  # ten times RATE_LIMIT, as for any other refused request
+        assert mcp.call("generate_image", {"prompt": "a fox", "n": 9})["isError"] is True
+    status, error, _ = mcp.error(*call("generate_image", {"prompt": "a fox"}))
+    assert (status, error["code"]) == (429, -32600)
+    assert "requests refused as bad" in error["message"]
+    assert standin.received() == []
+
+
 def test_workers_ai_down_is_a_tool_error_in_the_services_words(
     make_app: Callable[..., Flask], standin: Standin
 ) -> None:
