@@ -104,7 +104,7 @@ def _model(tool: str, name: str | None, models: ServedModels) -> str | None:
         return None
     offered = choices(tool, models)
     model = lookup(name)
-    if model not in offered:
+    if model is None or model not in offered:
         names = ", ".join(choice.short_name for choice in offered)
         raise InvalidRequestError(
             f"`model` {name[:80]!r} is not one this server offers for {tool}: use one of {names}.",
