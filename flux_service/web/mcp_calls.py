@@ -33,7 +33,7 @@ from ..wire.mcp_tools import MODELS
 from .auth import current_client
 from .connection import still_connected
 from .orders import image_link, plan, sources
-from .request_log import note_stored
+from .request_log import note_prompt, note_stored
 from .state import current_state
 
 
@@ -87,6 +87,7 @@ def _draw(asked: Drawing) -> Drawn:
     planned = plan(order, param="prompt", inline=True)
     stages = current_state().pipeline.run(planned, still_connected(request.environ))
     choice, stored = collect(stages)
+    note_prompt(g.log_fields, choice)
     now = time.time()
     pictures = []
     for image in stored:
