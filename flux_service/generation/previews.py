@@ -1,7 +1,7 @@
-"""Previews: a stored picture as a tool result shows it inline, small enough for any client.
+"""Previews: a stored image as a tool result shows it inline, small enough for any client.
 
-Agents pass a tool's pictures on to their model, and models take pictures within limits:
-Claude reads at most 1568 pixels a side and 5 MB a picture, OpenAI's models scale anything
+Agents pass a tool's images on to their model, and models take images within limits:
+Claude reads at most 1568 pixels a side and 5 MB an image, OpenAI's models scale anything
 to 2048 and then to 768 on the short side, and local vision models often read JPEG and PNG
 alone. A preview is at most PREVIEW_SIDE pixels a side and PREVIEW_BYTES large, in one of
 those two formats: a stored JPEG or PNG within both limits is shown as it is (FLUX.1

@@ -1,5 +1,5 @@
 """Running the MCP door's tools: a call made an order and a plan (`orders.py`, as every door
-makes them), the pipeline run, each picture stored and previewed, and the tool result.
+makes them), the pipeline run, each image stored and previewed, and the tool result.
 
 Whatever the service refuses or fails at (a bad argument, a picture it may not fetch, the
 day's budget spent, RATE_LIMIT, Workers AI down) becomes a tool error in the service's own
@@ -22,7 +22,7 @@ from ..upstream.catalog import ModelSpec
 from ..wire.mcp_results import (
     Drawing,
     Drawn,
-    Picture,
+    ToolImage,
     drawing_result,
     failure_result,
     model_facts,
@@ -97,7 +97,7 @@ def _draw(asked: Drawing) -> Drawn:
             shown = off_the_event_loop(preview, shown)
         expires = None if image.kept is None else now + image.kept
         url = link(image.key)
-        pictures.append(Picture(url, image.image, shown, image.seed, expires, image.reused))
+        pictures.append(ToolImage(url, image.image, shown, image.seed, expires, image.reused))
     worked_from: tuple[tuple[str, int, int], ...] = ()
     if planned.edit is not None:
         edit = planned.edit

@@ -218,10 +218,10 @@ def _instructions() -> str:
     kept = current_state().settings.image_expiration
     kept_for = f"for {duration(kept)}" if kept else "for good"
     return (
-        "Flux API draws pictures with FLUX models on Cloudflare Workers AI. generate_image "
-        "draws from a prompt; edit_image changes pictures given as http(s) URLs, data: URIs or "
+        "Flux API draws images with FLUX models on Cloudflare Workers AI. generate_image "
+        "draws from a prompt; edit_image changes images given as http(s) URLs, data: URIs or "
         f"the links this service returned; {MODELS} tells what each model can do and costs. "
-        f"Each result shows a preview of every picture and links the full one, kept {kept_for}: "
+        f"Each result shows a preview of every image and links the full one, kept {kept_for}: "
         "give the user the link."
     )
 

@@ -1,7 +1,7 @@
 """The MCP door's tool calls on the wire: a call's arguments read into what is asked, and
 the tool results.
 
-A drawing's result shows each picture (`image`, a preview small enough for any client), a
+A drawing's result shows each image (`image`, a preview small enough for any client), a
 text with its markdown link and what was drawn, a `resource_link` to it, and the same facts
 as `structuredContent`, whose JSON a text block repeats, as the spec asks. Arguments a model
 got wrong are told back as a tool error naming the argument, so that it can correct them;
@@ -34,7 +34,7 @@ from .mcp_tools import EDIT, GENERATE, choices
 
 ORIGINS = {
     "attached": "sent as a data: URI",
-    "earlier": "a picture this service drew",
+    "earlier": "an image this service drew",
     "fetched": "fetched from its URL",
     "uploaded": "uploaded",
 }
@@ -55,8 +55,8 @@ class Drawing:
 
 
 @dataclass(frozen=True)
-class Picture:
-    """One stored picture, as its tool result shows it."""
+class ToolImage:
+    """One stored image, as its tool result shows it."""
 
     url: str
     image: EncodedImage  # the picture the link serves
@@ -73,8 +73,8 @@ class Drawn:
     model: str  # its short name
     prompt: str  # the user's prompt, cleaned
     sent: str  # the prompt the model got
-    pictures: tuple[Picture, ...]
-    worked_from: tuple[tuple[str, int, int], ...] = ()  # each picture's origin and size
+    images: tuple[ToolImage, ...]
+    worked_from: tuple[tuple[str, int, int], ...] = ()  # each image's origin and size
 
 
 def read_drawing(tool: str, arguments: dict, models: ServedModels) -> Drawing:
@@ -136,7 +136,7 @@ def _pictures(value: Any) -> tuple[str, ...]:
         or not all(isinstance(item, str) and item.strip() for item in listed)
     ):
         raise InvalidRequestError(
-            f"`images` must be a list of one to {MAX_IMAGES} pictures, each an http(s) URL, a "
+            f"`images` must be a list of one to {MAX_IMAGES} images, each an http(s) URL, a "
             "data: URI or a link this service returned.",
             param="images",
         )
@@ -151,12 +151,12 @@ def drawing_result(drawn: Drawn, version: str) -> dict:
             "data": pybase64.b64encode_as_string(p.preview.data),
             "mimeType": p.preview.mime,
         }
-        for p in drawn.pictures
+        for p in drawn.images
     ]
     content = [{"type": "text", "text": _summary(drawn)}, *images]
     if version < RICH_VERSION:
         return {"content": content}
-    links = [_resource_link(drawn, index, picture) for index, picture in enumerate(drawn.pictures)]
+    links = [_resource_link(drawn, index, picture) for index, picture in enumerate(drawn.images)]
     return _structured(content + links, _facts(drawn))
 
 
@@ -168,7 +168,7 @@ def models_result(facts: dict, version: str) -> dict:
 
 
 def model_facts(models: ServedModels, editor: ModelSpec | None, default_steps: int | None) -> dict:
-    """What list_models tells: each served model's sizes, seed, pictures and price, and
+    """What list_models tells: each served model's sizes, seed, images and price, and
     which model each tool draws with by default (`default_steps`: FLUX_NUM_STEPS)."""
     entries = []
     for model in models.offered:
@@ -221,9 +221,9 @@ def _json_text(facts: dict) -> dict:
 
 
 def _summary(drawn: Drawn) -> str:
-    """The text a model reads: what was drawn, each picture linked, and what the preview is."""
-    first = drawn.pictures[0].image
-    count = len(drawn.pictures)
+    """The text a model reads: what was drawn, each image linked, and what the preview is."""
+    first = drawn.images[0].image
+    count = len(drawn.images)
     drew = "an image" if count == 1 else f"{count} images"
     shape = f"{first.width}x{first.height} ({ratio_label(first.width, first.height)})"
     lines = [
@@ -234,21 +234,21 @@ def _summary(drawn: Drawn) -> str:
         used = "; ".join(f"{ORIGINS.get(o, o)} ({w}x{h})" for o, w, h in drawn.worked_from)
         lines.append(f"- Worked from: {used}")
     alt = markdown_text(drawn.prompt[:ALT_TEXT_LIMIT])
-    for picture in drawn.pictures:
+    for picture in drawn.images:
         facts = [] if picture.seed is None else [f"seed {picture.seed}"]
         facts.append(_kept(picture))
         if picture.reused:
             facts.append("reused: an identical request drew it")
         told = "; ".join(facts)
         lines += ["", f"![{alt}]({markdown_url(picture.url)})", f"- {told[0].upper()}{told[1:]}"]
-    previews = {(p.preview.width, p.preview.height, p.preview.mime) for p in drawn.pictures}
-    if any(p.preview is not p.image for p in drawn.pictures):
+    previews = {(p.preview.width, p.preview.height, p.preview.mime) for p in drawn.images}
+    if any(p.preview is not p.image for p in drawn.images):
         shown = ", ".join(f"{w}x{h} {_format_of(mime)}" for w, h, mime in sorted(previews))
-        lines += ["", f"The pictures shown are previews ({shown}); each link serves the full one."]
+        lines += ["", f"The images shown are previews ({shown}); each link serves the full one."]
     return "\n".join(lines)
 
 
-def _kept(picture: Picture) -> str:
+def _kept(picture: ToolImage) -> str:
     if picture.expires is None:
         return "kept for good"
     return f"kept until {time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime(picture.expires))}"
@@ -259,7 +259,7 @@ def _facts(drawn: Drawn) -> dict:
         "model": drawn.model,
         "prompt": drawn.prompt,
         "prompt_sent": drawn.sent,
-        "images": [_picture_facts(picture) for picture in drawn.pictures],
+        "images": [_picture_facts(image) for image in drawn.images],
     }
     if drawn.worked_from:
         facts["worked_from"] = [
@@ -269,7 +269,7 @@ def _facts(drawn: Drawn) -> dict:
     return facts
 
 
-def _picture_facts(picture: Picture) -> dict:
+def _picture_facts(picture: ToolImage) -> dict:
     image, preview = picture.image, picture.preview
     expires = None
     if picture.expires is not None:
@@ -287,7 +287,7 @@ def _picture_facts(picture: Picture) -> dict:
     }
 
 
-def _resource_link(drawn: Drawn, index: int, picture: Picture) -> dict:
+def _resource_link(drawn: Drawn, index: int, picture: ToolImage) -> dict:
     image = picture.image
     return {
         "type": "resource_link",

@@ -1,8 +1,8 @@
 """The MCP door's tools as `tools/list` describes them: what each one does, the arguments
 it takes (`inputSchema`) and the structured result it gives (`outputSchema`).
 
-- `generate_image` draws one to four pictures from a prompt;
-- `edit_image` draws from pictures: URLs, data: URIs or links this service returned;
+- `generate_image` draws one to four images from a prompt;
+- `edit_image` draws from images: URLs, data: URIs or links this service returned;
 - `list_models` says what each offered model can do, and costs.
 
 The descriptions are written for the model that picks the arguments: what each argument
@@ -31,7 +31,7 @@ def choices(tool: str, models: ServedModels) -> list[ModelSpec]:
 
 def tools(models: ServedModels, editor: ModelSpec | None, kept: int, version: str) -> list[dict]:
     """The tools, as `tools/list` gives them to a client of `version`: edit_image only when
-    a served model works from pictures (`editor`, the one it uses by default)."""
+    a served model works from images (`editor`, the one it uses by default)."""
     kept_for = f"for {duration(kept)}" if kept else "for good"
     listed = [_generate_tool(models, kept_for)]
     if editor is not None:
@@ -49,9 +49,9 @@ def _generate_tool(models: ServedModels, kept_for: str) -> dict:
         "title": "Generate an image",
         "description": (
             "Draw one to four images from a text prompt with a FLUX model on Cloudflare "
-            "Workers AI. The result shows each picture (a preview, at most 1024 pixels a side), "
-            f"its link to the full picture (kept {kept_for}), and what was drawn: model, "
-            "size, seed. Describe the picture in plain words, in English for the best results; "
+            "Workers AI. The result shows each image (a preview, at most 1024 pixels a side), "
+            f"its link to the full image (kept {kept_for}), and what was drawn: model, "
+            "size, seed. Describe the image in plain words, in English for the best results; "
             "leave size, aspect_ratio and model out unless the user asked for them. list_models "
             "tells what each model can do."
         ),
@@ -64,13 +64,13 @@ def _generate_tool(models: ServedModels, kept_for: str) -> dict:
 
 
 def _edit_tool(models: ServedModels, editor: ModelSpec, kept_for: str) -> dict:
-    pictures = {
+    images = {
         "type": "array",
         "items": {"type": "string", "minLength": 1},
         "minItems": 1,
         "maxItems": MAX_IMAGES,
         "description": (
-            "The pictures to work from, the first leading, each one of: an http(s) URL this "
+            "The images to work from, the first leading, each one of: an http(s) URL this "
             "service can fetch (public addresses only), a data: URI (data:image/png;base64,…), "
             "or a link this service returned (…/image/<key>)."
         ),
@@ -78,7 +78,7 @@ def _edit_tool(models: ServedModels, editor: ModelSpec, kept_for: str) -> dict:
     mask = {
         "type": "string",
         "description": (
-            "Optional: a PNG as large as the first picture whose transparent pixels mark "
+            "Optional: a PNG as large as the first image whose transparent pixels mark "
             "where to change it; the same forms as `images`."
         ),
     }
@@ -86,14 +86,14 @@ def _edit_tool(models: ServedModels, editor: ModelSpec, kept_for: str) -> dict:
         "name": EDIT,
         "title": "Edit an image",
         "description": (
-            "Change pictures as a prompt says, or draw a new picture from them (up to four, "
-            "the first leading), with a model that works from pictures. The output keeps the "
-            "first picture's shape unless size or aspect_ratio say otherwise. The result is "
-            f"generate_image's: a preview of each picture, its link (kept {kept_for}), and "
+            "Change images as a prompt says, or draw a new image from them (up to four, "
+            "the first leading), with a model that works from images. The output keeps the "
+            "first image's shape unless size or aspect_ratio say otherwise. The result is "
+            f"generate_image's: a preview of each image, its link (kept {kept_for}), and "
             "what was drawn."
         ),
         "inputSchema": _input_schema(
-            {"prompt": _EDIT_PROMPT, "images": pictures, "mask": mask},
+            {"prompt": _EDIT_PROMPT, "images": images, "mask": mask},
             _drawing_fields(choices(EDIT, models), editor),
             required=["prompt", "images"],
         ),
@@ -108,7 +108,7 @@ def _models_tool() -> dict:
         "title": "List the image models",
         "description": (
             "The image models this server offers and what each can do: the sizes it draws, "
-            "whether it takes a seed, whether it works from pictures (edit_image) and how many, "
+            "whether it takes a seed, whether it works from images (edit_image) and how many, "
             "and its price for a 1024x1024 image in Workers AI neurons and US dollars; and "
             "which model each tool draws with by default."
         ),
@@ -129,7 +129,7 @@ _PROMPT = {
 _EDIT_PROMPT = {
     "type": "string",
     "minLength": 1,
-    "description": "What to change in the pictures, or what to draw from them, in plain words.",
+    "description": "What to change in the images, or what to draw from them, in plain words.",
 }
 
 
@@ -139,7 +139,7 @@ def _drawing_fields(offered: list[ModelSpec], default: ModelSpec) -> dict:
         "aspect_ratio": {
             "type": "string",
             "enum": list(RATIO_SIZES),
-            "description": f"The picture's shape ({shapes}). Give this or size, not both.",
+            "description": f"The image's shape ({shapes}). Give this or size, not both.",
         },
         "size": {
             "type": "string",
@@ -160,21 +160,21 @@ def _drawing_fields(offered: list[ModelSpec], default: ModelSpec) -> dict:
             "minimum": 1,
             "maximum": MAX_IMAGES,
             "default": 1,
-            "description": f"How many pictures to draw at once, 1 to {MAX_IMAGES}.",
+            "description": f"How many images to draw at once, 1 to {MAX_IMAGES}.",
         },
         "seed": {
             "type": "integer",
             "minimum": 0,
             "maximum": MAX_SEED,
             "description": (
-                "For a repeatable picture with a model that takes a seed: the same prompt, size "
-                "and seed draw the same picture. Leave it out for a new picture each time."
+                "For a repeatable image with a model that takes a seed: the same prompt, size "
+                "and seed draw the same image. Leave it out for a new image each time."
             ),
         },
         "output_format": {
             "type": "string",
             "enum": FORMATS,
-            "description": "The full picture's format; without it, the one the model draws in.",
+            "description": "The full image's format; without it, the one the model draws in.",
         },
     }
 

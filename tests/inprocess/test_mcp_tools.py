@@ -124,7 +124,7 @@ def test_edit_image_reads_our_own_link_from_the_store(mcp: Mcp, standin: Standin
     result = mcp.call("edit_image", {"prompt": "paint it green", "images": [url]})
     _, second = standin.received()
     assert difference(recorded(second["images"][0]), mcp.linked(url)) < 4
-    assert result["structuredContent"]["worked_from"][0]["origin"] == "a picture this service drew"
+    assert result["structuredContent"]["worked_from"][0]["origin"] == "an image this service drew"
 
 
 def test_a_mask_keeps_what_it_covers(mcp: Mcp) -> None:
