@@ -127,8 +127,11 @@ def shape_size(edit: Edit, longest: int) -> tuple[int, int]:
     return max(1, round(first.width * scale)), max(1, round(first.height * scale))
 
 
-def model_fields(model: ModelSpec, edit: Edit, width: int, height: int) -> Mapping[str, Field]:
-    """The fields `model` takes the images of `edit` in, for an output of width x height."""
+def model_fields(
+    model: ModelSpec, edit: Edit, width: int, height: int, strength: float | None = None
+) -> Mapping[str, Field]:
+    """The fields `model` takes the images of `edit` in, for an output of width x height;
+    an img2img model moves `strength` from the image (0 to 1; default STRENGTH)."""
     inputs = model.inputs
     if inputs is None:
         return {}
@@ -140,7 +143,7 @@ def model_fields(model: ModelSpec, edit: Edit, width: int, height: int) -> Mappi
     image = off_the_event_loop(fitted, edit.images[0], width, height)
     fields: dict[str, Field] = {"image": list(off_the_event_loop(jpeg_bytes, image))}
     if inputs.kind == "img2img":
-        fields["strength"] = STRENGTH
+        fields["strength"] = STRENGTH if strength is None else min(max(float(strength), 0.0), 1.0)
     if inputs.kind == "inpainting" and edit.mask is not None:
         area = off_the_event_loop(change_area, edit.mask, width, height)
         fields["mask"] = list(off_the_event_loop(png_bytes, area))

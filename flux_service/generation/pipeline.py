@@ -154,7 +154,14 @@ class Pipeline:
         self, plan: Plan, choice: PromptChoice, index: int, wanted: Callable[[], bool]
     ) -> Stored:
         inputs = model_inputs(
-            plan.model, choice.text, plan.width, plan.height, plan.steps, plan.seeds[index]
+            plan.model,
+            choice.text,
+            plan.width,
+            plan.height,
+            plan.steps,
+            plan.seeds[index],
+            negative_prompt=plan.negative_prompt,
+            guidance=plan.guidance,
         )
         inputs.update(plan.fields)
         with self._slots.hold(plan.owner):
@@ -209,8 +216,17 @@ def draw_digest(plan: Plan, choice: PromptChoice, index: int) -> str | None:
     size = (plan.width, plan.height)
     images = plan.edit.digests if plan.edit is not None else ()
     seed = plan.seeds[index]
+    tuning = (plan.negative_prompt, plan.guidance, plan.strength)
     return request_digest(
-        plan.owner, plan.model.id, choice.text, size, plan.steps, seed, plan.mime, images
+        plan.owner,
+        plan.model.id,
+        choice.text,
+        size,
+        plan.steps,
+        seed,
+        plan.mime,
+        images,
+        tuning if tuning != ("", None, None) else (),
     )
 
 

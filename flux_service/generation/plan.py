@@ -29,6 +29,7 @@ from .prompt import (
     RATIO_SIZES,
     RAW_PROMPT_FACTOR,
     PromptSpec,
+    clean_prompt,
     parse_prompt,
     shorten,
 )
@@ -60,6 +61,10 @@ class Order:
     earlier: ImageSource | None = None
     earlier_prompt: str = ""
     quality: str | None = None  # "low" or "high" for fewer or more steps; None: the usual
+    steps: int | None = None  # the steps asked for, over `quality`; None: the usual
+    negative_prompt: str = ""  # what not to draw, for the models that take one
+    guidance: float | None = None  # how closely to follow the prompt; None: the model's own
+    strength: float | None = None  # how far an img2img edit moves from its image (0 to 1)
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -80,6 +85,10 @@ class Plan:
     quality: str = "medium"  # the steps run: "medium" the usual, "low" fewer, "high" more
     cost: Cost = field(default_factory=lambda: Cost(0.0))  # each image's, estimated
     repeatable: bool = False  # no seed, or the client's: the same plan draws the same images
+    # What the model is sent beside the prompt, when it takes it ("" and None: nothing).
+    negative_prompt: str = ""
+    guidance: float | None = None
+    strength: float | None = None
 
     @property
     def scaled(self) -> bool:
@@ -149,11 +158,17 @@ class Planner:
                 # An edit keeps the proportions of the image it works from.
                 spec = PromptSpec(spec.text, *shape_size(edit, EDIT_SIDE))
         width, height = fit_within(spec.width, spec.height, model.max_side)
-        steps, quality = _steps(model, self._usual_steps(model), order.quality)
+        steps, quality = _steps(model, self._usual_steps(model), order.quality, order.steps)
         cost = self._afford(order, model, width, height, steps, edit)
         fields: Mapping[str, Field] = {}
         if edit is not None:
-            fields = model_fields(model, edit, *_drawn_size(model, width, height))
+            drawn = _drawn_size(model, width, height)
+            fields = model_fields(model, edit, *drawn, strength=order.strength)
+        negative = _negative_prompt(model, order.negative_prompt)
+        guidance = order.guidance
+        if guidance is not None:
+            guidance = model.guidance.clamp(guidance) if model.guidance is not None else None
+        strength = fields.get("strength")
         seeds = _seeds(model, order)
         if written is not None and len(written.text) > model.prompt_limit:
             limit = model.prompt_limit
@@ -173,6 +188,9 @@ class Planner:
             quality=quality,
             cost=cost,
             repeatable=not model.seed or order.seed is not None,
+            negative_prompt=negative,
+            guidance=guidance,
+            strength=strength if isinstance(strength, float) else None,
         )
 
     def _usual_steps(self, model: ModelSpec) -> int | None:
@@ -242,24 +260,45 @@ class Planner:
         return model
 
 
-def _too_long(length: int, model: ModelSpec) -> InvalidRequestError:
+def _too_long(length: int, model: ModelSpec, what: str = "prompt") -> InvalidRequestError:
     limit = model.prompt_limit
     return InvalidRequestError(
-        f"The prompt has {length} characters; {model.short_name} takes at most {limit}."
+        f"The {what} has {length} characters; {model.short_name} takes at most {limit}."
     )
 
 
-def _steps(model: ModelSpec, usual: int | None, quality: str | None) -> tuple[int | None, str]:
-    """The steps to run for `quality`, and the quality they really are: "low" halves the
-    usual steps and "high" doubles them, within the model's range. A model that runs a
-    fixed number of steps, or a change the range does not allow, is the usual: "medium"."""
-    if usual is None or model.steps is None or quality is None:
+def _steps(
+    model: ModelSpec, usual: int | None, quality: str | None, asked: int | None = None
+) -> tuple[int | None, str]:
+    """The steps to run for `quality`, or the number `asked`, and the quality they really
+    are: "low" halves the usual steps and "high" doubles them, within the model's range. A
+    model that runs a fixed number of steps, or a change the range does not allow, is the
+    usual: "medium"."""
+    if usual is None or model.steps is None:
+        return usual, "medium"
+    if asked is not None:
+        steps = int(model.steps.clamp(asked))
+        return steps, "medium" if steps == usual else "low" if steps < usual else "high"
+    if quality is None:
         return usual, "medium"
     wanted = max(1, usual // 2) if quality == "low" else usual * 2
     steps = int(model.steps.clamp(wanted))
     if steps == usual:
         return usual, "medium"
     return steps, quality
+
+
+def _negative_prompt(model: ModelSpec, asked: str) -> str:
+    """The negative prompt `model` is sent: `asked`, cleaned, for a model that takes one;
+    "" for the others (the answer says it was dropped)."""
+    if not model.negative_prompt or not asked:
+        return ""
+    if len(asked) > RAW_PROMPT_FACTOR * model.prompt_limit:
+        raise _too_long(len(asked), model, "negative prompt")
+    negative = clean_prompt(asked)
+    if len(negative) > model.prompt_limit:
+        raise _too_long(len(negative), model, "negative prompt")
+    return negative
 
 
 def _drawn_size(model: ModelSpec, width: int, height: int) -> tuple[int, int]:

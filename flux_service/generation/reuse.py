@@ -50,15 +50,19 @@ def request_digest(
     seed: int | None,
     mime: str | None,
     images: tuple[str, ...] = (),
+    tuning: tuple[object, ...] = (),
 ) -> str:
     """The name of one repeatable draw: everything that decides the image it stores.
 
     `prompt` is the prompt sent to the model (after the optimizer), `size` the size
     delivered, `mime` the type asked for (None: the model's own), `images` the content
-    digests of the images it works from and of its mask. `owner` keeps one key's images from
-    another's: a reused answer would tell a client what someone else asked for.
+    digests of the images it works from and of its mask, `tuning` the negative prompt,
+    guidance and strength sent, if any. `owner` keeps one key's images from another's: a
+    reused answer would tell a client what someone else asked for.
     """
-    fields = [owner, model, prompt, list(size), steps, seed, mime, list(images)]
+    fields: list[object] = [owner, model, prompt, list(size), steps, seed, mime, list(images)]
+    if tuning:
+        fields.append(list(tuning))
     # ASCII escapes: a lone surrogate in a prompt is digested, never an encoding error.
     return hashlib.sha256(json.dumps(fields, ensure_ascii=True).encode()).hexdigest()
 

@@ -93,6 +93,8 @@ class ModelSpec:
     prompt_limit: int = PROMPT_LIMIT
     inputs: ImageInputs | None = None  # None: it draws from words alone
     price: Price | None = None  # None: Cloudflare publishes no price (the beta models)
+    guidance: Range | None = None  # None: it takes no guidance
+    negative_prompt: bool = False  # it takes a `negative_prompt`: what not to draw
 
     @property
     def created(self) -> int:
@@ -117,6 +119,9 @@ class ModelSpec:
 
 
 _SD_SIZE = SizeRule(256, 2048, 8)
+# Guidance ranges Cloudflare documents no bounds for are ours: a safety clamp.
+_FLUX2_GUIDANCE = Range(0, 20)
+_SD_GUIDANCE = Range(0, 30)
 _FLUX2_SIZE = SizeRule(256, 1920, 16)
 # "Each input image must be smaller than 512x512."
 _FLUX2_REFERENCES = ImageInputs("references", 4, max_side=511)
@@ -158,6 +163,7 @@ MODELS: tuple[ModelSpec, ...] = (
         seed=True,
         inputs=_FLUX2_REFERENCES,
         price=Price(tile=26.05, input_tile=5.37),
+        guidance=_FLUX2_GUIDANCE,
     ),
     ModelSpec(
         id="@cf/black-forest-labs/flux-2-klein-9b",
@@ -173,6 +179,7 @@ MODELS: tuple[ModelSpec, ...] = (
         seed=True,
         inputs=_FLUX2_REFERENCES,
         price=_KLEIN_9B_PRICE,
+        guidance=_FLUX2_GUIDANCE,
     ),
     ModelSpec(
         id="@cf/black-forest-labs/flux-2-dev",
@@ -188,6 +195,7 @@ MODELS: tuple[ModelSpec, ...] = (
         seed=True,
         inputs=_FLUX2_REFERENCES,
         price=Price(tile_step=37.5, input_tile_step=18.75),
+        guidance=_FLUX2_GUIDANCE,
     ),
     ModelSpec(
         id="@cf/leonardo/lucid-origin",
@@ -202,6 +210,7 @@ MODELS: tuple[ModelSpec, ...] = (
         size=SizeRule(256, 2500, 8),
         seed=True,
         price=Price(tile=636, tile_step=12),
+        guidance=Range(0, 10),
     ),
     ModelSpec(
         id="@cf/leonardo/phoenix-1.0",
@@ -216,6 +225,8 @@ MODELS: tuple[ModelSpec, ...] = (
         size=SizeRule(256, 2048, 8),
         seed=True,
         price=Price(tile=530, tile_step=10),
+        guidance=Range(2, 10),
+        negative_prompt=True,
     ),
     ModelSpec(
         id="@cf/stabilityai/stable-diffusion-xl-base-1.0",
@@ -229,6 +240,8 @@ MODELS: tuple[ModelSpec, ...] = (
         default_steps=20,
         size=_SD_SIZE,
         seed=True,
+        guidance=_SD_GUIDANCE,
+        negative_prompt=True,
     ),
     ModelSpec(
         id="@cf/bytedance/stable-diffusion-xl-lightning",
@@ -242,6 +255,8 @@ MODELS: tuple[ModelSpec, ...] = (
         default_steps=8,
         size=_SD_SIZE,
         seed=True,
+        guidance=_SD_GUIDANCE,
+        negative_prompt=True,
     ),
     ModelSpec(
         id="@cf/lykon/dreamshaper-8-lcm",
@@ -255,6 +270,8 @@ MODELS: tuple[ModelSpec, ...] = (
         default_steps=8,
         size=_SD_SIZE,
         seed=True,
+        guidance=_SD_GUIDANCE,
+        negative_prompt=True,
     ),
     ModelSpec(
         id="@cf/runwayml/stable-diffusion-v1-5-img2img",
@@ -269,6 +286,8 @@ MODELS: tuple[ModelSpec, ...] = (
         size=_SD_SIZE,
         seed=True,
         inputs=ImageInputs("img2img", 1, needed=True),
+        guidance=_SD_GUIDANCE,
+        negative_prompt=True,
     ),
     ModelSpec(
         id="@cf/runwayml/stable-diffusion-v1-5-inpainting",
@@ -283,6 +302,8 @@ MODELS: tuple[ModelSpec, ...] = (
         size=_SD_SIZE,
         seed=True,
         inputs=ImageInputs("inpainting", 1, needed=True, mask=True),
+        guidance=_SD_GUIDANCE,
+        negative_prompt=True,
     ),
 )
 

@@ -41,9 +41,19 @@ Inputs = dict[str, str | int | float | bytes | list[int]]
 
 
 def model_inputs(
-    model: ModelSpec, prompt: str, width: int, height: int, steps: int | None, seed: int | None
+    model: ModelSpec,
+    prompt: str,
+    width: int,
+    height: int,
+    steps: int | None,
+    seed: int | None,
+    *,
+    negative_prompt: str = "",
+    guidance: float | None = None,
 ) -> Inputs:
-    """Exactly the fields `model` accepts, clamped to its ranges."""
+    """Exactly the fields `model` accepts, clamped to its ranges. A `negative_prompt` or a
+    `guidance` goes only to a model that takes one (and an empty negative prompt to none:
+    phoenix refuses it)."""
     inputs: Inputs = {"prompt": prompt}
     runs = model.steps_run(steps)
     if model.steps_field and runs is not None:
@@ -52,6 +62,10 @@ def model_inputs(
         inputs["width"], inputs["height"] = request_size(model, width, height)
     if model.seed and seed is not None:
         inputs["seed"] = seed
+    if model.negative_prompt and negative_prompt:
+        inputs["negative_prompt"] = negative_prompt
+    if model.guidance is not None and guidance is not None:
+        inputs["guidance"] = model.guidance.clamp(guidance)
     return inputs
 
 

@@ -1,5 +1,7 @@
 """Planning a generation: everything decided before any upstream call."""
 
+from dataclasses import replace
+
 import pytest
 
 from config import Settings
@@ -121,3 +123,39 @@ def test_a_plan_costs_what_the_model_is_asked_to_draw(
     pipeline: Planner, order: Order, neurons: float
 ) -> None:
     assert pipeline.plan(order).cost.neurons == pytest.approx(neurons)
+
+
+SDXL = "@cf/stabilityai/stable-diffusion-xl-base-1.0"
+
+
+@pytest.fixture
+def every_model() -> Planner:
+    return planner(Settings(cf_account_id="a", cf_api_token="t", models=(SCHNELL, KLEIN, SDXL)))
+
+
+def test_steps_asked_for_are_run_within_the_models_range(every_model: Planner) -> None:
+    assert every_model.plan(Order("a fox", steps=2)).steps == 2
+    assert every_model.plan(Order("a fox", steps=50)).steps == 8  # schnell runs 8 at most
+    plan = every_model.plan(Order("a fox", model=SDXL, steps=50))
+    assert (plan.steps, plan.quality) == (20, "medium")  # its usual 20 is its most
+    assert every_model.plan(Order("a fox", model=SDXL, steps=5)).quality == "low"
+    assert every_model.plan(Order("a fox", model=KLEIN, steps=30)).steps is None  # fixed
+
+
+def test_a_negative_prompt_and_guidance_go_only_to_models_that_take_them(
+    every_model: Planner,
+) -> None:
+    order = Order("a fox", negative_prompt="  blurry\x00 ", guidance=7.0)
+    schnell = every_model.plan(order)
+    assert (schnell.negative_prompt, schnell.guidance) == ("", None)
+    sdxl = every_model.plan(replace(order, model=SDXL))
+    assert (sdxl.negative_prompt, sdxl.guidance) == ("blurry", 7.0)
+    klein = every_model.plan(replace(order, model=KLEIN, guidance=99.0))
+    assert (klein.negative_prompt, klein.guidance) == ("", 20.0)  # clamped to its range
+
+
+def test_a_negative_prompt_too_long_for_the_model_is_refused(every_model: Planner) -> None:
+    with pytest.raises(InvalidRequestError, match="negative prompt has 10001 characters"):
+        every_model.plan(Order("a fox", model=SDXL, negative_prompt="x" * 10_001))
+    # A model that takes none drops it, however long.
+    assert every_model.plan(Order("a fox", negative_prompt="x" * 10_001)).negative_prompt == ""

@@ -28,6 +28,7 @@ BASE = {
     "seed": None,
     "mime": None,
     "images": (),
+    "tuning": (),
 }
 FOX = PromptChoice("a red fox")
 
@@ -44,6 +45,8 @@ FOX = PromptChoice("a red fox")
         ("mime", "image/png"),
         ("images", ("ab",)),
         ("images", ("mask:ab",)),
+        ("tuning", ("blurry", None, None)),
+        ("tuning", ("", 7.0, None)),
     ],
 )
 def test_every_field_of_a_draw_counts(field: str, other: object) -> None:

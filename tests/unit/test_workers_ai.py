@@ -40,6 +40,32 @@ def test_each_model_gets_only_its_own_fields(model_id: str, fields: set[str]) ->
 
 
 @pytest.mark.parametrize(
+    ("model_id", "fields"),
+    [
+        ("@cf/black-forest-labs/flux-1-schnell", {}),
+        ("@cf/black-forest-labs/flux-2-klein-4b", {"guidance": 20}),
+        ("@cf/leonardo/lucid-origin", {"guidance": 10}),
+        ("@cf/leonardo/phoenix-1.0", {"guidance": 10, "negative_prompt": "blurry"}),
+        (
+            "@cf/stabilityai/stable-diffusion-xl-base-1.0",
+            {"guidance": 25, "negative_prompt": "blurry"},
+        ),
+    ],
+)
+def test_guidance_and_a_negative_prompt_go_to_the_models_that_take_them(
+    model_id: str, fields: dict
+) -> None:
+    model = CATALOG[model_id]
+    inputs = model_inputs(
+        model, "a fox", 1024, 1024, None, None, negative_prompt="blurry", guidance=25
+    )
+    assert {name: inputs[name] for name in ("guidance", "negative_prompt") if name in inputs} == (
+        fields
+    )
+    assert "negative_prompt" not in model_inputs(model, "a fox", 1024, 1024, None, None)
+
+
+@pytest.mark.parametrize(
     ("model_id", "steps", "sent"),
     [
         ("@cf/black-forest-labs/flux-1-schnell", 4, 4),
