@@ -1,9 +1,11 @@
-"""Client authentication: a bearer key checked against API_KEY, or for /metrics against
-METRICS_TOKEN, in constant time; without METRICS_TOKEN, /metrics is this machine's alone.
+"""Client authentication: a key (bearer, HTTP Basic's password, or X-Api-Key) checked
+against API_KEY, or a bearer token for /metrics against METRICS_TOKEN, in constant time;
+without METRICS_TOKEN, /metrics is this machine's alone.
 And who a request is, for its limits and shares: a keyed digest of its key or address."""
 
 from __future__ import annotations
 
+import binascii
 import hashlib
 import hmac
 import ipaddress
@@ -11,6 +13,7 @@ from collections.abc import Callable, Mapping
 from functools import wraps
 from typing import TypeVar
 
+import pybase64
 from flask import g, request
 from werkzeug.datastructures import Headers
 
@@ -21,9 +24,31 @@ from .state import current_state
 F = TypeVar("F", bound=Callable)
 
 
+# What a client without a password sends as HTTP Basic credentials: SillyTavern sends
+# `Basic ` with nothing, or the base64 of "undefined".
+_NO_PASSWORD = "undefined"
+
+
 def presented_key(headers: Headers | Mapping[str, str]) -> str | None:
-    """The key a client sent: `Authorization: Bearer <key>`, or `X-Api-Key` (Cherry Studio)."""
-    return _bearer(headers) or headers.get("X-Api-Key", "").strip() or None
+    """The key a client sent: `Authorization: Bearer <key>`, HTTP Basic with the key as the
+    password (AUTOMATIC1111's clients), or `X-Api-Key` (Cherry Studio)."""
+    return _bearer(headers) or _basic(headers) or headers.get("X-Api-Key", "").strip() or None
+
+
+def _basic(headers: Headers | Mapping[str, str]) -> str | None:
+    """The key in HTTP Basic credentials: the password, with any user name; the user name
+    when there is no password (`key:` or `key`, as a setting of "user:pass" may be filled).
+    Empty or unreadable credentials, or "undefined", are no key."""
+    scheme, _, encoded = headers.get("Authorization", "").partition(" ")
+    if scheme.lower() != "basic":
+        return None
+    try:
+        decoded = pybase64.b64decode(encoded.strip(), validate=True).decode()
+    except (binascii.Error, ValueError):  # not base64, or not UTF-8
+        return None
+    user, _, password = decoded.partition(":")
+    key = (password or user).strip()
+    return key if key and key != _NO_PASSWORD else None
 
 
 def _bearer(headers: Headers | Mapping[str, str]) -> str | None:
@@ -51,7 +76,9 @@ def check_api_key(key: str | None, allowed: tuple[str, ...]) -> None:
         )
     if key is None:
         raise AuthenticationError(
-            "Missing API key: send it as `Authorization: Bearer <key>`.", code="missing_api_key"
+            "Missing API key: send it as `Authorization: Bearer <key>` (or as the password of "
+            "HTTP Basic auth).",
+            code="missing_api_key",
         )
     if not is_api_key(key, allowed):
         raise AuthenticationError("Incorrect API key provided.")

@@ -1,11 +1,16 @@
 """Reading and checking the client's key."""
 
+import base64
 import hmac
 
 import pytest
 
 from flux_service.errors import AuthenticationError
 from flux_service.web.auth import check_api_key, presented_key
+
+
+def b64(text: str) -> str:
+    return base64.b64encode(text.encode()).decode()
 
 
 @pytest.mark.parametrize(
@@ -15,6 +20,17 @@ from flux_service.web.auth import check_api_key, presented_key
         ({"Authorization": "bearer   sk-1 "}, "sk-1"),
         ({"X-Api-Key": "sk-2"}, "sk-2"),
         ({"Authorization": "Basic abc"}, None),
+        ({"Authorization": "Basic " + b64("any:sk-3")}, "sk-3"),
+        ({"Authorization": "basic " + b64(":sk-3")}, "sk-3"),
+        ({"Authorization": "Basic " + b64("sk-3")}, "sk-3"),  # a key alone, no colon
+        ({"Authorization": "Basic " + b64("sk-3:")}, "sk-3"),
+        ({"Authorization": "Basic " + b64("user:pass:word")}, "pass:word"),
+        # What SillyTavern sends without a password: nothing, or "undefined".
+        ({"Authorization": "Basic "}, None),
+        ({"Authorization": "Basic " + b64("undefined")}, None),
+        ({"Authorization": "Basic " + b64(":")}, None),
+        ({"Authorization": "Basic " + base64.b64encode(b"u:\xff").decode()}, None),
+        ({"Authorization": "Basic !!!!"}, None),
         ({"Authorization": "Bearer "}, None),
         ({}, None),
     ],
