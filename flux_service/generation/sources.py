@@ -64,6 +64,13 @@ class Sources:
             )
         return ImageSource("fetched", lambda: _fetched(fetcher, url))
 
+    def encoded(self, text: str, what: str) -> ImageSource:
+        """An image sent as text, the way AUTOMATIC1111's clients send them: bare base64, a
+        data: URI, or an http(s) URL; `what` names it in a refusal."""
+        if _DATA_URI.match(text[:200]) or text[:8].lower().startswith(("http://", "https://")):
+            return self.from_url(text)
+        return ImageSource("uploaded", lambda: self._bare(text, what))
+
     def uploaded(self, data: bytes) -> ImageSource:
         """An image sent as a file."""
         if len(data) > self.max_bytes:
@@ -103,6 +110,21 @@ class Sources:
         except (binascii.Error, ValueError):
             raise InvalidRequestError(
                 "An attached image's data: URI is not valid base64.", code="invalid_image"
+            ) from None
+
+    def _bare(self, encoded: str, what: str) -> bytes:
+        if len(encoded) * 3 // 4 > self.max_bytes:
+            raise _too_large(self.max_bytes)
+        try:
+            return pybase64.b64decode(encoded, validate=True)
+        except (binascii.Error, ValueError):
+            pass
+        try:  # line breaks and spaces, as some encoders write them
+            return pybase64.b64decode("".join(encoded.split()), validate=True)
+        except (binascii.Error, ValueError):
+            raise InvalidRequestError(
+                f"{what} is not valid base64 (nor a data: URI or an http(s) URL).",
+                code="invalid_image",
             ) from None
 
 

@@ -30,7 +30,7 @@ from ..upstream.catalog import ServedModels
 from ..upstream.http_session import http_session
 from ..upstream.optimizer import PromptOptimizer
 from ..upstream.workers_ai import WorkersAIClient
-from . import mcp_views, openai_views, service_views
+from . import a1111_views, mcp_views, openai_views, service_views
 from .auth import current_client, requires_key
 from .byte_budget import ByteBudget
 from .forwarded import Proxies
@@ -134,6 +134,7 @@ def create_app(
     app.register_blueprint(service_views.bp)
     app.register_blueprint(openai_views.bp)
     app.register_blueprint(mcp_views.bp)
+    a1111_views.init_app(app, shared)
     if limits is not None:
         app.before_request(_refuse_early)
         app.after_request(_count_refusal)
