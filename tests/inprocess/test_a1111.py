@@ -8,8 +8,10 @@ import base64
 import io
 import json
 from collections.abc import Callable
+from pathlib import Path
 
 import pytest
+import yaml
 from flask import Flask
 from flask.testing import FlaskClient
 from PIL import Image, ImageChops, ImageDraw, ImageOps, ImageStat
@@ -17,6 +19,7 @@ from werkzeug.test import TestResponse
 
 from flux_service.standin.drawing import draw, prompt_seed
 from flux_service.upstream.catalog import MAX_SEED
+from flux_service.web.service_views import OPENAPI_PATH
 from tests.helpers import API_KEY, OTHER_KEY, Standin, decode
 from tests.pictures import difference, encoded, pattern, recorded, thumbnail
 
@@ -448,3 +451,23 @@ def test_an_upstream_failure_answers_in_a1111s_shape(sd: Sd, standin: Standin) -
     standin.fail({"kind": "error", "status": 400, "code": 5006, "message": "AiError: Bad input"})
     error = refused(sd.post("txt2img", {"prompt": PROMPT}), 400)
     assert "Workers AI" in error["detail"]
+
+
+def test_the_contract_has_every_a1111_route_and_method(app: Flask) -> None:
+    contract = yaml.safe_load(OPENAPI_PATH.read_text())["paths"]
+    routes: dict[str, set[str]] = {}
+    for rule in app.url_map.iter_rules():
+        if rule.rule.startswith("/sdapi/") and "<" not in rule.rule:
+            methods = {method.lower() for method in rule.methods or ()} - {"head", "options"}
+            routes.setdefault(rule.rule, set()).update(methods)
+    assert len(routes) == 13
+    assert routes == {path: set(contract[path]) for path in routes}
+
+
+def test_without_a_shared_redis_several_workers_hear_each_keeps_its_own(
+    make_app: Callable[..., Flask], tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    make_app(IMAGE_STORE=f"file://{tmp_path}", WEB_CONCURRENCY="2")
+    assert "/sdapi/v1/options is kept by each worker alone" in capsys.readouterr().err
+    make_app()  # one worker: nothing to say
+    assert "kept by each worker" not in capsys.readouterr().err
