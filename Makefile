@@ -30,11 +30,12 @@ test-fast: $(VENV)/.dev
 INTEROP := .interop
 INTEROP_ENVS := $(foreach env,litellm llm mcp openai-python open-webui,$(INTEROP)/$(env)/.installed)
 INTEROP_NODE_DEPS := tests/interop/node/node_modules/.package-lock.json
+INTEROP_SILLYTAVERN := tests/interop/sillytavern/node_modules/.package-lock.json
 
-## interop: real third-party clients (LiteLLM, llm, the openai SDKs, the MCP SDK, Open WebUI)
-## against the service; each is installed once, pinned, into its own environment under .interop/
+## interop: real third-party clients (LiteLLM, llm, the openai SDKs, the MCP SDK, Open WebUI,
+## SillyTavern) against the service; each is installed once, pinned, into its own environment
 .PHONY: interop
-interop: $(VENV)/.dev system-packages $(INTEROP_ENVS) $(INTEROP_NODE_DEPS)
+interop: $(VENV)/.dev system-packages $(INTEROP_ENVS) $(INTEROP_NODE_DEPS) $(INTEROP_SILLYTAVERN)
 	$(BIN)/python -m pytest -m interop tests/interop
 
 # What the container tests need: Debian's podman (run by runc, networked by netavark), and
@@ -105,6 +106,9 @@ $(INTEROP)/open-webui/.installed: tests/interop/requirements/open-webui.txt
 
 $(INTEROP_NODE_DEPS): tests/interop/node/package.json tests/interop/node/package-lock.json
 	cd tests/interop/node && npm ci --no-audit --no-fund --loglevel=error
+
+$(INTEROP_SILLYTAVERN): tests/interop/sillytavern/package.json tests/interop/sillytavern/package-lock.json
+	cd tests/interop/sillytavern && npm ci --no-audit --no-fund --loglevel=error
 
 system-packages:
 	@for package in $(SYSTEM_PACKAGES); do \
