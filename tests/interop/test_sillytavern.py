@@ -66,7 +66,9 @@ class Tavern:
 
 @pytest.fixture
 def tavern(sillytavern: ThirdPartyServer, make_service: Callable[..., Service]) -> Iterator[Tavern]:
-    client = Tavern(sillytavern, make_service())
+    """SillyTavern's API, its source pointed at a service of its own: the checkpoint a key
+    chooses is kept by the service."""
+    client = Tavern(sillytavern, make_service("sillytavern"))
     try:
         yield client
     finally:
