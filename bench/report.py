@@ -72,6 +72,7 @@ TARGETS = [
         2,
         "<=",
     ),
+    Target("A1111 txt2img over the Images API, p50", ("a1111", "added_p50_ms"), "ms", 2, "<="),
 ]
 
 
@@ -110,7 +111,17 @@ def render(r: dict) -> str:
         "",
     ]
     lines += table(["measure", "result", "target", "met"], rows)
-    for section in (_overhead, _waiting, _first_byte, _serving, _ceiling, _photo, _s3, _mcp):
+    for section in (
+        _overhead,
+        _waiting,
+        _first_byte,
+        _serving,
+        _ceiling,
+        _photo,
+        _s3,
+        _mcp,
+        _a1111,
+    ):
         try:
             lines += ["", *section(r)]
         except KeyError:
@@ -264,6 +275,20 @@ def _mcp(r: dict) -> list[str]:
     )
     header = ["clients", "path", "requests", "p50", "p99", "added p50", "added p99"]
     return [intro, "", *table(header, rows)]
+
+
+def _a1111(r: dict) -> list[str]:
+    a1111 = r["a1111"]
+    errors = sum(a1111["images_errors"].values()) + sum(a1111["txt2img_errors"].values())
+    return [
+        f"AUTOMATIC1111: the same 1024x1024 picture, {a1111['clients']} clients, "
+        f"{a1111['upstream_latency_ms']:g} ms upstream, the two taking turns: POST "
+        f"/sdapi/v1/txt2img p50 {a1111['txt2img_p50_ms']} ms (p99 {a1111['txt2img_p99_ms']} ms, "
+        f"{a1111['txt2img_requests']} requests), POST /v1/images/generations in base64 p50 "
+        f"{a1111['images_p50_ms']} ms (p99 {a1111['images_p99_ms']} ms, "
+        f"{a1111['images_requests']} requests); the A1111 door adds {a1111['added_p50_ms']} ms "
+        f"at p50, {a1111['added_p99_ms']} ms at p99; errors {errors}."
+    ]
 
 
 def plot(r: dict, path: Path) -> None:

@@ -543,6 +543,54 @@ def s3(bench: Bench, profile: Profile) -> dict:
     }
 
 
+def a1111(bench: Bench, profile: Profile) -> dict:
+    """The same picture through AUTOMATIC1111's txt2img (HTTP Basic, as its clients send the
+    key) and through the Images API (base64), at 50 clients, the two taking turns: what the
+    A1111 door adds (reading its body, its checkpoint, building `parameters` and `info`)."""
+    bench.set_latency(profile.overhead_latency)
+    basic = base64.b64encode(f"bench:{KEY}".encode()).decode()
+    paths = {
+        "images": {
+            "url": f"{bench.service.url}/v1/images/generations",
+            "headers": bench.auth,
+            "body": {"model": "flux-1-schnell", "prompt": PROMPT, "size": "1024x1024"},
+        },
+        "txt2img": {
+            "url": f"{bench.service.url}/sdapi/v1/txt2img",
+            "headers": {"Authorization": f"Basic {basic}"},
+            "body": {"prompt": PROMPT, "width": 1024, "height": 1024},
+        },
+    }
+    load = {
+        "concurrency": 50,
+        "duration": profile.overhead_seconds / profile.overhead_rounds,
+        "stagger": profile.overhead_latency,
+    }
+    runs: dict[str, dict] = {name: {"latencies": [], "errors": {}} for name in paths}
+    for _ in range(profile.overhead_rounds):
+        for name, plan in paths.items():
+            report = bench.load("post", {**plan, **load})
+            runs[name]["latencies"] += report["latencies"]
+            for error, count in report["errors"].items():
+                runs[name]["errors"][error] = runs[name]["errors"].get(error, 0) + count
+    images, txt2img = (runs[name] for name in paths)
+    row = compare(txt2img, images)
+    return {
+        "upstream_latency_ms": profile.overhead_latency * 1000,
+        "clients": 50,
+        "images_requests": len(images["latencies"]),
+        "images_errors": images["errors"],
+        "images_p50_ms": ms(percentile(images["latencies"], 0.5)),
+        "images_p99_ms": ms(percentile(images["latencies"], 0.99)),
+        "txt2img_requests": row["requests"],
+        "txt2img_errors": row["errors"],
+        "txt2img_p50_ms": row["p50_ms"],
+        "txt2img_p99_ms": row["p99_ms"],
+        "added_p50_ms": row["overhead_p50_ms"],
+        "added_p99_ms": row["overhead_p99_ms"],
+    }
+
+
 def timed_gets(session: requests.Session, url: str, count: int) -> list[float]:
     """The latency of each of `count` GETs of `url`, one after another, whole bodies read."""
     latencies = []
@@ -624,6 +672,7 @@ SCENARIOS = {
     "photo": photo,
     "s3": s3,
     "mcp": mcp,
+    "a1111": a1111,
 }
 
 
