@@ -10,6 +10,7 @@ Its chat model is the service's OpenAI door, as in test_open_webui.py.
 from __future__ import annotations
 
 from collections.abc import Callable, Iterator
+from pathlib import Path
 
 import pytest
 import requests
@@ -26,6 +27,7 @@ from tests.interop.test_open_webui import (
     send,
     shown,
 )
+from tests.servers import ROOT
 
 pytestmark = [pytest.mark.browser, pytest.mark.timeout(300)]
 
@@ -99,6 +101,18 @@ def chat(browser, open_webui: ThirdPartyServer) -> Iterator[Page]:
 @pytest.fixture
 def client_tasks(a1111_service: Service) -> ClientTasks:
     return ClientTasks(a1111_service, len(a1111_service.log()))
+
+
+def test_the_docs_show_these_settings(a1111_service: Service, tmp_path: Path) -> None:
+    page = (ROOT / "docs" / "a1111.md").read_text().split("\n### Open WebUI\n", 1)[1]
+    block = page.split("```sh\n", 1)[1].split("```", 1)[0]
+    shown = dict(line.split("#")[0].strip().split("=", 1) for line in block.splitlines())
+    ours = {
+        a1111_service.url: "http://your-host:8000",
+        f"openwebui:{API_KEY}": "openwebui:your-key",
+    }
+    env = automatic1111_env(a1111_service, open_webui_env(a1111_service, tmp_path))
+    assert shown == {name: ours.get(env[name], env[name]) for name in shown}
 
 
 def test_the_image_button_draws_through_txt2img(
