@@ -86,7 +86,8 @@ def img2img() -> Response:
 
 
 def _draw(asked: SdRequest) -> Response:
-    planned = plan(_order(asked), param="prompt", inline=True)
+    # The pictures go in the answer, in base64: room for them is held until it is sent.
+    planned = plan(_order(asked), param="prompt", inline=asked.send_images)
     stages = current_state().pipeline.run(planned, still_connected(request.environ))
     choice, stored = collect(stages)
     for image in stored:

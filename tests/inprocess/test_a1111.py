@@ -19,6 +19,7 @@ from werkzeug.test import TestResponse
 
 from flux_service.standin.drawing import draw, prompt_seed
 from flux_service.upstream.catalog import MAX_SEED
+from flux_service.web import a1111_views
 from flux_service.web.service_views import OPENAPI_PATH
 from tests.helpers import API_KEY, OTHER_KEY, Standin, decode
 from tests.pictures import difference, encoded, pattern, recorded, thumbnail
@@ -465,9 +466,43 @@ def test_the_contract_has_every_a1111_route_and_method(app: Flask) -> None:
 
 
 def test_without_a_shared_redis_several_workers_hear_each_keeps_its_own(
-    make_app: Callable[..., Flask], tmp_path: Path, capsys: pytest.CaptureFixture[str]
+    make_app: Callable[..., Flask], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
+    said: list[str] = []
+    monkeypatch.setattr(a1111_views.log, "warning", said.append)
     make_app(IMAGE_STORE=f"file://{tmp_path}", WEB_CONCURRENCY="2")
-    assert "/sdapi/v1/options is kept by each worker alone" in capsys.readouterr().err
+    assert len(said) == 1
+    assert "/sdapi/v1/options is kept by each worker alone" in said[0]
     make_app()  # one worker: nothing to say
-    assert "kept by each worker" not in capsys.readouterr().err
+    assert len(said) == 1
+
+
+@pytest.mark.parametrize(
+    ("data", "headers", "status", "words"),
+    [
+        (b'{"prompt": "a fox", "x": "' + b"x" * 2_000_000 + b'"}', {}, 413, "MAX_BODY_BYTES"),
+        (b"[" * 200_000 + b"]" * 200_000, {}, 400, "nested too deeply"),
+        (b'{"prompt": "\xff\xfe a fox"}', {}, 400, "UTF-8"),
+        (b'{"prompt": "a fox"', {}, 400, "not valid JSON"),
+        (b"", {}, 400, "empty"),
+        (b'{"prompt": "a fox"}', {"Content-Encoding": "br"}, 415, "br"),
+    ],
+    ids=["too-large", "deep", "not-utf8", "unclosed", "empty", "brotli"],
+)
+def test_unreadable_bodies_are_refused_in_a1111s_shape(
+    make_app: Callable[..., Flask],
+    standin: Standin,
+    data: bytes,
+    headers: dict[str, str],
+    status: int,
+    words: str,
+) -> None:
+    sd = Sd(make_app(MAX_BODY_BYTES=str(1 << 20)).test_client())
+    for route in ("txt2img", "img2img", "options"):
+        response = sd.client.post(
+            f"/sdapi/v1/{route}",
+            data=data,
+            headers={**sd.headers, "Content-Type": "application/json", **headers},
+        )
+        assert words in refused(response, status)["detail"]
+    assert standin.received() == []
