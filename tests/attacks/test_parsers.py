@@ -16,12 +16,16 @@ import pytest
 
 from flux_service.errors import InvalidRequestError
 from flux_service.generation.prompt import clean_prompt, parse_prompt
+from flux_service.upstream.catalog import MODELS, ServedModels
 from flux_service.upstream.optimizer import clean_answer
+from flux_service.web.auth import presented_key
+from flux_service.wire.a1111 import find_checkpoint, parse_txt2img
 from flux_service.wire.chat import message_text, parse_chat_request
 from flux_service.wire.client_tasks import recognise
 from flux_service.wire.json_body import decode_json
 
 MIB = 1024 * 1024
+SERVED = ServedModels(MODELS[0], MODELS)
 LIMIT_SECONDS = 0.010
 # Each shape defeats a naive pattern: runs of whitespace, of newlines, of near-markers and
 # near-tokens that fail only at their end, and openings that send a parser down one branch.
@@ -80,6 +84,13 @@ PARSERS: dict[str, Callable[[str], object]] = {
     ),
     "parse_chat_request": lambda text: parse_chat_request({"messages": user(text)}),
     "clean_answer (the optimizer's)": lambda text: clean_answer(text[:50_000]),
+    "parse_txt2img (AUTOMATIC1111's)": lambda text: parse_txt2img(
+        {"prompt": text, "negative_prompt": text, "sampler_name": text}
+    ),
+    "find_checkpoint, a checkpoint's name": lambda text: find_checkpoint(SERVED, text),
+    "presented_key, as HTTP Basic credentials": lambda text: presented_key(
+        {"Authorization": "Basic " + text}
+    ),
 }
 
 
