@@ -18,7 +18,6 @@ from werkzeug.exceptions import HTTPException, MethodNotAllowed
 
 from ..errors import FluxError, InvalidRequestError, NotFoundError, StatusError
 from ..generation.inputs import InputImageError, mask_from_white
-from ..generation.pipeline import collect
 from ..generation.plan import Order
 from ..generation.sources import ImageSource
 from ..offload import off_the_event_loop
@@ -40,7 +39,7 @@ from .bodies import read_json
 from .connection import still_connected
 from .json_response import json_response
 from .orders import plan, sources
-from .request_log import note_stored
+from .request_log import collect_noted
 from .state import current_state
 
 if TYPE_CHECKING:
@@ -89,9 +88,7 @@ def _draw(asked: SdRequest) -> Response:
     # The pictures go in the answer, in base64: room for them is held until it is sent.
     planned = plan(_order(asked), param="prompt", inline=asked.send_images)
     stages = current_state().pipeline.run(planned, still_connected(request.environ))
-    choice, stored = collect(stages)
-    for image in stored:
-        note_stored(g.log_fields, image)
+    choice, stored = collect_noted(stages)
     return json_response(images_body(asked, planned, choice, stored, time.time()))
 
 

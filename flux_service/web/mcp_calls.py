@@ -14,7 +14,6 @@ import time
 from flask import g, request
 
 from ..errors import ClientGoneError, FluxError
-from ..generation.pipeline import collect
 from ..generation.plan import Order
 from ..generation.previews import needs_preview, preview
 from ..offload import off_the_event_loop
@@ -33,7 +32,7 @@ from ..wire.mcp_tools import MODELS
 from .auth import current_client
 from .connection import still_connected
 from .orders import image_link, plan, sources
-from .request_log import note_prompt, note_stored
+from .request_log import collect_noted
 from .state import current_state
 
 
@@ -86,12 +85,10 @@ def _draw(asked: Drawing) -> Drawn:
     )
     planned = plan(order, param="prompt", inline=True)
     stages = current_state().pipeline.run(planned, still_connected(request.environ))
-    choice, stored = collect(stages)
-    note_prompt(g.log_fields, choice)
+    choice, stored = collect_noted(stages)
     now = time.time()
     pictures = []
     for image in stored:
-        note_stored(g.log_fields, image)
         shown = image.image
         if needs_preview(shown):
             shown = off_the_event_loop(preview, shown)

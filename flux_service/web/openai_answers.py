@@ -14,7 +14,7 @@ from collections.abc import Callable, Iterator
 from flask import Response, g
 
 from ..errors import FluxError
-from ..generation.pipeline import Stored, collect
+from ..generation.pipeline import Stored
 from ..generation.plan import Plan, PromptChoice
 from ..wire import markdown
 from ..wire.chat import ChatRequest, completion_body, new_completion_id, usage
@@ -30,7 +30,7 @@ from ..wire.responses import (
 )
 from ..wire.sse import SSE_HEADERS, ChatStream, event_stream
 from .json_response import json_response
-from .request_log import logged_stream, note_prompt, note_stored
+from .request_log import collect_noted, logged_stream, note_prompt, note_stored
 from .state import current_state
 
 Stages = Iterator[PromptChoice | Stored]
@@ -140,10 +140,7 @@ def images_answer(
     created = int(time.time())
     if images.stream:
         return event_answer(image_events(kind, created, plan, stages))
-    choice, stored = collect(stages)
-    note_prompt(g.log_fields, choice)
-    for image in stored:
-        note_stored(g.log_fields, image)
+    choice, stored = collect_noted(stages)
     revised = choice.text if choice.optimized else None
     items = [
         image_item(s.image.data, link(s.key) if link else None, revised, s.reused) for s in stored

@@ -3,12 +3,12 @@
 from __future__ import annotations
 
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 
 from flask import Flask, Response, g, request
 
 from .. import metrics
-from ..generation.pipeline import Stored
+from ..generation.pipeline import Stored, collect
 from ..generation.plan import PromptChoice
 from ..logs import request_line
 
@@ -49,6 +49,15 @@ def logged_stream(events: Iterator[str], outcome: Callable[[], str | None]) -> I
             request_line(method, route, 200, started, stream=True, outcome=how, **fields)
 
     return stream()
+
+
+def collect_noted(stages: Iterable[PromptChoice | Stored]) -> tuple[PromptChoice, list[Stored]]:
+    """A whole run's prompt and stored images, each noted in this request's log line."""
+    choice, stored = collect(stages)
+    note_prompt(g.log_fields, choice)
+    for image in stored:
+        note_stored(g.log_fields, image)
+    return choice, stored
 
 
 def note_stored(fields: dict, stored: Stored) -> None:

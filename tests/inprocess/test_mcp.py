@@ -204,7 +204,10 @@ def test_a_missing_key_is_a_401_that_says_how_to_send_one(mcp: Mcp) -> None:
         "id": None,
         "error": {
             "code": -32600,
-            "message": "Missing API key: send it as `Authorization: Bearer <key>`.",
+            "message": (
+                "Missing API key: send it as `Authorization: Bearer <key>` (or as the "
+                "password of HTTP Basic auth)."
+            ),
         },
     }
     wrong = mcp.post(initialize(), key="sk-wrong-key-0000000")

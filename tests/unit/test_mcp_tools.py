@@ -17,7 +17,7 @@ from flux_service.wire.mcp_protocol import completed
 from flux_service.wire.mcp_results import (
     Drawing,
     Drawn,
-    Picture,
+    ToolImage,
     drawing_result,
     failure_result,
     model_facts,
@@ -40,7 +40,7 @@ PREVIEW = EncodedImage(b"preview", "image/jpeg", 768, 432)
 
 def drawn(count: int = 1, worked_from: tuple = ()) -> Drawn:
     pictures = tuple(
-        Picture(f"https://flux.example/image/{'k' * 31}{index}", JPEG, JPEG, 7 + index,
+        ToolImage(f"https://flux.example/image/{'k' * 31}{index}", JPEG, JPEG, 7 + index,
                 1_790_000_000.0, reused=index == 1)
         for index in range(count)
     )  # fmt: skip
@@ -117,7 +117,7 @@ def test_a_call_is_read_into_what_it_asks() -> None:
         (GENERATE, {"prompt": "p", "aspect_ratio": "1:1", "size": "64x64"}, "size", "not both"),
         (GENERATE, {"prompt": "p", "model": "dall-e-3"}, "model", "use one of flux-1-schnell"),
         (GENERATE, {"prompt": "p", "output_format": "gif"}, "output_format", "`png`, `jpeg`"),
-        (EDIT, {"prompt": "p"}, "images", "list of one to 4 pictures"),
+        (EDIT, {"prompt": "p"}, "images", "list of one to 4 images"),
         (EDIT, {"prompt": "p", "images": []}, "images", "list of one to 4"),
         (EDIT, {"prompt": "p", "images": [1]}, "images", "list of one to 4"),
         (EDIT, {"prompt": "p", "images": ["a"] * 5}, "images", "list of one to 4"),
@@ -165,7 +165,7 @@ def test_a_drawings_text_links_each_picture_and_says_what_was_drawn() -> None:
     text = drawing_result(drawn(2, (("earlier", 1024, 1024),)), "2026-07-28")["content"][0]["text"]
     assert text.startswith("Drew 2 images with flux-2-klein-4b: 1024x576 (16:9), JPEG.")
     assert "- Prompt sent to the model: a red fox, golden hour" in text
-    assert "- Worked from: a picture this service drew (1024x1024)" in text
+    assert "- Worked from: an image this service drew (1024x1024)" in text
     assert f"![a red fox](https://flux.example/image/{'k' * 31}0)" in text
     assert "- Seed 7; kept until 2026-09-21 14:13 UTC" in text
     assert "- Seed 8; kept until 2026-09-21 14:13 UTC; reused" in text
@@ -173,10 +173,10 @@ def test_a_drawings_text_links_each_picture_and_says_what_was_drawn() -> None:
 
 
 def test_a_preview_is_said_to_be_one() -> None:
-    picture = Picture("https://x/image/k", JPEG, PREVIEW, None, None)
+    picture = ToolImage("https://x/image/k", JPEG, PREVIEW, None, None)
     text = drawing_result(Drawn("m", "p", "p", (picture,)), "2026-07-28")["content"][0]["text"]
     assert "- Kept for good" in text
-    assert "The pictures shown are previews (768x432 JPEG); each link serves the full one." in text
+    assert "The images shown are previews (768x432 JPEG); each link serves the full one." in text
 
 
 def test_2025_03_26_gets_the_text_and_the_pictures_alone() -> None:
