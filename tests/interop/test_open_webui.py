@@ -12,6 +12,7 @@ from __future__ import annotations
 import json
 import time
 from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -71,20 +72,16 @@ def open_webui_env(service: Service, data_dir: Path) -> dict[str, str]:
     )
 
 
-@pytest.fixture(scope="module")
-def open_webui(
-    make_service: Callable[..., Service], tmp_path_factory: pytest.TempPathFactory
-) -> Iterator[ThirdPartyServer]:
-    folder = tmp_path_factory.mktemp("open-webui")
-    env = open_webui_env(make_service(), folder / "data")
+@contextmanager
+def running_open_webui(env: dict[str, str], folder: Path) -> Iterator[ThirdPartyServer]:
+    """Open WebUI serving on loopback with `env`, its log in `folder`."""
     command = [program("open-webui", "open-webui"), "serve", "--host", "127.0.0.1"]
     with serve([*command, "--port", "{port}"], env, "/health", folder / "log") as running:
-        _set_up_the_user(running.url)
         yield running
 
 
-def _set_up_the_user(url: str) -> None:
-    """What the admin would click once: past the release notes, and legacy function calling.
+def sign_in(url: str, *, legacy_function_calling: bool) -> dict[str, str]:
+    """The admin's headers, past the release notes: what the admin would click once.
 
     In 0.12 the default ("native") function calling turns the Image button into a tool
     offered to the model; "legacy" makes Open WebUI draw with its own image call.
@@ -92,23 +89,42 @@ def _set_up_the_user(url: str) -> None:
     admin = {"email": "admin@localhost", "password": ""}  # without auth, anyone is the admin
     signed_in = requests.post(f"{url}/api/v1/auths/signin", json=admin, timeout=10)
     signed_in.raise_for_status()
-    settings = {"ui": {"version": "0.12.4", "params": {"function_calling": "legacy"}}}
     headers = {"Authorization": f"Bearer {signed_in.json()['token']}"}
+    ui: dict = {"version": "0.12.4"}
+    if legacy_function_calling:
+        ui["params"] = {"function_calling": "legacy"}
     update = f"{url}/api/v1/users/user/settings/update"
-    requests.post(update, json=settings, headers=headers, timeout=10).raise_for_status()
+    requests.post(update, json={"ui": ui}, headers=headers, timeout=10).raise_for_status()
+    return headers
 
 
-@pytest.fixture
-def chat(browser, open_webui: ThirdPartyServer) -> Iterator[Page]:
+@contextmanager
+def new_chat(browser, url: str) -> Iterator[Page]:
     """A new chat in a fresh browser context."""
     context = browser.new_context(viewport={"width": 1280, "height": 900})
     try:
         page = context.new_page()
-        page.goto(open_webui.url, wait_until="domcontentloaded")
+        page.goto(url, wait_until="domcontentloaded")
         page.wait_for_selector("#chat-input", timeout=60_000)
         yield page
     finally:
         context.close()
+
+
+@pytest.fixture(scope="module")
+def open_webui(
+    make_service: Callable[..., Service], tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[ThirdPartyServer]:
+    folder = tmp_path_factory.mktemp("open-webui")
+    with running_open_webui(open_webui_env(make_service(), folder / "data"), folder) as running:
+        sign_in(running.url, legacy_function_calling=True)
+        yield running
+
+
+@pytest.fixture
+def chat(browser, open_webui: ThirdPartyServer) -> Iterator[Page]:
+    with new_chat(browser, open_webui.url) as page:
+        yield page
 
 
 @pytest.fixture

@@ -18,14 +18,17 @@ from playwright.sync_api import Page
 
 from tests.e2e.service import Service
 from tests.helpers import API_KEY, Standin, decode
-from tests.interop.clients import Pictures, ThirdPartyServer, program, serve
+from tests.interop.clients import Pictures, ThirdPartyServer
 from tests.interop.test_open_webui import (
     BACKGROUND_TASKS,
     FILE_PICTURES,
     ClientTasks,
+    new_chat,
     open_webui_env,
+    running_open_webui,
     send,
     shown,
+    sign_in,
 )
 from tests.servers import ROOT
 
@@ -61,41 +64,20 @@ def open_webui(
 ) -> Iterator[ThirdPartyServer]:
     folder = tmp_path_factory.mktemp("open-webui-a1111")
     env = automatic1111_env(a1111_service, open_webui_env(a1111_service, folder / "data"))
-    command = [program("open-webui", "open-webui"), "serve", "--host", "127.0.0.1"]
-    with serve([*command, "--port", "{port}"], env, "/health", folder / "log") as running:
-        sign_in(running.url)
+    with running_open_webui(env, folder) as running:
+        sign_in(running.url, legacy_function_calling=True)
         yield running
-
-
-def sign_in(url: str) -> dict[str, str]:
-    """The admin's headers, with legacy function calling set (see test_open_webui.py)."""
-    signed_in = requests.post(
-        f"{url}/api/v1/auths/signin", json={"email": "admin@localhost", "password": ""}, timeout=10
-    )
-    signed_in.raise_for_status()
-    headers = {"Authorization": f"Bearer {signed_in.json()['token']}"}
-    settings = {"ui": {"version": "0.12.4", "params": {"function_calling": "legacy"}}}
-    update = f"{url}/api/v1/users/user/settings/update"
-    requests.post(update, json=settings, headers=headers, timeout=10).raise_for_status()
-    return headers
 
 
 @pytest.fixture
 def admin(open_webui: ThirdPartyServer) -> dict[str, str]:
-    return sign_in(open_webui.url)
+    return sign_in(open_webui.url, legacy_function_calling=True)
 
 
 @pytest.fixture
 def chat(browser, open_webui: ThirdPartyServer) -> Iterator[Page]:
-    """A new chat in a fresh browser context."""
-    context = browser.new_context(viewport={"width": 1280, "height": 900})
-    try:
-        page = context.new_page()
-        page.goto(open_webui.url, wait_until="domcontentloaded")
-        page.wait_for_selector("#chat-input", timeout=60_000)
+    with new_chat(browser, open_webui.url) as page:
         yield page
-    finally:
-        context.close()
 
 
 @pytest.fixture

@@ -20,8 +20,16 @@ from playwright.sync_api import Page
 
 from tests.e2e.service import Service
 from tests.helpers import API_KEY, Standin
-from tests.interop.clients import Pictures, ThirdPartyServer, program, serve
-from tests.interop.test_open_webui import FILE_PICTURES, open_webui_env, send, shown
+from tests.interop.clients import Pictures, ThirdPartyServer
+from tests.interop.test_open_webui import (
+    FILE_PICTURES,
+    new_chat,
+    open_webui_env,
+    running_open_webui,
+    send,
+    shown,
+    sign_in,
+)
 from tests.interop.tool_model import ANSWER, ToolModel
 
 pytestmark = [pytest.mark.browser, pytest.mark.timeout(300)]
@@ -62,37 +70,17 @@ def open_webui(
         OPENAI_API_KEY="unused",
         TOOL_SERVER_CONNECTIONS=json.dumps(tool_servers(service)),
     )
-    command = [program("open-webui", "open-webui"), "serve", "--host", "127.0.0.1"]
-    with serve([*command, "--port", "{port}"], env, "/health", folder / "log") as running:
-        _sign_in(running.url)
+    with running_open_webui(env, folder) as running:
+        sign_in(running.url, legacy_function_calling=False)  # Native offers the tools
         yield running
-
-
-def _sign_in(url: str) -> dict[str, str]:
-    """The admin's token, past the release notes; function calling stays Native, 0.12's
-    default, which offers the model the tool server's tools."""
-    admin = {"email": "admin@localhost", "password": ""}  # without auth, anyone is the admin
-    signed_in = requests.post(f"{url}/api/v1/auths/signin", json=admin, timeout=10)
-    signed_in.raise_for_status()
-    headers = {"Authorization": f"Bearer {signed_in.json()['token']}"}
-    settings = {"ui": {"version": "0.12.4"}}
-    update = f"{url}/api/v1/users/user/settings/update"
-    requests.post(update, json=settings, headers=headers, timeout=10).raise_for_status()
-    return headers
 
 
 @pytest.fixture
 def chat(browser, open_webui: ThirdPartyServer, tool_model: ToolModel) -> Iterator[Page]:
-    """A new chat in a fresh browser context, the tool model's requests forgotten."""
+    """A new chat, the tool model's requests forgotten."""
     tool_model.requests.clear()
-    context = browser.new_context(viewport={"width": 1280, "height": 900})
-    try:
-        page = context.new_page()
-        page.goto(open_webui.url, wait_until="domcontentloaded")
-        page.wait_for_selector("#chat-input", timeout=60_000)
+    with new_chat(browser, open_webui.url) as page:
         yield page
-    finally:
-        context.close()
 
 
 def choose_tool(page: Page, name: str) -> None:
@@ -106,7 +94,7 @@ def choose_tool(page: Page, name: str) -> None:
 def test_open_webui_verifies_the_tool_server_and_lists_its_tools(
     open_webui: ThirdPartyServer, make_service: Callable[..., Service]
 ) -> None:
-    headers = _sign_in(open_webui.url)
+    headers = sign_in(open_webui.url, legacy_function_calling=False)
     (connection,) = tool_servers(make_service())
     verify = f"{open_webui.url}/api/v1/configs/tool_servers/verify"
     answer = requests.post(verify, json=connection, headers=headers, timeout=60)
