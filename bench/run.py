@@ -235,18 +235,7 @@ def overhead(bench: Bench, profile: Profile) -> dict:
         "16:9": bench.chat_plan(f"{PROMPT} 16:9"),
     }
     for clients in (1, 50):
-        load = {
-            "concurrency": clients,
-            "duration": profile.overhead_seconds / profile.overhead_rounds,
-            "stagger": profile.overhead_latency,
-        }
-        runs: dict[str, dict] = {name: {"latencies": [], "errors": {}} for name in paths}
-        for _ in range(profile.overhead_rounds):
-            for name, plan in paths.items():
-                report = bench.load("post", {**plan, **load})
-                runs[name]["latencies"] += report["latencies"]
-                for error, count in report["errors"].items():
-                    runs[name]["errors"][error] = runs[name]["errors"].get(error, 0) + count
+        runs = taking_turns(bench, paths, clients, profile, profile.overhead_rounds)
         direct = runs["direct"]
         results[f"{clients}_clients"] = {
             "direct_p50_ms": ms(percentile(direct["latencies"], 0.5)),
@@ -257,6 +246,27 @@ def overhead(bench: Bench, profile: Profile) -> dict:
             "direct_latencies_ms": [ms(x) for x in direct["latencies"]],
         }
     return results
+
+
+def taking_turns(
+    bench: Bench, plans: dict[str, dict], clients: int, profile: Profile, rounds: int
+) -> dict[str, dict]:
+    """Each plan's latencies and errors at `clients` clients, the plans taking turns in
+    `rounds` short rounds of the overhead's time, so that a slow moment of the machine lands
+    on all of them alike instead of on whichever ran then."""
+    load = {
+        "concurrency": clients,
+        "duration": profile.overhead_seconds / rounds,
+        "stagger": profile.overhead_latency,
+    }
+    runs: dict[str, dict] = {name: {"latencies": [], "errors": {}} for name in plans}
+    for _ in range(rounds):
+        for name, plan in plans.items():
+            report = bench.load("post", {**plan, **load})
+            runs[name]["latencies"] += report["latencies"]
+            for error, count in report["errors"].items():
+                runs[name]["errors"][error] = runs[name]["errors"].get(error, 0) + count
+    return runs
 
 
 def compare(through: dict, direct: dict) -> dict:
@@ -550,29 +560,14 @@ def a1111(bench: Bench, profile: Profile) -> dict:
     bench.set_latency(profile.overhead_latency)
     basic = base64.b64encode(f"bench:{KEY}".encode()).decode()
     paths = {
-        "images": {
-            "url": f"{bench.service.url}/v1/images/generations",
-            "headers": bench.auth,
-            "body": {"model": "flux-1-schnell", "prompt": PROMPT, "size": "1024x1024"},
-        },
+        "images": images_plan(bench),
         "txt2img": {
             "url": f"{bench.service.url}/sdapi/v1/txt2img",
             "headers": {"Authorization": f"Basic {basic}"},
             "body": {"prompt": PROMPT, "width": 1024, "height": 1024},
         },
     }
-    load = {
-        "concurrency": 50,
-        "duration": profile.overhead_seconds / profile.overhead_rounds,
-        "stagger": profile.overhead_latency,
-    }
-    runs: dict[str, dict] = {name: {"latencies": [], "errors": {}} for name in paths}
-    for _ in range(profile.overhead_rounds):
-        for name, plan in paths.items():
-            report = bench.load("post", {**plan, **load})
-            runs[name]["latencies"] += report["latencies"]
-            for error, count in report["errors"].items():
-                runs[name]["errors"][error] = runs[name]["errors"].get(error, 0) + count
+    runs = taking_turns(bench, paths, 50, profile, profile.overhead_rounds)
     images, txt2img = (runs[name] for name in paths)
     row = compare(txt2img, images)
     return {
@@ -619,18 +614,7 @@ def mcp(bench: Bench, profile: Profile) -> dict:
     # Shorter turns than the overhead's: a busy moment of the machine lands on both alike.
     rounds = profile.overhead_rounds * MCP_TURNS
     for clients in (1, 50):
-        load = {
-            "concurrency": clients,
-            "duration": profile.overhead_seconds / rounds,
-            "stagger": profile.overhead_latency,
-        }
-        runs: dict[str, dict] = {name: {"latencies": [], "errors": {}} for name in plans}
-        for _ in range(rounds):
-            for name, plan in plans.items():
-                report = bench.load("post", {**plan, **load})
-                runs[name]["latencies"] += report["latencies"]
-                for error, count in report["errors"].items():
-                    runs[name]["errors"][error] = runs[name]["errors"].get(error, 0) + count
+        runs = taking_turns(bench, plans, clients, profile, rounds)
         images = runs["images"]
         results[f"{clients}_clients"] = {
             "images_requests": len(images["latencies"]),
