@@ -1,7 +1,7 @@
 """Write tests/contracts/openai.json: the schemas of OpenAI's published API that the service's
 answers are checked against, from `openapi.json` of a checkout of openai/openai-openapi.
 
-    python tests/contracts/refresh.py ../openai-openapi/openapi.json COMMIT DATE
+    python -m tests.contracts.refresh ../openai-openapi/openapi.json COMMIT DATE
 
 It keeps the schemas named in ROOTS and every schema they refer to, as the document has them
 (descriptions and examples left out), so the tests need no network.
@@ -28,29 +28,31 @@ ROOTS = (
     "ResponseStreamEvent",
     "ErrorResponse",
 )
-DOCS = {"description", "example", "examples", "x-oaiMeta"}
+DOCS = frozenset({"description", "example", "examples", "x-oaiMeta"})
 
 
-def referred(node: object) -> set[str]:
-    """The names of the schemas `node` refers to."""
+def referred(node: object, prefix: str = REF) -> set[str]:
+    """The names of the definitions `node` refers to, those whose `$ref` starts with `prefix`."""
     if isinstance(node, dict):
-        found = {node["$ref"][len(REF) :]} if isinstance(node.get("$ref"), str) else set()
-        return found.union(*(referred(value) for value in node.values()))
+        ref = node.get("$ref")
+        found = {ref[len(prefix) :]} if isinstance(ref, str) and ref.startswith(prefix) else set()
+        return found.union(*(referred(value, prefix) for value in node.values()))
     if isinstance(node, list):
-        return set().union(*(referred(value) for value in node))
+        return set().union(*(referred(value, prefix) for value in node))
     return set()
 
 
-def without_docs(node: object, properties: bool = False) -> object:
-    """`node` without descriptions and examples (a property may be called so: kept)."""
+def without_docs(node: object, docs: frozenset[str] = DOCS, properties: bool = False) -> object:
+    """`node` without the `docs` keys, descriptions and examples (a property may be called
+    so: kept)."""
     if isinstance(node, dict):
         return {
-            key: without_docs(value, properties=key == "properties" and not properties)
+            key: without_docs(value, docs, properties=key == "properties" and not properties)
             for key, value in node.items()
-            if properties or key not in DOCS
+            if properties or key not in docs
         }
     if isinstance(node, list):
-        return [without_docs(value) for value in node]
+        return [without_docs(value, docs) for value in node]
     return node
 
 

@@ -2,7 +2,7 @@
 messages /mcp answers with, for each revision it speaks, and the spec's examples of the
 requests and errors it handles, from a checkout of modelcontextprotocol/modelcontextprotocol.
 
-    python tests/contracts/refresh_mcp.py ../modelcontextprotocol COMMIT DATE
+    python -m tests.contracts.refresh_mcp ../modelcontextprotocol COMMIT DATE
 
 It keeps, from each `schema/<revision>/schema.json`, the definitions named in ROOTS (those
 the revision has) and every definition they refer to, without their descriptions, and the
@@ -15,7 +15,10 @@ import json
 import sys
 from pathlib import Path
 
+from tests.contracts.refresh import referred, without_docs
+
 OUT = Path(__file__).resolve().parent / "mcp.json"
+DESCRIPTIONS = frozenset({"description"})  # what is left out of each definition
 REVISIONS = ("2025-03-26", "2025-06-18", "2025-11-25", "2026-07-28")
 # Every message /mcp answers with, by the schema's own names (each revision has some).
 ROOTS = (
@@ -51,30 +54,6 @@ EXAMPLES = (
 )
 
 
-def referred(node: object, prefix: str) -> set[str]:
-    """The names of the definitions `node` refers to (`prefix`: #/definitions/ or #/$defs/)."""
-    if isinstance(node, dict):
-        ref = node.get("$ref")
-        found = {ref[len(prefix) :]} if isinstance(ref, str) and ref.startswith(prefix) else set()
-        return found.union(*(referred(value, prefix) for value in node.values()))
-    if isinstance(node, list):
-        return set().union(*(referred(value, prefix) for value in node))
-    return set()
-
-
-def without_docs(node: object, properties: bool = False) -> object:
-    """`node` without descriptions (a property may be called so: kept)."""
-    if isinstance(node, dict):
-        return {
-            key: without_docs(value, properties=key == "properties" and not properties)
-            for key, value in node.items()
-            if properties or key != "description"
-        }
-    if isinstance(node, list):
-        return [without_docs(value) for value in node]
-    return node
-
-
 def revision(checkout: Path, name: str) -> dict:
     """One revision's schema: its dialect, and the definitions kept, where it keeps them."""
     document = json.loads((checkout / "schema" / name / "schema.json").read_text("utf-8"))
@@ -87,7 +66,9 @@ def revision(checkout: Path, name: str) -> dict:
         if found not in kept:
             kept.add(found)
             todo.extend(referred(definitions[found], f"#/{key}/"))
-    kept_definitions = {found: without_docs(definitions[found]) for found in sorted(kept)}
+    kept_definitions = {
+        found: without_docs(definitions[found], DESCRIPTIONS) for found in sorted(kept)
+    }
     return {"$schema": document["$schema"], key: kept_definitions}
 
 
