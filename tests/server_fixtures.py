@@ -8,11 +8,12 @@ Servers start once per test session (per configuration) and all stop together at
 from __future__ import annotations
 
 import threading
+import time
 from collections.abc import Callable, Iterator
 from functools import partial
 from http.server import SimpleHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import pytest
 import requests
@@ -33,9 +34,12 @@ from tests.image_host import ImageHost
 from tests.servers import (
     CHROMIUM,
     CHROMIUM_FLAGS,
+    STARTS,
+    STARTUP_SECONDS,
     RedisServer,
     SeaweedServer,
     Server,
+    count_start,
     free_port,
     start_service,
     start_standin,
@@ -171,8 +175,10 @@ def browser() -> Iterator[object]:
     # Imported here: only the browser tests need Playwright.
     from playwright.sync_api import sync_playwright  # noqa: PLC0415
 
+    since = time.monotonic()
     with sync_playwright() as playwright:
         chromium = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_FLAGS)
+        count_start("Chromium", since)
         try:
             yield chromium
         finally:
@@ -206,3 +212,28 @@ def image_host(standin_server: Server) -> Iterator[ImageHost]:
         yield host
     finally:
         host.close()
+
+
+# The servers a session started, summed over xdist's workers: each worker hands its counts to
+# the controller when it finishes, and the controller prints them at the end.
+def pytest_sessionfinish(session: pytest.Session) -> None:
+    output = getattr(session.config, "workeroutput", None)
+    if output is not None:  # on a worker
+        output["servers_started"] = {kind: (STARTS[kind], STARTUP_SECONDS[kind]) for kind in STARTS}
+
+
+@pytest.hookimpl(optionalhook=True)  # an xdist hook, on the controller
+def pytest_testnodedown(node: Any) -> None:
+    started = getattr(node, "workeroutput", {}).get("servers_started", {})
+    for kind, (count, seconds) in started.items():
+        STARTS[kind] += count
+        STARTUP_SECONDS[kind] += seconds
+
+
+def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter) -> None:
+    if STARTS:
+        started = ", ".join(
+            f"{kind} {count} ({STARTUP_SECONDS[kind]:.0f} s)"
+            for kind, count in STARTS.most_common()
+        )
+        terminalreporter.write_line(f"servers started (seconds until up, in all): {started}")

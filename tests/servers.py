@@ -15,6 +15,7 @@ import subprocess
 import sys
 import tempfile
 import time
+from collections import Counter
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -42,6 +43,18 @@ CHROMIUM_FLAGS = [
     "--disable-component-update",
     "--disable-sync",
 ]
+
+# The servers this process started, by kind, and the seconds it waited for them to come up.
+# The test session sums them over its workers and prints them (tests/server_fixtures.py):
+# starting servers is most of what the e2e tier costs.
+STARTS: Counter[str] = Counter()
+STARTUP_SECONDS: Counter[str] = Counter()
+
+
+def count_start(kind: str, since: float) -> None:
+    """Count a server of `kind` that came up, asked for at `since` (time.monotonic())."""
+    STARTS[kind] += 1
+    STARTUP_SECONDS[kind] += time.monotonic() - since
 
 
 @dataclass
@@ -140,6 +153,7 @@ def start_standin(
 ) -> Server:
     """Start the Workers AI stand-in on loopback, playing `account` and `more_accounts`
     (id to token)."""
+    since = time.monotonic()
     options = ["--latency", str(latency), "--optimizer-key", optimizer_key]
     options += ["--gateway-token", gateway_token]
     for other, other_token in (more_accounts or {}).items():
@@ -149,11 +163,13 @@ def start_standin(
         process = subprocess.Popen(command, cwd=ROOT, pass_fds=[listener.fileno()])
         server = Server(process, _url(listener))
     wait_until_up(server, "/_standin/health")
+    count_start("stand-in", since)
     return server
 
 
 def start_service(env: dict[str, str], **popen: object) -> Server:
     """Start the service with the Procfile's command, `env` as its whole environment."""
+    since = time.monotonic()
     with listening_socket() as listener:
         # gunicorn reads GUNICORN_CMD_ARGS after gunicorn.conf.py: the bind comes from here.
         env = {**env, "GUNICORN_CMD_ARGS": f"--bind fd://{listener.fileno()}"}
@@ -166,6 +182,7 @@ def start_service(env: dict[str, str], **popen: object) -> Server:
         )
         server = Server(process, _url(listener))
     wait_until_up(server, "/healthz")
+    count_start("gunicorn", since)
     return server
 
 
@@ -194,12 +211,14 @@ class RedisServer:
             "--dir", str(self.directory), "--appendonly", "yes", "--appendfsync", "always",
             "--save", "", "--loglevel", "warning",
         ]  # fmt: skip
+        since = time.monotonic()
         self.process = subprocess.Popen(command, stdout=subprocess.DEVNULL)
         client = self.client()
         deadline = time.monotonic() + START_TIMEOUT
         while time.monotonic() < deadline:
             try:
                 client.ping()
+                count_start("Redis", since)
                 return
             except redis.ConnectionError:
                 if self.process.poll() is not None:
@@ -264,6 +283,7 @@ class SeaweedServer:
 
     def start(self) -> None:
         """Start weed and wait until its S3 gateway has the bucket."""
+        since = time.monotonic()
         if not self.ports:
             self.ports = {
                 f"{part}.port{kind}": free_port()
@@ -305,6 +325,7 @@ class SeaweedServer:
             try:
                 client.put_object(Bucket=self.bucket, Key="ready", Body=b"ready")
                 client.get_object(Bucket=self.bucket, Key="ready")["Body"].read()
+                count_start("SeaweedFS", since)
                 return
             except client.exceptions.ClientError:
                 if time.monotonic() > deadline:
