@@ -16,10 +16,13 @@ run: $(VENV)/.runtime
 ## test: lint, the fast tiers (unit, in-process), end to end, then the attacks (real servers)
 # Tests of a tier share out over processes (-n); the attacks that time the service run
 # alone, in a session of their own, after every other server has stopped. Each pass names
-# its folders, so it collects (and imports) only the tests it runs.
+# its folders, so it collects (and imports) only the tests it runs. End to end, a process
+# takes whole files (--dist loadfile), so the servers a file's tests share start once, and
+# the files that took longest last time go first (tests/conftest.py).
 test: lint $(NODE_DEPS) system-packages
 	$(BIN)/python -m pytest tests/unit tests/inprocess -n 2
-	$(BIN)/python -m pytest tests/e2e tests/attacks -m "e2e or untimed" -n 3
+	$(BIN)/python -m pytest tests/e2e tests/attacks -m "e2e or untimed" \
+	  -n 3 --dist loadfile --no-loadscope-reorder
 	$(BIN)/python -m pytest tests/attacks -m "not untimed"
 
 ## test-fast: the unit and in-process tiers alone, in seconds: no servers, no browser
