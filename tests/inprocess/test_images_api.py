@@ -50,11 +50,13 @@ def test_n_images_each_get_their_own_seed(klein: Api, standin: Standin) -> None:
 
 
 def test_n_images_take_the_time_of_one(klein: Api, standin: Standin) -> None:
-    standin.configure(latency=0.3)
+    standin.configure(latency=0.5)
     started = time.monotonic()
     body = klein.images(model="flux-2-klein-4b", prompt="x", n=4, size="256x256").get_json()
     assert len(body["data"]) == 4
-    assert time.monotonic() - started < 0.9
+    # One after another they would take 2 s at least; at once, 0.5 s and what a busy machine
+    # adds to it.
+    assert time.monotonic() - started < 1.5
 
 
 def test_base64_by_default_with_what_was_really_delivered(api: Api, standin: Standin) -> None:
