@@ -308,7 +308,8 @@ def test_n_edits_are_drawn_at_once(client: openai.OpenAI, standin: Standin) -> N
     took = time.monotonic() - started
     assert result.data is not None
     assert len(result.data) == 3
-    assert took < 1.9, f"{took:.2f} s: the three were drawn one after another"
+    # One after another they would take 3 s at least; at once, 1 s and what a busy machine adds.
+    assert took < 2.5, f"{took:.2f} s: the three were drawn one after another"
     drawn = standin.received()
     assert len(drawn) == 3
     for entry in drawn:

@@ -48,8 +48,14 @@ def requests_on(route: str, status: int) -> tuple[str, frozenset]:
 
 
 def metrics_folder(pid: int) -> Path:
-    """The folder of counts the worker `pid` writes to (its live gauge is there at once)."""
-    (gauge,) = Path(tempfile.gettempdir()).glob(f"flux-metrics-*/gauge_livesum_{pid}.db")
+    """The folder of counts the worker `pid` writes to: its live gauge is there once it has
+    loaded the app (on a busy machine, a worker can still be loading it after others served)."""
+    pattern = f"flux-metrics-*/gauge_livesum_{pid}.db"
+    deadline = time.monotonic() + 30
+    while not (gauges := list(Path(tempfile.gettempdir()).glob(pattern))):
+        assert time.monotonic() < deadline, f"worker {pid} never loaded the app"
+        time.sleep(0.1)
+    (gauge,) = gauges
     return gauge.parent
 
 
@@ -146,12 +152,13 @@ def test_the_counts_are_the_requests_made_over_every_worker(
         return [chats_served_by(folder, process.pid) for process in processes]
 
     assert sum(served()) == CHATS + 1 + 1  # the chats, the client task and the failed one
-    # One worker can take a whole burst when the machine is quiet: more bursts, until a
-    # second worker has answered some.
+    # One worker can take a whole burst when the machine is quiet, and many when it is busy:
+    # more bursts, until a second worker has answered some.
     standin.configure(latency=0.3)
     more = 0
+    deadline = time.monotonic() + 60
     while sum(1 for count in served() if count) < 2:
-        assert more < 40, served()
+        assert time.monotonic() < deadline, served()
         more += len(draw_at_once(client, 4))
     assert sum(served()) == CHATS + 1 + 1 + more
     assert scrape(service)[requests_on(CHAT, 200)] == CHATS + 1 + more

@@ -38,14 +38,16 @@ def test_a_slow_generation_streams_at_once_and_keeps_the_line_alive(
             arrivals.append((time.monotonic() - started, piece))
     session.close()
 
+    # Bounds far from the 3 s a stream that waited for the image would take, or would go
+    # without a byte: a busy machine (the tiers run in parallel) can delay any byte.
     first_byte = arrivals[0][0]
-    assert first_byte < 0.1, f"first byte after {first_byte * 1000:.0f} ms"
+    assert first_byte < 1, f"first byte after {first_byte * 1000:.0f} ms"
     text = b"".join(piece for _, piece in arrivals).decode()
     events = [block for block in text.split("\n\n") if block]
     keepalives = [block for block in events if block.startswith(":")]
     assert len(keepalives) >= UPSTREAM_SECONDS / KEEPALIVE - 2
     gaps = [later - earlier for (earlier, _), (later, _) in itertools.pairwise(arrivals)]
-    assert max(gaps) <= 2 * KEEPALIVE, f"{max(gaps):.1f} s without a byte"
+    assert max(gaps) < UPSTREAM_SECONDS - 1, f"{max(gaps):.1f} s without a byte"
 
     data = [json.loads(block[6:]) for block in events if block.startswith("data: {")]
     content = "".join(chunk["choices"][0]["delta"].get("content") or "" for chunk in data)
