@@ -67,10 +67,3 @@ def test_no_secret_or_upstream_body_reaches_an_answer_or_a_log(
         leaks = [text for text in texts if secret in text]
         assert leaks == [], f"{secret[:6]}… leaked"
     assert "Traceback" not in service.log()
-
-
-def test_without_api_key_the_log_says_nobody_can_generate(
-    make_service: Callable[..., Service],
-) -> None:
-    service = make_service(API_KEY="")
-    assert "API_KEY is not set: every generation request will be refused" in service.log()

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Callable
 
 import pytest
@@ -100,6 +101,18 @@ def test_without_api_key_nobody_generates(make_app: Callable[..., Flask], standi
     # What needs no key still works: health, home page, contract.
     for path in ("/healthz", "/", "/openapi.json"):
         assert client.get(path).status_code == 200
+
+
+def test_without_api_key_the_log_says_nobody_can_generate(
+    make_app: Callable[..., Flask], caplog: pytest.LogCaptureFixture
+) -> None:
+    service_log = logging.getLogger("flux_service")  # which keeps its lines from the root's
+    service_log.addHandler(caplog.handler)
+    try:
+        make_app(API_KEY="")
+    finally:
+        service_log.removeHandler(caplog.handler)
+    assert "API_KEY is not set: every generation request will be refused" in caplog.text
 
 
 def test_every_configured_key_works_and_no_other(make_app: Callable[..., Flask]) -> None:
