@@ -2,13 +2,15 @@
 
 httpx's MockTransport, for requests: the service's own `requests.Session` reaches the Workers
 AI stand-in (or any WSGI app) through it, so in-process tests run the real client code, with
-its real retries, envelopes and errors, at the speed of a function call.
+its real retries, envelopes and errors, at the speed of a function call. An answer that took
+longer than the read timeout is a ReadTimeout, as over a socket, but only once it has come.
 """
 
 from __future__ import annotations
 
 import http.client
 import io
+import time
 from collections.abc import Callable, Iterable
 from typing import Any
 
@@ -30,7 +32,7 @@ class WSGITransport(HTTPAdapter):
         self.app = app
 
     def send(  # type: ignore[override]
-        self, request: requests.PreparedRequest, **_options: Any
+        self, request: requests.PreparedRequest, timeout: Any = None, **_options: Any
     ) -> requests.Response:
         body = request.body
         if hasattr(body, "read"):  # a file-like body
@@ -46,6 +48,7 @@ class WSGITransport(HTTPAdapter):
         ).get_environ()
         dropped: list[bool] = []
         environ[DROP] = lambda: dropped.append(True)
+        started = time.monotonic()
         chunks, status, headers = run_wsgi_app(self.app, environ)
         try:
             data = b"".join(chunks)
@@ -55,6 +58,9 @@ class WSGITransport(HTTPAdapter):
                 close()
         if dropped:
             raise requests.ConnectionError("the connection was reset")
+        read_timeout = timeout[1] if isinstance(timeout, tuple) else timeout
+        if read_timeout is not None and time.monotonic() - started > read_timeout:
+            raise requests.ReadTimeout(f"no answer within {read_timeout} s")
         promised = int(headers.get("Content-Length", len(data)))
         raw = urllib3.HTTPResponse(
             body=io.BytesIO(data) if len(data) >= promised else _CutOff(data, promised),

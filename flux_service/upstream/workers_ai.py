@@ -23,7 +23,7 @@ import urllib3
 from config import Settings
 
 from .. import metrics
-from ..errors import AccountLimitError, InvalidRequestError, UpstreamError
+from ..errors import AccountLimitError, InvalidRequestError, UpstreamError, UpstreamTimeoutError
 from .accounts import AccountPool
 from .catalog import ModelSpec
 from .error_table import timed_out, transport_error, upstream_error
@@ -143,8 +143,10 @@ class WorkersAIClient:
             refused = set(self._refused.get(model.id, ()))
         inputs = {name: value for name, value in inputs.items() if name not in refused}
         attempt = 0
+        failure: UpstreamError | None = None  # the passing failure last tried again
         while True:
             account = self._pool.take()
+            given = deadline - time.monotonic()
             try:
                 data = self._post(account, model, inputs, deadline)
             except AccountLimitError as error:
@@ -160,9 +162,14 @@ class WorkersAIClient:
                 inputs = {name: value for name, value in inputs.items() if name != field}
                 continue
             except UpstreamError as error:
+                cut_short = isinstance(error, UpstreamTimeoutError) and given < self._timeout / 2
+                if cut_short and failure is not None:
+                    # A try again that the deadline cut short: the failure before it is the news.
+                    raise failure from None
                 pause = random.uniform(0, min(RETRY_CAP, RETRY_BASE * 2**attempt))
                 if not error.transient or time.monotonic() + pause >= last_retry:
                     raise
+                failure = error
                 attempt += 1
                 log.warning(
                     "upstream failure, try %d again in %.2f s: %s",

@@ -1,6 +1,7 @@
 """The Workers AI client on its own, against the stand-in in process: its two ways of trying
-again (without a refused field; after a passing failure) and when it stops. A call cut short
-by its timeout needs a socket: that is in the e2e tier."""
+again (without a refused field; after a passing failure) and when it stops. In process a slow
+answer fails as a timeout once it has come; one cut off at its timeout needs a socket: that
+is in the e2e tier."""
 
 from __future__ import annotations
 
@@ -10,7 +11,7 @@ from types import SimpleNamespace
 import pytest
 import requests
 
-from flux_service.errors import InvalidRequestError, UpstreamError
+from flux_service.errors import InvalidRequestError, UpstreamError, UpstreamTimeoutError
 from flux_service.upstream import workers_ai
 from flux_service.upstream.catalog import CATALOG
 from flux_service.upstream.workers_ai import WorkersAIClient
@@ -50,8 +51,7 @@ def test_a_passing_failure_is_tried_again_until_the_deadline(
 ) -> None:
     # Each pause is an eighth of the most it may be (RETRY_BASE * 2**n), not a random part of
     # it: tries at 0, 0.06, 0.19 and 0.44 s, and the next pause (0.5 s) would end past the
-    # 0.75 s deadline, so the failure is final. A random pause can end a few milliseconds
-    # before the deadline, and the try after it then fails as a timeout instead.
+    # 0.75 s deadline, so the failure is final.
     monkeypatch.setattr(workers_ai, "random", SimpleNamespace(uniform=lambda _, most: most / 8))
     standin.fail(*[{"kind": "error", "status": 500, "code": 3043}] * 50)
     started = time.monotonic()
@@ -59,6 +59,22 @@ def test_a_passing_failure_is_tried_again_until_the_deadline(
         client(session, timeout="0.75").run(KLEIN, dict(INPUTS))
     assert time.monotonic() - started < 0.75  # within the deadline
     assert 1 < len(standin.received()) < 50
+
+
+def test_a_try_again_that_the_deadline_cuts_short_reports_the_failure_before_it(
+    session: requests.Session, standin: Standin, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # A 503 after 0.3 s, a pause to 0.15 s before the 1 s deadline, and a second try as slow:
+    # the answer names the 503 that was tried again, not a timeout the pause brought about.
+    monkeypatch.setattr(workers_ai, "random", SimpleNamespace(uniform=lambda *_: 0.55))
+    standin.fail({"kind": "error", "status": 503, "code": 3040})
+    standin.configure(latency=0.3)
+    started = time.monotonic()
+    with pytest.raises(UpstreamError) as failed:
+        client(session, timeout="1").run(KLEIN, dict(INPUTS))
+    assert time.monotonic() - started >= 0.85  # it paused and tried again
+    assert not isinstance(failed.value, UpstreamTimeoutError)
+    assert "HTTP 503" in failed.value.message or "capacity" in failed.value.message
 
 
 def test_a_persistent_failure_is_tried_again_only_for_the_retry_budget(
