@@ -48,12 +48,14 @@ def test_the_demo_optimizes_prompts_on_workers_ai_with_nothing_else_set(tmp_path
             time.sleep(0.2)
         key = re.search(r"API key: (\S+)", banner.read_text())
         assert key is not None
-        answer = requests.post(
+        response = requests.post(
             f"{url}/v1/chat/completions",
             json={"messages": [{"role": "user", "content": "雪の中の赤いキツネ"}]},
             headers={"Authorization": f"Bearer {key[1]}"},
             timeout=30,
-        ).json()["choices"][0]["message"]["content"]
+        )
+        assert response.status_code == 200, response.text
+        answer = response.json()["choices"][0]["message"]["content"]
         assert "Prompt model: @cf/google/gemma-4-26b-a4b-it" in answer
         assert "Original prompt: 雪の中の赤いキツネ" in answer
         english = "A richly detailed image of a red fox in the snow"
