@@ -6,6 +6,13 @@ import select
 import socket
 from collections.abc import Callable, Mapping
 
+from gevent.monkey import get_original
+
+# The system's poll, not gevent's (which waits a turn of the loop), nor select(), which refuses
+# descriptors past 1023: a worker holding 500 streams, each with its Workers AI connection,
+# has more, and every stream would seem to have lost its client.
+_poll = get_original("select", "poll")
+
 
 def still_connected(environ: Mapping[str, object]) -> Callable[[], bool]:
     """A check that the client of this request has not closed its connection.
@@ -20,8 +27,9 @@ def still_connected(environ: Mapping[str, object]) -> Callable[[], bool]:
 
     def connected() -> bool:
         try:
-            readable, _, _ = select.select([sock], [], [], 0)
-            return not readable or sock.recv(1, socket.MSG_PEEK) != b""
+            poller = _poll()
+            poller.register(sock.fileno(), select.POLLIN)
+            return not poller.poll(0) or sock.recv(1, socket.MSG_PEEK) != b""
         except (OSError, ValueError):
             return False
 
