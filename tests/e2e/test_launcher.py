@@ -39,30 +39,43 @@ def test_a_bad_setting_in_demo_mode_fails_make_run() -> None:
     assert run.returncode != 0
 
 
-def test_sigterm_to_the_demo_lets_a_drawing_finish_then_stops_the_standin() -> None:
+def command_of(process: psutil.Process) -> str:
+    """What `process` runs, or what became of it."""
+    try:
+        return " ".join(process.cmdline())
+    except psutil.Error as error:
+        return f"({type(error).__name__})"
+
+
+def test_sigterm_to_the_demo_lets_a_drawing_finish_then_stops_the_standin(tmp_path: Path) -> None:
     """As `docker stop` does to a container whose first process is the launcher."""
     env = {
         name: value for name, value in os.environ.items() if not name.startswith(("CF_", "API_"))
     }
     port = free_port()
-    with subprocess.Popen(
-        [sys.executable, "-m", "flux_service.launcher"],
-        cwd=ROOT,
-        env={**env, "PORT": str(port)},
-        stdout=subprocess.PIPE,
-        stderr=subprocess.DEVNULL,
-        text=True,
-        start_new_session=True,  # a group of its own, for the finally below
-    ) as launcher:
+    said = tmp_path / "stderr.txt"
+    with (
+        said.open("w") as errors,
+        subprocess.Popen(
+            [sys.executable, "-m", "flux_service.launcher"],
+            cwd=ROOT,
+            env={**env, "PORT": str(port)},
+            stdout=subprocess.PIPE,
+            stderr=errors,
+            text=True,
+            start_new_session=True,  # a group of its own, for the finally below
+        ) as launcher,
+    ):
         try:
             assert launcher.stdout is not None
             key = next(line.split()[-1] for line in launcher.stdout if "API key:" in line)
             url = f"http://127.0.0.1:{port}"
             wait_until_up(Server(launcher, url), "/healthz")
             children = psutil.Process(launcher.pid).children()
-            (standin_process,) = [
-                child for child in children if "flux_service.standin" in child.cmdline()
-            ]
+            commands = {child.pid: command_of(child) for child in children}
+            standins = [child for child in children if "standin" in commands[child.pid]]
+            assert len(standins) == 1, f"children {commands}, stderr:\n{said.read_text()[-4000:]}"
+            (standin_process,) = standins
             (listening,) = standin_process.net_connections("tcp")
             standin = Standin(requests.Session(), f"http://127.0.0.1:{listening.laddr.port}")
             standin.configure(latency=2)
