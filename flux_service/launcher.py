@@ -37,9 +37,11 @@ def procfile_command(procfile: Path = ROOT / "Procfile") -> list[str]:
 def standin_command(listener: socket.socket, token: str, account: str, *options: str) -> list[str]:
     """The command that runs the stand-in on `listener`, an open socket it inherits, as the
     Cloudflare `account` with `token` (and any more accounts `options` name)."""
+    # `--token=…`, not `--token …`: a random token may begin with "-", which would read as
+    # an option and stop the stand-in at its start.
     return [
-        sys.executable, "-m", "flux_service.standin", "--fd", str(listener.fileno()),
-        "--token", token, "--account", account, *options,
+        sys.executable, "-m", "flux_service.standin", f"--fd={listener.fileno()}",
+        f"--token={token}", f"--account={account}", *options,
     ]  # fmt: skip
 
 

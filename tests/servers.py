@@ -154,10 +154,9 @@ def start_standin(
     """Start the Workers AI stand-in on loopback, playing `account` and `more_accounts`
     (id to token)."""
     since = time.monotonic()
-    options = ["--latency", str(latency), "--optimizer-key", optimizer_key]
-    options += ["--gateway-token", gateway_token]
-    for other, other_token in (more_accounts or {}).items():
-        options += ["--account", f"{other}:{other_token}"]
+    options = [f"--latency={latency}", f"--optimizer-key={optimizer_key}"]
+    options += [f"--gateway-token={gateway_token}"]
+    options += [f"--account={other}:{own}" for other, own in (more_accounts or {}).items()]
     with listening_socket() as listener:
         command = standin_command(listener, token, account, *options)
         process = subprocess.Popen(command, cwd=ROOT, pass_fds=[listener.fileno()])

@@ -37,7 +37,8 @@ class _StandinServer(BaseApplication):
         return self._make_app()
 
 
-def main() -> None:
+def parse_arguments(argv: list[str] | None = None) -> argparse.Namespace:
+    """The command line (`argv`, default: this process's)."""
     parser = argparse.ArgumentParser(description="A local Workers AI look-alike.")
     parser.add_argument("--host", default="127.0.0.1")
     parser.add_argument("--port", type=int, default=8788)
@@ -47,7 +48,11 @@ def main() -> None:
     parser.add_argument("--account", action="append", help="ID, or ID:TOKEN; repeatable")
     parser.add_argument("--optimizer-key", default="")
     parser.add_argument("--gateway-token", default="")
-    args = parser.parse_args()
+    return parser.parse_args(argv)
+
+
+def main() -> None:
+    args = parse_arguments()
     options = {
         "bind": f"fd://{args.fd}" if args.fd is not None else f"{args.host}:{args.port}",
         "workers": 1,
