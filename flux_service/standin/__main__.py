@@ -59,6 +59,10 @@ def main() -> None:
         "worker_class": "gevent",
         "worker_connections": 10000,
         "timeout": 600,
+        # Stopped, it has nothing worth finishing. And a worker that a stop reaches while it
+        # boots still has the master's handlers, which only queue the signal: it would run on
+        # until the master's default 30 s were up.
+        "graceful_timeout": 1,
         "loglevel": "warning",
         "control_socket_disable": True,
     }
