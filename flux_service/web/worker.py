@@ -51,6 +51,8 @@ from gunicorn.workers.ggevent import GeventWorker
 
 from config import DEFAULT_CLIENT_TIMEOUT, DEFAULT_MAX_BODY_BYTES
 
+from .connection import peek
+
 # gunicorn's status for each refusal, and the code we give it.
 _CODES = {
     400: "bad_request",
@@ -226,17 +228,14 @@ class _Unreader(SocketUnreader):
 def _hang_up(client: socket.socket) -> bool:
     """Shut an idle connection down, unless its next request has just arrived; its greenlet
     then reads the end of the stream and ends as if the client had left."""
-    # The real socket: gevent's own shutdown would wake the greenlet with an error to log.
-    raw = client._sock  # type: ignore[attr-defined]
     try:
-        if raw.recv(1, socket.MSG_PEEK | socket.MSG_DONTWAIT):
+        if peek(client):
             return False  # its next request came, not read yet: it is busy now
-    except BlockingIOError:
-        pass  # nothing came: idle indeed
     except OSError:
         return False  # reset by the client: its greenlet ends anyway
+    # The real socket: gevent's own shutdown would wake the greenlet with an error to log.
     with contextlib.suppress(OSError):  # reset just now: the same
-        raw.shutdown(socket.SHUT_RDWR)
+        client._sock.shutdown(socket.SHUT_RDWR)  # type: ignore[attr-defined]
     return True
 
 
