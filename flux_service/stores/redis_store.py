@@ -11,7 +11,6 @@ import redis
 from .. import metrics
 from ..errors import StoreUnavailableError
 from .base import StoredImage, new_key
-from .redis_client import redis_client
 
 log = logging.getLogger(__name__)
 
@@ -98,11 +97,6 @@ class RedisStore:
         self._share = share
         self._redis = client
         self._put = client.register_script(_PUT)
-
-    @classmethod
-    def from_url(cls, url: str, ttl: int, max_bytes: int, share: int) -> RedisStore:
-        """A store on the Redis at `url`, with a client of its own."""
-        return cls(redis_client(url), ttl, max_bytes, share)
 
     def put(self, data: bytes, mime: str, owner: str) -> str:
         key = new_key()

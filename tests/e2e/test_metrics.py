@@ -16,6 +16,7 @@ from prometheus_client import REGISTRY
 from prometheus_client.multiprocess import MultiProcessCollector
 from prometheus_client.parser import text_string_to_metric_families
 
+from flux_service.stores.redis_client import redis_client
 from flux_service.stores.redis_store import RedisStore
 from tests.client_requests import CLIENT_TASKS
 from tests.e2e.service import Service
@@ -194,7 +195,7 @@ def test_a_dead_workers_counts_stay_and_its_live_gauge_goes(
 
 
 def test_the_redis_store_counts_what_leaves_and_why(redis_store: RedisServer) -> None:
-    store = RedisStore.from_url(redis_store.url, ttl=1, max_bytes=100, share=60)
+    store = RedisStore(redis_client(redis_store.url), ttl=1, max_bytes=100, share=60)
     before = {reason: evicted_bytes("redis", reason) for reason in ("expired", "full", "share")}
     store.put(held(40), "image/jpeg", "one")
     store.put(held(40), "image/jpeg", "one")  # over one's share of 60: its first goes
