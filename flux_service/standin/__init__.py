@@ -376,7 +376,8 @@ def _workers_ai_chat(state: StandinState, account: str) -> Response:
     )  # fmt: skip
     content = _written(body["messages"])
     if fault and fault.get("kind") == "error" and "code" in fault:
-        return cf_error(int(fault.get("status", 429)), int(fault["code"]), "Capacity limit")
+        message = fault.get("message", "Capacity limit")
+        return cf_error(int(fault.get("status", 429)), int(fault["code"]), message)
     if fault:
         faulty = optimizer_fault_response(fault, content)
         if faulty is not None:
