@@ -67,11 +67,7 @@ def standin_server() -> Iterator[Server]:
 @pytest.fixture
 def standin(standin_server: Server) -> Standin:
     """The stand-in, clean: no faults queued, nothing recorded, its starting latency."""
-    session = requests.Session()
-    # A connection for each call: the stand-in (gunicorn) closes one idle for 2 s, and a call
-    # sent on it just then fails (RemoteDisconnected), as after a slow service start.
-    session.headers["Connection"] = "close"
-    controls = Standin(session, standin_server.url)
+    controls = Standin(requests.Session(), standin_server.url)
     controls.reset()
     return controls
 

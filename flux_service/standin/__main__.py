@@ -59,6 +59,9 @@ def main() -> None:
         "worker_class": "gevent",
         "worker_connections": 10000,
         "timeout": 600,
+        # Cloudflare keeps an idle connection far longer than gunicorn's default of 2 s; at
+        # 2 s, a call sent on a kept connection just as it closed would fail.
+        "keepalive": 75,
         # Stopped, it has nothing worth finishing. And a worker that a stop reaches while it
         # boots still has the master's handlers, which only queue the signal: it would run on
         # until the master's default 30 s were up.
