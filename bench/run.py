@@ -573,10 +573,7 @@ def a1111(bench: Bench, profile: Profile) -> dict:
     return {
         "upstream_latency_ms": profile.overhead_latency * 1000,
         "clients": 50,
-        "images_requests": len(images["latencies"]),
-        "images_errors": images["errors"],
-        "images_p50_ms": ms(percentile(images["latencies"], 0.5)),
-        "images_p99_ms": ms(percentile(images["latencies"], 0.99)),
+        **images_row(images),
         "txt2img_requests": row["requests"],
         "txt2img_errors": row["errors"],
         "txt2img_p50_ms": row["p50_ms"],
@@ -615,20 +612,26 @@ def mcp(bench: Bench, profile: Profile) -> dict:
     rounds = profile.overhead_rounds * MCP_TURNS
     for clients in (1, 50):
         runs = taking_turns(bench, plans, clients, profile, rounds)
-        images = runs["images"]
         results[f"{clients}_clients"] = {
-            "images_requests": len(images["latencies"]),
-            "images_errors": images["errors"],
-            "images_p50_ms": ms(percentile(images["latencies"], 0.5)),
-            "images_p99_ms": ms(percentile(images["latencies"], 0.99)),
-            "mcp": compare(runs["mcp"], images),
+            **images_row(runs["images"]),
+            "mcp": compare(runs["mcp"], runs["images"]),
         }
     return results
 
 
+def images_row(images: dict) -> dict:
+    """The Images API's side of a comparison: how many, which errors, p50 and p99."""
+    return {
+        "images_requests": len(images["latencies"]),
+        "images_errors": images["errors"],
+        "images_p50_ms": ms(percentile(images["latencies"], 0.5)),
+        "images_p99_ms": ms(percentile(images["latencies"], 0.99)),
+    }
+
+
 def images_plan(bench: Bench) -> dict:
     body = {"model": "flux-1-schnell", "prompt": PROMPT, "response_format": "b64_json"}
-    url = bench.chat_url.replace("/chat/completions", "/images/generations")
+    url = f"{bench.service.url}/v1/images/generations"
     return {"url": url, "headers": bench.auth, "body": body}
 
 
