@@ -123,24 +123,14 @@ def _answer(message: Message, header: str | None) -> dict | None:
         if not message.answered:
             check_modern(header)
             return None
-        version = modern_version(message, _routing_headers())
+        sent = {name: request.headers[name] for name in ROUTING_HEADERS if name in request.headers}
+        version = modern_version(message, sent)
     else:
         version = legacy_version(header)
         if not message.answered:
             return None
     result = _run(message, version)
     return result_body(message.id, completed(result, version))
-
-
-def _routing_headers() -> dict[str, list[str]]:
-    """Every value sent of each routing header, read in one pass over the headers."""
-    wanted = {name.lower(): name for name in ROUTING_HEADERS}
-    found: dict[str, list[str]] = {}
-    for key, value in request.headers.items():
-        name = wanted.get(key.lower())
-        if name is not None:
-            found.setdefault(name, []).append(value)
-    return found
 
 
 def _batch(items: list[Any], header: str | None) -> Response:

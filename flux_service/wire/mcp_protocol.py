@@ -21,7 +21,7 @@ from __future__ import annotations
 import base64
 import binascii
 import re
-from collections.abc import Mapping, Sequence
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -141,10 +141,11 @@ def legacy_version(header: str | None) -> str:
     return header
 
 
-def modern_version(message: Message, headers: Mapping[str, Sequence[str]]) -> str:
+def modern_version(message: Message, headers: Mapping[str, str]) -> str:
     """The modern revision a request speaks, its envelope and headers checked in the SDK's
     order: `_meta` (-32602), then the headers against the body (-32020), then the version
-    (-32022). `headers` holds every value sent of each routing header."""
+    (-32022). A header sent twice reaches WSGI as one comma-joined value, which matches no
+    body and is refused here as a mismatch."""
     meta = message.params.get("_meta")
     if not isinstance(meta, dict) or not {META_VERSION, META_CAPABILITIES} <= meta.keys():
         raise ProtocolError(
@@ -152,16 +153,13 @@ def modern_version(message: Message, headers: Mapping[str, Sequence[str]]) -> st
             f"{META_CAPABILITIES!r}: revision {MODERN_VERSIONS[0]} sends them with every request.",
             INVALID_PARAMS,
         )
-    for name in ROUTING_HEADERS:
-        if len(headers.get(name, ())) > 1:
-            raise _mismatch(f"the {name} header appears more than once")
     version = meta[META_VERSION]
-    if _one(headers, VERSION_HEADER) != version:
+    if headers.get(VERSION_HEADER) != version:
         raise _mismatch(f"the {VERSION_HEADER} header does not match params._meta's version")
-    if _one(headers, METHOD_HEADER) != message.method:
+    if headers.get(METHOD_HEADER) != message.method:
         raise _mismatch(f"the {METHOD_HEADER} header does not match the body's method")
     tool = message.params.get("name") if message.method == "tools/call" else None
-    if tool is not None and decoded_header(_one(headers, NAME_HEADER)) != tool:
+    if tool is not None and decoded_header(headers.get(NAME_HEADER)) != tool:
         raise _mismatch(f"the {NAME_HEADER} header does not match the body's tool name")
     if not isinstance(version, str):
         raise ProtocolError("The protocol version in params._meta is a string.", INVALID_PARAMS)
@@ -248,11 +246,6 @@ def _plain_info() -> dict:
 
 def _is_id(value: object) -> bool:
     return isinstance(value, str) or (isinstance(value, int) and not isinstance(value, bool))
-
-
-def _one(headers: Mapping[str, Sequence[str]], name: str) -> str | None:
-    values = headers.get(name, ())
-    return values[0] if values else None
 
 
 def _invalid(message: str) -> ProtocolError:

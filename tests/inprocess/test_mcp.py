@@ -11,7 +11,7 @@ from flask import Flask
 
 from tests.helpers import API_KEY
 from tests.inprocess.mcp_api import Mcp
-from tests.mcp_messages import LEGACY, META, MODERN, initialize, legacy, modern
+from tests.mcp_messages import LEGACY, META, MODERN, call, initialize, legacy, modern
 from tests.mcp_schemas import check, example
 
 
@@ -103,6 +103,16 @@ def test_modern_headers_that_disagree_with_the_body_are_refused(
     status, error, answered = mcp.error(body, headers)
     assert (status, error["code"], answered) == (400, code, 1)
     assert words in error["message"]
+
+
+@pytest.mark.parametrize("name", ["MCP-Protocol-Version", "Mcp-Method", "Mcp-Name"])
+def test_a_modern_header_sent_twice_is_refused(mcp: Mcp, name: str) -> None:
+    body, headers = call("list_models", {})
+    sent = [("Authorization", f"Bearer {API_KEY}"), *headers.items(), (name, headers[name])]
+    response = mcp.client.post("/mcp", json=body, headers=sent)
+    error = response.get_json()["error"]
+    assert (response.status_code, error["code"]) == (400, -32020)
+    assert f"the {name} header does not match" in error["message"]
 
 
 def test_an_unsupported_modern_version_names_the_supported_one(mcp: Mcp) -> None:

@@ -39,11 +39,11 @@ SPEC_REQUESTS = [
 ]
 
 
-def headers_of(body: dict, **over: list[str]) -> dict[str, list[str]]:
-    """The routing headers a conforming client sends with `body`, each as its values."""
-    found = {"MCP-Protocol-Version": [MODERN], "Mcp-Method": [body["method"]]}
+def headers_of(body: dict, **over: str) -> dict[str, str]:
+    """The routing headers a conforming client sends with `body`."""
+    found = {"MCP-Protocol-Version": MODERN, "Mcp-Method": body["method"]}
     if body["method"] == "tools/call":
-        found["Mcp-Name"] = [body["params"]["name"]]
+        found["Mcp-Name"] = body["params"]["name"]
     return {**found, **over}
 
 
@@ -146,7 +146,7 @@ def test_a_tool_name_header_may_come_in_base64() -> None:
     body = example("CallToolRequest/call-tool-request.json")
     body["params"]["name"] = "météo"
     encoded = "=?base64?bcOpdMOpbw==?="
-    assert modern_version(read_message(body), headers_of(body, **{"Mcp-Name": [encoded]})) == MODERN
+    assert modern_version(read_message(body), headers_of(body, **{"Mcp-Name": encoded})) == MODERN
 
 
 @pytest.mark.parametrize(
@@ -156,16 +156,17 @@ def test_a_tool_name_header_may_come_in_base64() -> None:
         (lambda b, _: b["params"]["_meta"].pop("io.modelcontextprotocol/clientCapabilities"),
          INVALID_PARAMS, "clientCapabilities"),
         (lambda _, h: h.pop("MCP-Protocol-Version"), HEADER_MISMATCH, "MCP-Protocol-Version"),
-        (lambda _, h: h.update({"MCP-Protocol-Version": ["2025-11-25"]}), HEADER_MISMATCH,
+        (lambda _, h: h.update({"MCP-Protocol-Version": "2025-11-25"}), HEADER_MISMATCH,
          "MCP-Protocol-Version"),
         (lambda _, h: h.pop("Mcp-Method"), HEADER_MISMATCH, "Mcp-Method"),
-        (lambda _, h: h.update({"Mcp-Method": ["tools/list"]}), HEADER_MISMATCH, "Mcp-Method"),
+        (lambda _, h: h.update({"Mcp-Method": "tools/list"}), HEADER_MISMATCH, "Mcp-Method"),
         (lambda _, h: h.pop("Mcp-Name"), HEADER_MISMATCH, "Mcp-Name"),
-        (lambda _, h: h.update({"Mcp-Name": ["get_forecast"]}), HEADER_MISMATCH, "Mcp-Name"),
-        (lambda _, h: h.update({"Mcp-Name": ["=?base64?not base64?="]}), HEADER_MISMATCH,
+        (lambda _, h: h.update({"Mcp-Name": "get_forecast"}), HEADER_MISMATCH, "Mcp-Name"),
+        (lambda _, h: h.update({"Mcp-Name": "=?base64?not base64?="}), HEADER_MISMATCH,
          "Mcp-Name"),
-        (lambda _, h: h.update({"Mcp-Method": ["tools/call", "tools/call"]}), HEADER_MISMATCH,
-         "more than once"),
+        # a header sent twice, as WSGI servers hand it on: one comma-joined value
+        (lambda _, h: h.update({"Mcp-Method": "tools/call,tools/call"}), HEADER_MISMATCH,
+         "Mcp-Method"),
     ],
 )  # fmt: skip
 def test_the_modern_checks_refuse_in_the_sdks_order(change, code: int, words: str) -> None:
@@ -180,7 +181,7 @@ def test_the_modern_checks_refuse_in_the_sdks_order(change, code: int, words: st
 def test_an_unsupported_version_names_the_supported_ones_as_the_spec_shows() -> None:
     body = example("ListToolsRequest/list-tools-request.json")
     body["params"]["_meta"]["io.modelcontextprotocol/protocolVersion"] = "1900-01-01"
-    headers = headers_of(body, **{"MCP-Protocol-Version": ["1900-01-01"]})
+    headers = headers_of(body, **{"MCP-Protocol-Version": "1900-01-01"})
     error = refused(modern_version, read_message(body), headers)
     spec = example("UnsupportedProtocolVersionError/unsupported-version.json")
     assert error.rpc_code == spec["error"]["code"] == UNSUPPORTED_VERSION
@@ -192,7 +193,7 @@ def test_an_unsupported_version_names_the_supported_ones_as_the_spec_shows() -> 
 def test_the_header_mismatch_error_has_the_specs_code() -> None:
     spec = example("HeaderMismatchError/header-mismatch.json")
     body, _ = modern("tools/list")
-    error = refused(modern_version, read_message(body), {"Mcp-Method": ["tools/list"]})
+    error = refused(modern_version, read_message(body), {"Mcp-Method": "tools/list"})
     assert error.rpc_code == spec["error"]["code"]
     assert error.message.startswith("Header mismatch:")
 
