@@ -7,7 +7,7 @@ import logging
 from typing import TYPE_CHECKING
 
 import requests
-from flask import Flask, Response, current_app, g, request
+from flask import Flask, Response, current_app, request
 from flask_cors import CORS
 
 from config import Settings, load_settings, store_scheme
@@ -36,6 +36,7 @@ from .byte_budget import ByteBudget
 from .forwarded import Proxies
 from .image_server import ImageServer
 from .json_response import register_error_handlers
+from .orders import count_refusal
 from .ratelimit import RateLimits
 from .request_log import init_request_log
 from .state import State, current_state
@@ -237,11 +238,7 @@ def _refuse_early() -> None:
 
 
 def _count_refusal(response: Response) -> Response:
-    """A refused request (4xx, not a rate limit itself) counts against the looser limit."""
-    limits = current_state().limits
-    refused = 400 <= response.status_code < 500 and response.status_code != 429
-    if limits is not None and refused and not g.get("generating"):
-        limits.count_refusal(current_client())
+    count_refusal(response.status_code)
     return response
 
 

@@ -31,7 +31,7 @@ from ..wire.mcp_results import (
 from ..wire.mcp_tools import MODELS
 from .auth import current_client
 from .connection import still_connected
-from .orders import image_link, plan, sources
+from .orders import count_refusal, image_link, plan, sources
 from .request_log import collect_noted
 from .state import current_state
 
@@ -55,17 +55,8 @@ def call_tool(name: str, arguments: dict, version: str) -> dict:
         raise  # nobody is left to read a result
     except FluxError as error:
         g.log_fields["tool_error"] = error.code or error.type
-        _count_refusal(error)
+        count_refusal(error.status)  # as the 400 it would be at any other door
         return failure_result(error.message)
-
-
-def _count_refusal(error: FluxError) -> None:
-    """A tool error that is the caller's fault counts against RATE_LIMIT's looser limit on
-    refused requests, as the 400 it would be at any other door does (`factory`)."""
-    limits = current_state().limits
-    refused = 400 <= error.status < 500 and error.status != 429
-    if limits is not None and refused and not g.get("generating"):
-        limits.count_refusal(current_client())
 
 
 def _draw(asked: Drawing) -> Drawn:

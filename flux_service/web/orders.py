@@ -111,6 +111,16 @@ def plan(order: Order, param: str, inline: bool = False) -> Plan:
     return planned
 
 
+def count_refusal(status: int) -> None:
+    """A request refused with `status` (4xx, not a rate limit itself) counts against
+    RATE_LIMIT's looser limit on refused requests, unless it got as far as `plan`, which
+    counted its images already. Every door's refusals and the MCP tools' errors alike."""
+    limits = current_state().limits
+    refused = 400 <= status < 500 and status != 429
+    if limits is not None and refused and not g.get("generating"):
+        limits.count_refusal(current_client())
+
+
 def _hold_unsent(size: int) -> None:
     """Take `size` bytes of MAX_UNSENT_BYTES until the answer has been sent (or given up)."""
     state = current_state()
