@@ -14,6 +14,7 @@ from flask import Flask
 from tests.helpers import API_KEY, Standin
 from tests.inprocess.mcp_api import Mcp
 from tests.mcp_messages import LEGACY, MODERN, call, legacy, modern
+from tests.pictures import data_uri, encoded, pattern
 
 AUTH = {"Authorization": f"Bearer {API_KEY}", "Content-Type": "application/json"}
 
@@ -163,9 +164,11 @@ def test_pictures_the_service_may_not_fetch_or_read_are_tool_errors(
 
 
 def test_a_mask_without_a_fetchable_url_is_refused_too(mcp: Mcp, standin: Standin) -> None:
-    arguments = {"prompt": "red", "images": ["data:image/png;base64,aGVsbG8="],
+    arguments = {"prompt": "red", "images": [data_uri(encoded(pattern(256, 256)))],
                  "mask": "http://10.0.0.1/mask.png"}  # fmt: skip
-    assert mcp.call("edit_image", arguments)["isError"] is True
+    result = mcp.call("edit_image", arguments)
+    assert result["isError"] is True
+    assert "private or local address (10.0.0.1)" in result["content"][0]["text"]
     assert standin.received() == []
 
 
