@@ -7,7 +7,7 @@ from urllib.parse import urlsplit
 from flask import Response, render_template
 
 from ..generation.prompt import MAX_SIDE, MIN_SIDE, RATIO_SIZES
-from ..wire.translations import duration
+from ..wire.translations import kept_for
 from .state import State
 
 # The page runs only its own files: no inline code, nothing from elsewhere. `{images}` adds
@@ -30,9 +30,7 @@ def home_page(state: State) -> Response:
         optimization=settings.prompt_optimization,
         store=state.store.name,
         expiration=settings.image_expiration,
-        kept_for=f"for {duration(settings.image_expiration)}"
-        if settings.image_expiration
-        else "for good",
+        kept_for=kept_for(settings.image_expiration),
         ratios=RATIO_SIZES,
         sides=(MIN_SIDE, MAX_SIDE),
         demo=settings.demo_mode,

@@ -53,7 +53,7 @@ from ..wire.mcp_protocol import (
     result_body,
 )
 from ..wire.mcp_tools import EDIT, GENERATE, MODELS, tools
-from ..wire.translations import duration
+from ..wire.translations import kept_for
 from .auth import presented_key, require_api_key
 from .bodies import read_json
 from .json_response import json_response
@@ -205,13 +205,12 @@ def _tool_names() -> set[str]:
 
 
 def _instructions() -> str:
-    kept = current_state().settings.image_expiration
-    kept_for = f"for {duration(kept)}" if kept else "for good"
+    kept = kept_for(current_state().settings.image_expiration)
     return (
         "Flux API draws images with FLUX models on Cloudflare Workers AI. generate_image "
         "draws from a prompt; edit_image changes images given as http(s) URLs, data: URIs or "
         f"the links this service returned; {MODELS} tells what each model can do and costs. "
-        f"Each result shows a preview of every image and links the full one, kept {kept_for}: "
+        f"Each result shows a preview of every image and links the full one, kept {kept}: "
         "give the user the link."
     )
 

@@ -16,7 +16,7 @@ from ..generation.prompt import MAX_SIDE, MIN_SIDE, RATIO_SIZES
 from ..upstream.catalog import MAX_SEED, ModelSpec, ServedModels
 from .fields import MAX_IMAGES
 from .mcp_protocol import RICH_VERSION
-from .translations import duration
+from .translations import kept_for
 
 GENERATE, EDIT, MODELS = "generate_image", "edit_image", "list_models"
 FORMATS = ["jpeg", "png", "webp"]
@@ -32,10 +32,10 @@ def choices(tool: str, models: ServedModels) -> list[ModelSpec]:
 def tools(models: ServedModels, editor: ModelSpec | None, kept: int, version: str) -> list[dict]:
     """The tools, as `tools/list` gives them to a client of `version`: edit_image only when
     a served model works from images (`editor`, the one it uses by default)."""
-    kept_for = f"for {duration(kept)}" if kept else "for good"
-    listed = [_generate_tool(models, kept_for)]
+    kept_phrase = kept_for(kept)
+    listed = [_generate_tool(models, kept_phrase)]
     if editor is not None:
-        listed.append(_edit_tool(models, editor, kept_for))
+        listed.append(_edit_tool(models, editor, kept_phrase))
     listed.append(_models_tool())
     if version >= RICH_VERSION:
         return listed

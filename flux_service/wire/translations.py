@@ -304,3 +304,9 @@ def duration(seconds: int, short: bool = False) -> str:
     if short:
         return f"{count} {symbol}"
     return f"{count} {name}" if count == 1 else f"{count} {name}s"
+
+
+def kept_for(seconds: int) -> str:
+    """How long an image is kept, IMAGE_EXPIRATION `seconds` (0: never deleted): "for 7 days",
+    "for good"."""
+    return f"for {duration(seconds)}" if seconds else "for good"

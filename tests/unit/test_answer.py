@@ -13,7 +13,7 @@ from flux_service.generation.plan import Plan, PromptChoice
 from flux_service.generation.prompt import PromptSpec
 from flux_service.upstream.catalog import CATALOG
 from flux_service.wire.markdown import failure_part, intro, markdown_text, prompt_part, result_part
-from flux_service.wire.translations import TEXTS, duration, time_left
+from flux_service.wire.translations import TEXTS, duration, kept_for, time_left
 
 SCHNELL = CATALOG["@cf/black-forest-labs/flux-1-schnell"]
 PLAN = Plan(
@@ -100,6 +100,11 @@ def test_durations_in_the_largest_unit_that_divides_them(
     seconds: int, long: str, short: str
 ) -> None:
     assert (duration(seconds), duration(seconds, short=True)) == (long, short)
+    assert kept_for(seconds) == f"for {long}"
+
+
+def test_an_image_never_deleted_is_kept_for_good() -> None:
+    assert kept_for(0) == "for good"
 
 
 @pytest.mark.parametrize("language", LANGUAGES)
