@@ -27,7 +27,7 @@ from ..upstream.catalog import ModelSpec, ServedModels, lookup
 from ..upstream.costs import estimate
 from ..upstream.workers_ai import request_size
 from .fields import MAX_IMAGES, optional, seed_of
-from .images import IMAGE_FORMATS, output_mime, parse_size
+from .images import output_mime, parse_size
 from .markdown import ALT_TEXT_LIMIT, markdown_text, markdown_url
 from .mcp_protocol import RICH_VERSION
 from .mcp_tools import EDIT, GENERATE, choices
@@ -305,4 +305,4 @@ def _format(image: EncodedImage) -> str:
 
 
 def _format_of(mime: str) -> str:
-    return next(name.upper() for name, known in IMAGE_FORMATS.items() if known == mime)
+    return EXTENSIONS[mime].upper()

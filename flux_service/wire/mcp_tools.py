@@ -13,13 +13,14 @@ schemas: its clients get neither.
 from __future__ import annotations
 
 from ..generation.prompt import MAX_SIDE, MIN_SIDE, RATIO_SIZES
+from ..stores.base import EXTENSIONS
 from ..upstream.catalog import MAX_SEED, ModelSpec, ServedModels
 from .fields import MAX_IMAGES
 from .mcp_protocol import RICH_VERSION
 from .translations import kept_for
 
 GENERATE, EDIT, MODELS = "generate_image", "edit_image", "list_models"
-FORMATS = ["jpeg", "png", "webp"]
+FORMATS = list(EXTENSIONS.values())  # every format the service keeps, as output_format names it
 
 
 def choices(tool: str, models: ServedModels) -> list[ModelSpec]:
