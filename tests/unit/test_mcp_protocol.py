@@ -13,6 +13,7 @@ from flux_service.wire.mcp_protocol import (
     INVALID_REQUEST,
     LEGACY_VERSIONS,
     MAX_BATCH,
+    PARSE_ERROR,
     UNSUPPORTED_VERSION,
     Message,
     completed,
@@ -265,7 +266,7 @@ def test_an_error_whose_request_id_is_unknown_has_a_null_id() -> None:
 
 
 def test_the_specs_error_examples_have_our_codes() -> None:
-    assert example("ParseError/invalid-json.json")["code"] == -32700
+    assert example("ParseError/invalid-json.json")["code"] == PARSE_ERROR
     assert example("InvalidParamsError/unknown-tool.json")["code"] == INVALID_PARAMS
     missing = method_not_found("prompts/list")
     assert missing.rpc_code == example("MethodNotFoundError/prompts-not-supported.json")["code"]
