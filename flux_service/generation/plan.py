@@ -88,7 +88,12 @@ class Plan:
     # What the model is sent beside the prompt, when it takes it ("" and None: nothing).
     negative_prompt: str = ""
     guidance: float | None = None
-    strength: float | None = None
+
+    @property
+    def strength(self) -> float | None:
+        """How far an img2img edit moves from its image: the field sent, None when none is."""
+        strength = self.fields.get("strength")
+        return strength if isinstance(strength, float) else None
 
     @property
     def scaled(self) -> bool:
@@ -168,7 +173,6 @@ class Planner:
         guidance = order.guidance
         if guidance is not None:
             guidance = model.guidance.clamp(guidance) if model.guidance is not None else None
-        strength = fields.get("strength")
         seeds = _seeds(model, order)
         if written is not None and len(written.text) > model.prompt_limit:
             limit = model.prompt_limit
@@ -190,7 +194,6 @@ class Planner:
             repeatable=not model.seed or order.seed is not None,
             negative_prompt=negative,
             guidance=guidance,
-            strength=strength if isinstance(strength, float) else None,
         )
 
     def _usual_steps(self, model: ModelSpec) -> int | None:
