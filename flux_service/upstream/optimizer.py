@@ -24,6 +24,7 @@ from .costs import Cost
 from .error_table import upstream_error
 from .http_session import CONNECT_TIMEOUT, proxies_for
 from .text_models import estimate_tokens, text_cost
+from .workers_ai import first_error
 
 DEFAULT_SYSTEM_MESSAGE = """\
 You write prompts for a text-to-image model of the FLUX family.
@@ -257,8 +258,7 @@ def _endpoint(url: str, key: str, settings: Settings) -> Endpoint:
 def _error_code(response: requests.Response) -> int | None:
     """The Workers AI error code in a refusal's body, if it has one."""
     try:
-        errors = response.json().get("errors")
-        code = errors[0].get("code") if isinstance(errors, list) and errors else None
-    except (ValueError, AttributeError):
+        envelope = response.json()
+    except ValueError:
         return None
-    return code if isinstance(code, int) else None
+    return first_error(envelope)[0] if isinstance(envelope, dict) else None

@@ -253,12 +253,13 @@ def read_answer(status: int, content_type: str, body: bytes, model: ModelSpec) -
             return pybase64.b64decode(image, validate=True)
         except (binascii.Error, ValueError):
             raise UpstreamError("Workers AI sent an image that is not valid base64.") from None
-    code, reason = _first_error(envelope)
+    code, reason = first_error(envelope)
     # Any 2xx whose envelope says success: false is read as "HTTP 200 with success: false".
     raise upstream_error(200 if ok else status, code, reason, model.id)
 
 
-def _first_error(envelope: dict) -> tuple[int | None, str]:
+def first_error(envelope: dict) -> tuple[int | None, str]:
+    """The code and message of the first error in a Workers AI envelope, if it has one."""
     errors = envelope.get("errors")
     if isinstance(errors, list) and errors and isinstance(errors[0], dict):
         code = errors[0].get("code")
