@@ -126,6 +126,8 @@ class PromptOptimizer:
             url = chat_completions_url(settings.external_api_base)
             self._endpoints = [_endpoint(url, settings.external_api_key, settings)]
         self._system_message = settings.system_message or DEFAULT_SYSTEM_MESSAGE
+        # Every estimate reads the system message, and it never changes: counted once.
+        self._system_tokens = estimate_tokens(self._system_message)
         self._timeout = (CONNECT_TIMEOUT, settings.optimizer_timeout)
 
     def estimate(self, description: str) -> Cost:
@@ -133,7 +135,7 @@ class PromptOptimizer:
         another provider; on Workers AI, what it reads and the longest answer it may write."""
         if not self.on_workers_ai:
             return Cost(0.0)
-        read = estimate_tokens(self._system_message) + estimate_tokens(description) + 20
+        read = self._system_tokens + estimate_tokens(description) + 20
         return text_cost(self.model, read, MAX_ANSWER_TOKENS)
 
     def optimize(self, description: str, ratio: str, size: str) -> tuple[str, Cost]:
