@@ -20,7 +20,6 @@ class TextPrice:
 
     input: float
     output: float
-    reasoning: bool = False  # it thinks before it answers: its output tokens run long
 
 
 TEXT_PRICES: dict[str, TextPrice] = {
@@ -30,9 +29,10 @@ TEXT_PRICES: dict[str, TextPrice] = {
     "@cf/ibm-granite/granite-4.0-h-micro": TextPrice(1_542, 10_158),
     "@cf/mistralai/mistral-small-3.1-24b-instruct": TextPrice(31_876, 50_488),
     "@cf/meta/llama-3.3-70b-instruct-fp8-fast": TextPrice(26_668, 204_805),
-    "@cf/qwen/qwen3-30b-a3b-fp8": TextPrice(4_625, 30_475, reasoning=True),
-    "@cf/zai-org/glm-4.7-flash": TextPrice(5_500, 36_400, reasoning=True),
-    "@cf/openai/gpt-oss-20b": TextPrice(18_182, 27_273, reasoning=True),
+    # Reasoning models: they think before they answer, and their output tokens run long.
+    "@cf/qwen/qwen3-30b-a3b-fp8": TextPrice(4_625, 30_475),
+    "@cf/zai-org/glm-4.7-flash": TextPrice(5_500, 36_400),
+    "@cf/openai/gpt-oss-20b": TextPrice(18_182, 27_273),
 }
 MILLION = 1_000_000
 
