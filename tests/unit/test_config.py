@@ -5,6 +5,7 @@ import re
 from dataclasses import fields
 
 import pytest
+from limits.storage import MemoryStorage, RedisStorage
 
 from config import (
     ABOVE,
@@ -17,8 +18,11 @@ from config import (
 )
 from flux_service.stores.file_layout import STORE_MARKER
 from flux_service.stores.store_urls import shared_redis
+from flux_service.web.factory import open_redis
+from flux_service.web.ratelimit import RateLimits
 
 REQUIRED = {"CF_ACCOUNT_ID": "acc", "CF_API_TOKEN": "tok"}
+S3 = {"IMAGE_STORE": "s3://pictures/f", "AWS_ACCESS_KEY_ID": "i", "AWS_SECRET_ACCESS_KEY": "s"}
 
 
 def load(**env: str) -> Settings:
@@ -118,6 +122,11 @@ def test_the_shared_redis_is_the_stores_else_redis_url() -> None:
     assert shared_redis(load()) == ""
     assert shared_redis(load(IMAGE_STORE="redis://r:6379/0")) == "redis://r:6379/0"
     assert shared_redis(load(REDIS_URL="redis://q:6379/1")) == "redis://q:6379/1"
+    assert shared_redis(load(**S3)) == ""
+    assert shared_redis(load(**S3, REDIS_URL="redis://r:6379/1")) == "redis://r:6379/1"
+    assert shared_redis(load(IMAGE_STORE="redis://a/0", REDIS_URL="redis://b/0")) == "redis://a/0"
+    with pytest.raises(ConfigError, match="REDIS_URL"):
+        load(REDIS_URL="http://r:6379")
 
 
 def test_the_optimizer_needs_nothing_but_its_switch() -> None:
@@ -369,15 +378,28 @@ def test_budgets_with_several_workers_on_disk_need_a_redis(variable: str) -> Non
     assert load(IMAGE_STORE="redis://r/0", WEB_CONCURRENCY="4", **{variable: "1"})
 
 
-def test_rate_limits_count_in_the_store_or_in_redis_url() -> None:
-    s3 = {"IMAGE_STORE": "s3://pictures/f", "AWS_ACCESS_KEY_ID": "i", "AWS_SECRET_ACCESS_KEY": "s"}
-    # No shared Redis: each process counts in memory.
-    assert shared_redis(load()) == ""
-    assert shared_redis(load(**s3)) == ""
-    assert shared_redis(load(**s3, REDIS_URL="redis://r:6379/1")) == "redis://r:6379/1"
-    assert shared_redis(load(IMAGE_STORE="redis://a/0", REDIS_URL="redis://b/0")) == "redis://a/0"
-    with pytest.raises(ConfigError, match="REDIS_URL"):
-        load(REDIS_URL="http://r:6379")
+@pytest.mark.parametrize(
+    ("env", "redis"),
+    [
+        ({}, None),  # no shared Redis: each process counts in memory
+        ({**S3, "WEB_CONCURRENCY": "1"}, None),
+        ({**S3, "REDIS_URL": "redis://r:6379/1"}, ("r", 6379, 1)),
+        ({"IMAGE_STORE": "redis://a:6380/2"}, ("a", 6380, 2)),
+        ({"IMAGE_STORE": "redis://a:6379/0", "REDIS_URL": "redis://b:6379/0"}, ("a", 6379, 0)),
+    ],
+)
+def test_rate_limits_count_in_the_store_or_in_redis_url(
+    env: dict[str, str], redis: tuple[str, int, int] | None
+) -> None:
+    # Built as the app builds them, never connected: no Redis need answer at these addresses.
+    settings = load(**env, RATE_LIMIT="5/minute")
+    storage = RateLimits(settings, open_redis(settings))._window.storage
+    if redis is None:
+        assert isinstance(storage, MemoryStorage)
+    else:
+        assert isinstance(storage, RedisStorage)
+        kwargs = storage.storage.connection_pool.connection_kwargs
+        assert (kwargs["host"], kwargs["port"], kwargs["db"]) == redis
 
 
 @pytest.mark.parametrize(
