@@ -5,12 +5,13 @@ value raises `ConfigError` naming the variable, so start-up stops with one clear
 instead of failing later in the middle of a request.
 
 The module reads from top to bottom:
-- the defaults, and `Settings`, the fields the service reads;
+- the defaults, and `Settings`, the fields the service reads, each with its default;
 - the parsers that know this service: the account pool, the models, the store (the generic
   ones are in flux_service/setting_parsers.py);
 - `SETTINGS`, the table: one row per variable, in the order docs/settings.md shows them,
-  with its parser, its default, its line in the documentation and any older names that
-  still work; a default worked out from other settings is a named function just above it;
+  with its parser, its line in the documentation and any older names that still work; its
+  default is its field's, unless worked out from other settings by a named function just
+  above it;
 - `CHECKS`, the rules that span several settings, one function each, named for what it
   refuses;
 - `load_settings`: every row in order, then what no single row gives (the models served,
@@ -26,7 +27,7 @@ import hashlib
 import os
 import re
 from collections.abc import Callable, Mapping
-from dataclasses import KW_ONLY, dataclass, field
+from dataclasses import KW_ONLY, MISSING, dataclass, field, fields
 from typing import Any, TypeVar
 from urllib.parse import urlsplit
 
@@ -331,15 +332,23 @@ class Setting:
 
     env: str
     parse: Callable[[str], Any]  # the text to the value; ValueError says what was expected
-    default: object | DerivedDefault  # as_text writes it as text, then it is parsed as given
     doc: str  # the line's meaning; ABOVE: said on the line of the variable above
     _: KW_ONLY
+    # as_text writes it as text, then it is parsed as given. None: its field's in Settings,
+    # so that a default is written once; a row gives its own only when the field has none,
+    # or when it is worked out from other settings.
+    default: object | DerivedDefault = None
     shown: str = ""  # the default as the documentation shows it, when not the default itself
     aliases: tuple[str, ...] = ()  # older names that still work; the current name wins
     field_name: str = ""  # the field of Settings; "": the variable in lower case
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "field_name", self.field_name or self.env.lower())
+        if self.default is None:
+            default = next(f.default for f in fields(Settings) if f.name == self.field_name)
+            if default is MISSING:
+                raise TypeError(f"{self.env} needs a default: its field in Settings has none")
+            object.__setattr__(self, "default", default)
 
 
 ABOVE = "(the variable above says)"
@@ -380,83 +389,85 @@ def _trusted_proxies(_: Mapping[str, Any], env: Env) -> object:
 
 # fmt: off
 SETTINGS: tuple[Setting, ...] = (
-    Setting("API_KEY", _keys, "",
+    Setting("API_KEY", _keys,
             "keys clients must send, comma-separated, each of 16 characters or more (`python3 -c "
             "'import secrets; print(\"sk-\" + secrets.token_urlsafe(24))'` makes one). Start-up "
             "refuses a shorter key, and `.env.example`'s placeholder `sk-change-me`, except in "
             "the local demo. Without one the service generates for nobody", field_name="api_keys"),
-    Setting("CF_ACCOUNT_ID", str, "", "Cloudflare account id", shown=_REQUIRED),
-    Setting("CF_API_TOKEN", str, "",
-            "Cloudflare API token with the Workers AI permission", shown=_REQUIRED),
-    Setting("CF_ACCOUNTS", _pool, "",
+    Setting("CF_ACCOUNT_ID", str, "Cloudflare account id", default="", shown=_REQUIRED),
+    Setting("CF_API_TOKEN", str,
+            "Cloudflare API token with the Workers AI permission", default="", shown=_REQUIRED),
+    Setting("CF_ACCOUNTS", _pool,
             "several Cloudflare accounts, `account_id:api_token,account_id:api_token`: "
             "generations take them in turn, and one out of its allocation or at its rate limit "
             "rests ([Several Cloudflare accounts](deploying.md#several-cloudflare-accounts)). "
             "Each id once; beside it, `CF_ACCOUNT_ID` and `CF_API_TOKEN` may stay only as one of "
             "its entries"),
-    Setting("CF_API_BASE", url, DEFAULT_CF_API_BASE, "base of the Workers AI REST API"),
-    Setting("CF_AI_GATEWAY", gateway_id, "",
+    Setting("CF_API_BASE", url, "base of the Workers AI REST API"),
+    Setting("CF_AI_GATEWAY", gateway_id,
             "an AI Gateway id: calls then go to "
             "`{CF_AI_GATEWAY_BASE}/{account}/{gateway}/workers-ai/{model}`"),
-    Setting("CF_AI_GATEWAY_TOKEN", str, "",
+    Setting("CF_AI_GATEWAY_TOKEN", str,
             "sent as `cf-aig-authorization: Bearer …` for an authenticated gateway"),
-    Setting("CF_AI_GATEWAY_BASE", url, DEFAULT_CF_AI_GATEWAY_BASE, "base of AI Gateway"),
-    Setting("FLUX_MODEL", _model_id, DEFAULT_MODEL, "the default model (id or short name)"),
-    Setting("MODELS", _model_ids, DEFAULT_MODELS,
+    Setting("CF_AI_GATEWAY_BASE", url, "base of AI Gateway"),
+    Setting("FLUX_MODEL", _model_id, "the default model (id or short name)"),
+    Setting("MODELS", _model_ids,
             "models offered, comma-separated; `FLUX_MODEL` is always included",
             shown="FLUX.1 schnell, FLUX.2 klein 4B, klein 9B"),
-    Setting("FLUX_NUM_STEPS", between(1, 100), DEFAULT_STEPS,
+    Setting("FLUX_NUM_STEPS", between(1, 100),
             "diffusion steps for `FLUX_MODEL`, clamped to what it allows; other models use their "
             "own default"),
-    Setting("IMAGE_EXPIRATION", between(0, MAX_LASTING_EXPIRATION), DEFAULT_IMAGE_EXPIRATION,
+    Setting("IMAGE_EXPIRATION", between(0, MAX_LASTING_EXPIRATION),
             "seconds an image is kept (at most 7 days in memory or Redis); `0` keeps images for "
             "good, on disk or in S3 only (the memory and Redis stores refuse it at start-up). "
             "The answer and the home page say how long"),
-    Setting("IMAGE_STORE", _store, "memory",
+    Setting("IMAGE_STORE", _store,
             "where images wait: `memory` (this process), a `redis://` / `rediss://` URL shared "
             "by every worker and instance, `redis` for the URL in `REDIS_URL` (as Redis add-ons "
             "set it), `file:///a/folder` (files on this machine's disk, shared by its workers, "
             "kept across restarts), or `s3://bucket/prefix` (an S3-compatible bucket; the prefix "
             "is required, and the service's alone)"),
-    Setting("IMAGE_STORE_MAX_BYTES", between(MIB, 1 << 40), DEFAULT_IMAGE_STORE_MAX_BYTES,
+    Setting("IMAGE_STORE_MAX_BYTES", between(MIB, 1 << 40),
             "most bytes of images kept, in memory, in Redis or on disk; when full, the oldest "
             "goes first (and a warning is logged). At least 1 MiB"),
-    Setting("S3_ENDPOINT_URL", optional_url, "",
+    Setting("S3_ENDPOINT_URL", optional_url,
             "with `IMAGE_STORE=s3://…`: the S3-compatible endpoint, e.g. `https://<account "
             "id>.r2.cloudflarestorage.com` (R2), `http://minio:9000`, `http://seaweedfs:8333`; "
             "with one set, buckets are addressed as paths, as MinIO and SeaweedFS need",
             shown="AWS S3"),
-    Setting("AWS_ACCESS_KEY_ID", str, "",
+    Setting("AWS_ACCESS_KEY_ID", str,
             "the bucket's credentials (for R2, an API token's S3 key pair); the secret is never "
             "logged", shown="— (required with `s3://`)"),
-    Setting("AWS_SECRET_ACCESS_KEY", str, "", ABOVE),
-    Setting("AWS_REGION", region, DEFAULT_S3_REGION,
+    Setting("AWS_SECRET_ACCESS_KEY", str, ABOVE),
+    Setting("AWS_REGION", region,
             "the bucket's region: `auto` for R2, the bucket's own for AWS S3",
             aliases=("AWS_DEFAULT_REGION",)),
-    Setting("IMAGE_PUBLIC_BASE_URL", optional_url, "",
+    Setting("IMAGE_PUBLIC_BASE_URL", optional_url,
             "with `s3://…`: where anyone reads the bucket (a public R2 bucket's `r2.dev` address "
             "or its custom domain); answers then link to "
             "`<IMAGE_PUBLIC_BASE_URL>/<prefix><key>`, served by the bucket itself"),
-    Setting("IMAGE_STORE_KEY_BYTES", between(MIB, 1 << 40), _key_share,
+    Setting("IMAGE_STORE_KEY_BYTES", between(MIB, 1 << 40),
             "most bytes of images one API key holds in the memory or Redis store (the same "
             "shares as `MAX_GENERATIONS_PER_KEY`); past it, that key's own oldest image goes "
             "first, never another key's. The disk and S3 stores keep every key's images alike, "
             "and start-up refuses the setting with them",
-            shown="a share of `IMAGE_STORE_MAX_BYTES`"),
-    Setting("WEB_CONCURRENCY", between(1, 256), _workers,
+            default=_key_share, shown="a share of `IMAGE_STORE_MAX_BYTES`"),
+    Setting("WEB_CONCURRENCY", between(1, 256),
             "gunicorn worker processes; more than one needs a shared store (Redis, disk or S3), "
-            "and start-up refuses otherwise", shown="`1` with `memory`, two per core otherwise"),
-    Setting("MAX_CONCURRENT_GENERATIONS", between(1, 100_000), DEFAULT_MAX_CONCURRENT_GENERATIONS,
+            "and start-up refuses otherwise",
+            default=_workers, shown="`1` with `memory`, two per core otherwise"),
+    Setting("MAX_CONCURRENT_GENERATIONS", between(1, 100_000),
             "generations running at once on this instance (split among its workers); beyond it a "
             "new one waits up to `GENERATION_WAIT`, then gets 503 with `Retry-After: 5`. 48 in "
             "flight at a few seconds each is Workers AI's 720 a minute"),
-    Setting("MAX_GENERATIONS_PER_KEY", between(1, 100_000), _generation_share,
+    Setting("MAX_GENERATIONS_PER_KEY", between(1, 100_000),
             "generations one API key may have running at once: all of them with one key in "
             "`API_KEY`, half with two, a third with three, a quarter from four on. Beyond it: "
-            "503 at once", shown="a share of `MAX_CONCURRENT_GENERATIONS`"),
-    Setting("GENERATION_WAIT", between(0.0, 600.0), DEFAULT_GENERATION_WAIT,
+            "503 at once",
+            default=_generation_share, shown="a share of `MAX_CONCURRENT_GENERATIONS`"),
+    Setting("GENERATION_WAIT", between(0.0, 600.0),
             "seconds a generation may wait for a free slot"),
-    Setting("RATE_LIMIT", rate_limit, "",
+    Setting("RATE_LIMIT", rate_limit,
             "per-key limit on images drawn, e.g. `20/minute` or `20/minute;500/day` (a request "
             "for `n=4` takes four, before anything is drawn); counted in the Redis of "
             "`IMAGE_STORE`, or else in that of `REDIS_URL`, or else in memory. Refused requests "
@@ -464,121 +475,123 @@ SETTINGS: tuple[Setting, ...] = (
             "sends garbage waits too, before every route that needs a key; a client without a "
             "valid key (none, or a new made-up one each time) is counted by its address. Over "
             "it: 429 with `Retry-After`", shown="off"),
-    Setting("DAILY_NEURON_BUDGET", neurons, "0",
+    Setting("DAILY_NEURON_BUDGET", neurons,
             "the most Workers AI neurons the whole service may spend in a UTC day, estimated "
             "(see [Models](api.md#models)), e.g. `10000` for Cloudflare's free allocation. A "
             "generation that would pass what is left is refused before anything is drawn (the "
             "optimizer included): 429 with `Retry-After` until 00:00 UTC. Counted where "
             "`RATE_LIMIT` counts; `0` or unset: no cap", shown="off"),
-    Setting("DAILY_NEURON_BUDGET_PER_KEY", neurons, "0",
+    Setting("DAILY_NEURON_BUDGET_PER_KEY", neurons,
             "the same for each API key on its own", shown="off"),
-    Setting("REDIS_URL", optional_redis, "",
+    Setting("REDIS_URL", optional_redis,
             "a Redis where `RATE_LIMIT` counts when `IMAGE_STORE` is not Redis (with `s3://…`, "
             "so that every instance counts together); with `IMAGE_STORE=redis`, the store "
             "itself. `RATE_LIMIT` or a `DAILY_NEURON_BUDGET` with a `file://` or `s3://` store "
             "and several workers needs it (start-up says so): each worker would count on its own"),
-    Setting("PROMPT_OPTIMIZATION", boolean, "false",
+    Setting("PROMPT_OPTIMIZATION", boolean,
             "rewrite prompts with a chat model first, in English whatever language they come "
             "in (the Worker's `CF_IS_TRANSLATE` is read too); with nothing else set, on Workers "
             "AI with the same token",
             aliases=("CF_IS_TRANSLATE",)),
-    Setting("EXTERNAL_API_BASE", optional_url, "",
+    Setting("EXTERNAL_API_BASE", optional_url,
             "an OpenAI-compatible base URL (with or without `/v1`) of another provider's chat "
             "model to optimize with; unset, the optimizer runs on Workers AI's own "
             "OpenAI-compatible endpoint, with the Cloudflare accounts and tokens the images use",
             shown="Workers AI"),
-    Setting("OPTIMIZER_MODEL", str, _optimizer_model,
+    Setting("OPTIMIZER_MODEL", str,
             "the optimizer's chat model: a Workers AI model id, or the other provider's model "
             "name (required with `EXTERNAL_API_BASE`). On Workers AI its neurons count in the "
             "day's spending, the budgets, the metrics and the log line",
-            shown=f"`{DEFAULT_OPTIMIZER_MODEL}` on Workers AI", aliases=("EXTERNAL_MODEL",)),
-    Setting("EXTERNAL_API_KEY", str, "", "the other provider's key, if it needs one"),
-    Setting("SYSTEM_MESSAGE", str, "", "the optimizer's instructions", shown="built in"),
-    Setting("REUSE_IMAGES", boolean, "true",
+            default=_optimizer_model, shown=f"`{DEFAULT_OPTIMIZER_MODEL}` on Workers AI",
+            aliases=("EXTERNAL_MODEL",)),
+    Setting("EXTERNAL_API_KEY", str, "the other provider's key, if it needs one"),
+    Setting("SYSTEM_MESSAGE", str, "the optimizer's instructions", shown="built in"),
+    Setting("REUSE_IMAGES", boolean,
             "answer a repeatable request (a model without a seed, or the client's own `seed`) "
             "that is identical to one of the same key with the picture it stored, while that is "
             "kept, and share one upstream call among identical requests at the same moment "
             "([Reused images](api.md#reused-images))", aliases=("REUSE_PICTURES",)),
-    Setting("SKIP_CLIENT_TASKS", boolean, "true",
+    Setting("SKIP_CLIENT_TASKS", boolean,
             "answer chat apps' title, tag and check requests with text instead of an image"),
-    Setting("OPTIMIZER_TIMEOUT", between(0.1, 600.0), DEFAULT_OPTIMIZER_TIMEOUT,
+    Setting("OPTIMIZER_TIMEOUT", between(0.1, 600.0),
             "seconds to wait for the optimizer before drawing from the original prompt"),
-    Setting("RESPONSE_LANGUAGE", language_in(LANGUAGES), "en",
+    Setting("RESPONSE_LANGUAGE", language_in(LANGUAGES),
             "answer language: `en`, `zh-cn`, `zh-hant`, `ja`, `es`, `fr`, `ru`, `de`"),
-    Setting("PUBLIC_BASE_URL", optional_url, "",
+    Setting("PUBLIC_BASE_URL", optional_url,
             "base of image URLs, e.g. `https://flux.example.com`", shown="from the request"),
-    Setting("UPSTREAM_TIMEOUT", between(0.1, 3600.0), DEFAULT_UPSTREAM_TIMEOUT,
+    Setting("UPSTREAM_TIMEOUT", between(0.1, 3600.0),
             "seconds to wait for Workers AI"),
-    Setting("UPSTREAM_RETRY_BUDGET", between(0.0, 3600.0), DEFAULT_UPSTREAM_RETRY_BUDGET,
+    Setting("UPSTREAM_RETRY_BUDGET", between(0.0, 3600.0),
             "seconds in which a Workers AI call that failed for a passing reason (a 5xx, out of "
             "capacity, a dropped connection) is tried again; after it the failure is answered "
             "(502 or 503). `0`: never tried again. A single slow call still has all of "
             "`UPSTREAM_TIMEOUT`"),
-    Setting("STREAM_KEEPALIVE", between(0.1, 60.0), DEFAULT_STREAM_KEEPALIVE,
+    Setting("STREAM_KEEPALIVE", between(0.1, 60.0),
             "seconds a stream may wait on an upstream before it sends a `: keep-alive` comment; "
             "lower it behind proxies that close quieter connections"),
-    Setting("MAX_BODY_BYTES", between(1024, 1024 * MIB), DEFAULT_MAX_BODY_BYTES,
+    Setting("MAX_BODY_BYTES", between(1024, 1024 * MIB),
             "largest request body accepted (a 413 states it)"),
-    Setting("MAX_BODY_MEMORY", between(MIB, 1 << 40), DEFAULT_MAX_BODY_MEMORY,
+    Setting("MAX_BODY_MEMORY", between(MIB, 1 << 40),
             "request bodies held in memory at once, over all requests of a worker; past it a "
             "request waits up to `GENERATION_WAIT`, then gets 503 with `Retry-After: 5`"),
-    Setting("MAX_IMAGE_BYTES", between(1024, 1024 * MIB), DEFAULT_MAX_IMAGE_BYTES,
+    Setting("MAX_IMAGE_BYTES", between(1024, 1024 * MIB),
             "largest picture taken to work from, attached, uploaded or fetched"),
-    Setting("EDIT_MODEL", _optional_edit_model, "",
+    Setting("EDIT_MODEL", _optional_edit_model,
             "the model that draws edits for requests whose own model takes no pictures; it is "
             "added to `MODELS`", shown="the first model in `MODELS` that works from images"),
-    Setting("FETCH_IMAGE_URLS", boolean, "true",
+    Setting("FETCH_IMAGE_URLS", boolean,
             "fetch `http(s)` picture URLs (from public addresses only); `false` refuses them "
             "with a 400"),
-    Setting("FETCH_PRIVATE_NETWORKS", networks, "",
+    Setting("FETCH_PRIVATE_NETWORKS", networks,
             "**for tests only**: networks fetched from although they are private, e.g. "
             "`127.0.0.2/32`"),
-    Setting("IDLE_TIMEOUT", between(1, 600), DEFAULT_IDLE_TIMEOUT,
+    Setting("IDLE_TIMEOUT", between(1, 600),
             "seconds a connection may stay idle between requests, and the most a client may take "
             "to send a request's headers. Raise it above the idle timeout of a load balancer "
             "that reuses its connections (AWS ALB: 60)"),
-    Setting("CLIENT_TIMEOUT", between(0.5, 600.0), DEFAULT_CLIENT_TIMEOUT,
+    Setting("CLIENT_TIMEOUT", between(0.5, 600.0),
             "seconds the service waits on a client for each read of its body and each write of "
             "its answer; the whole body must arrive within this plus a second per 100 KB"),
-    Setting("WORKER_CONNECTIONS", between(10, 100_000), DEFAULT_WORKER_CONNECTIONS,
+    Setting("WORKER_CONNECTIONS", between(10, 100_000),
             "connections one worker holds at once. When all are in use and another client comes, "
             "the worker closes the ones that have waited longest for their next request (an "
             "eighth of them, at most 32 at a time, as nginx does) to let it in; one whose "
             "request has begun to arrive or is being answered is never closed this way. Only "
             "while every connection has a request in flight do new clients wait in the kernel's "
             "queue"),
-    Setting("MAX_UNSENT_BYTES", between(MIB, 1 << 40), DEFAULT_MAX_UNSENT_BYTES,
+    Setting("MAX_UNSENT_BYTES", between(MIB, 1 << 40),
             "what a worker may hold of base64 answers its clients have not read yet; a request "
             "that would pass it waits up to `GENERATION_WAIT`, then gets 503 before anything is "
             "drawn"),
-    Setting("FORWARDED_ALLOW_IPS", addresses, _trusted_proxies,
+    Setting("FORWARDED_ALLOW_IPS", addresses,
             "the proxies whose `X-Forwarded-*` headers are believed: addresses or networks, "
-            "comma-separated, or `*`", shown="`127.0.0.1,::1` (`*` on Heroku and Render)"),
-    Setting("HTTPS_PROXY", str, "",
+            "comma-separated, or `*`",
+            default=_trusted_proxies, shown="`127.0.0.1,::1` (`*` on Heroku and Render)"),
+    Setting("HTTPS_PROXY", str,
             "a proxy for the calls to Workers AI and the optimizer, and the hosts that bypass it",
             aliases=("https_proxy",)),
-    Setting("HTTP_PROXY", str, "", ABOVE, aliases=("http_proxy",)),
-    Setting("NO_PROXY", str, "", ABOVE, aliases=("no_proxy",)),
-    Setting("REQUESTS_CA_BUNDLE", optional_file, "",
+    Setting("HTTP_PROXY", str, ABOVE, aliases=("http_proxy",)),
+    Setting("NO_PROXY", str, ABOVE, aliases=("no_proxy",)),
+    Setting("REQUESTS_CA_BUNDLE", optional_file,
             "a CA bundle file for those calls, for proxies that inspect TLS",
             field_name="ca_bundle"),
-    Setting("PORT", between(1, 65535), DEFAULT_PORT, "listen port (Heroku and Render set it)"),
-    Setting("METRICS_TOKEN", str, "",
+    Setting("PORT", between(1, 65535), "listen port (Heroku and Render set it)"),
+    Setting("METRICS_TOKEN", str,
             "a token `GET /metrics` then needs, as `Authorization: Bearer <token>` (compared in "
             "constant time; a 401 without it). Unset, `/metrics` answers this machine alone "
             "(loopback, not through a proxy) and 403 to anyone else"),
-    Setting("MCP_ALLOWED_ORIGINS", _origins, "",
+    Setting("MCP_ALLOWED_ORIGINS", _origins,
             "browser pages that may call `/mcp`, by their origin (`https://app.example.com`), "
             "comma-separated, or `*` for any. A request whose `Origin` is another gets 403: the "
             "MCP transport's guard against DNS rebinding. Requests without an `Origin` (every "
             "desktop, command-line and server client) and from `PUBLIC_BASE_URL`'s own origin "
             "always pass", shown="none"),
-    Setting("PROMETHEUS_MULTIPROC_DIR", optional_directory, "",
+    Setting("PROMETHEUS_MULTIPROC_DIR", optional_directory,
             "where the workers keep their counts for `/metrics`. `gunicorn.conf.py` sets it, "
             "over any value of yours, to a fresh temporary folder for each start, and removes "
             "the folder at the end (a master killed outright leaves it in the temporary folder)",
             shown="set by `gunicorn.conf.py`"),
-    Setting("DEMO_MODE", boolean, "false",
+    Setting("DEMO_MODE", boolean,
             "`true`: the local demo. `make run` sets it when no Cloudflare credentials are set, "
             "and points the service at the Workers AI stand-in; the home page and the log then "
             "say that images come from the stand-in, and `API_KEY` takes keys of any length, "

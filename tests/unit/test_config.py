@@ -481,7 +481,8 @@ def test_tokens_never_show_in_the_settings_repr() -> None:
 
 
 def test_settings_built_by_hand_hold_what_an_empty_environment_gives() -> None:
-    # The table's defaults and the dataclass's are written twice: they must agree.
+    # Each field's default goes through its row as text: its parser must read it back as it
+    # was. A default worked out from other settings must give the field's when none is set.
     loaded, by_hand = load(), Settings(cf_account_id="acc", cf_api_token="tok")
     pooled = {"cf_accounts", "key_digest_secret"}  # worked out from the accounts
     differ = [
