@@ -164,7 +164,7 @@ class Planner:
                 spec = PromptSpec(spec.text, *shape_size(edit, EDIT_SIDE))
         width, height = fit_within(spec.width, spec.height, model.max_side)
         steps, quality = _steps(model, self._usual_steps(model), order.quality, order.steps)
-        cost = self._afford(order, model, width, height, steps, edit)
+        cost = self._afford(order, model, width, height, steps, edit, writing=written is None)
         fields: Mapping[str, Field] = {}
         if edit is not None:
             drawn = _drawn_size(model, width, height)
@@ -210,18 +210,22 @@ class Planner:
         height: int,
         steps: int | None,
         edit: Edit | None,
+        writing: bool = True,
     ) -> Cost:
         """What each image of `order` costs, drawn by `model` at width x height in `steps`
         from `edit`; BudgetSpentError if all of them, and the most the optimizer may cost
-        on Workers AI to write their prompt, would pass what is left today."""
+        on Workers AI to write their prompt (unless it has written it: `writing`), would
+        pass what is left today."""
         inputs: tuple[tuple[int, int], ...] = ()
         side = model.inputs.max_side if model.inputs is not None else 0
         if edit is not None and side:  # FLUX.2's references, sent within `side` a side
             inputs = tuple(fit_within(*image.image.size, side) for image in edit.images)
         drawn = _drawn_size(model, width, height)
         cost = estimate(model, *drawn, model.steps_run(steps), inputs)
-        writing = self._optimizer.estimate(order.prompt) if self._optimizer else Cost(0.0)
-        self._spending.check(order.owner, cost.times(order.n).neurons + writing.neurons)
+        rewrite = 0.0
+        if self._optimizer is not None and writing:
+            rewrite = self._optimizer.estimate(order.prompt).neurons
+        self._spending.check(order.owner, cost.times(order.n).neurons + rewrite)
         return cost
 
     def _follow_up(

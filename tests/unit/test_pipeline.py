@@ -1,6 +1,7 @@
 """Planning a generation: everything decided before any upstream call."""
 
 from dataclasses import replace
+from typing import cast
 
 import pytest
 
@@ -9,7 +10,12 @@ from flux_service.errors import InvalidRequestError
 from flux_service.generation.codec import fit_within
 from flux_service.generation.pipeline import Stored, collect
 from flux_service.generation.plan import Order, Planner, PromptChoice
-from flux_service.upstream.catalog import MAX_SEED
+from flux_service.generation.sources import ImageSource
+from flux_service.generation.spending import MemoryCounts, Spending
+from flux_service.stores.base import MemoryStore
+from flux_service.upstream.catalog import MAX_SEED, ServedModels
+from flux_service.upstream.costs import Cost
+from flux_service.upstream.optimizer import PromptOptimizer
 from tests.helpers import planner
 
 SCHNELL = "@cf/black-forest-labs/flux-1-schnell"
@@ -159,3 +165,34 @@ def test_a_negative_prompt_too_long_for_the_model_is_refused(every_model: Planne
         every_model.plan(Order("a fox", model=SDXL, negative_prompt="x" * 10_001))
     # A model that takes none drops it, however long.
     assert every_model.plan(Order("a fox", negative_prompt="x" * 10_001)).negative_prompt == ""
+
+
+class Writer:
+    """An optimizer that may cost 100 neurons a rewrite, and spends 10 on a decision."""
+
+    model = "@cf/google/gemma-4-26b-a4b-it"
+
+    def estimate(self, _prompt: str) -> Cost:
+        return Cost(100.0)
+
+    def decide(self, _earlier: str, message: str) -> tuple[bool, str, Cost]:
+        return False, f"{message}, as a new image", Cost(10.0)
+
+
+def test_a_follow_up_is_held_to_the_rewrite_it_made_not_to_another() -> None:
+    """The decision writes the prompt: what is left must cover the image, not a second
+    rewrite that will never be asked for."""
+    settings = Settings(cf_account_id="a", cf_api_token="t")
+    image = planner(settings).plan(Order("a fox")).cost.neurons
+    # Room for the image and a rewrite at its most, so the decision is asked; then the
+    # 10 it spent and the image fit, with a second rewrite they would not.
+    spending = Spending(MemoryCounts(), budget=image + 100 + 5)
+    models = ServedModels.from_ids(settings.flux_model, settings.models)
+    writer = cast(PromptOptimizer, Writer())
+    planned = Planner(settings, models, MemoryStore(60, 1 << 20), spending, writer)
+    earlier = ImageSource("earlier", lambda: b"")
+    order = Order("make the sky red", earlier=earlier, earlier_prompt="a lighthouse at dusk")
+    plan = planned.plan(order)
+    assert plan.written is not None
+    assert plan.written.text == "make the sky red, as a new image"
+    assert plan.cost.neurons == image
