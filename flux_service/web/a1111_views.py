@@ -14,9 +14,9 @@ import time
 from typing import TYPE_CHECKING
 
 from flask import Blueprint, Flask, Response, current_app, g, request
-from werkzeug.exceptions import HTTPException, MethodNotAllowed
+from werkzeug.exceptions import MethodNotAllowed
 
-from ..errors import FluxError, InvalidRequestError, NotFoundError, StatusError
+from ..errors import FluxError, InvalidRequestError, NotFoundError
 from ..generation.inputs import InputImageError, mask_from_white
 from ..generation.plan import Order
 from ..generation.sources import ImageSource
@@ -37,7 +37,7 @@ from ..wire.a1111_answers import (
 from .auth import current_client, require_api_key
 from .bodies import read_json
 from .connection import still_connected
-from .json_response import json_response
+from .json_response import json_response, register_error_handlers
 from .orders import plan, sources
 from .request_log import collect_noted
 from .state import current_state
@@ -255,8 +255,8 @@ def unknown(rest: str) -> Response:
     )
 
 
-@bp.errorhandler(FluxError)
-def _flux_error(error: FluxError) -> Response:
+def _a1111_error(error: FluxError) -> Response:
+    """`error` in A1111's shape; a 401 asks for HTTP Basic, as its clients send the key."""
     headers = error.headers()
     if error.status == 401:
         headers["WWW-Authenticate"] = 'Basic realm="Flux API", charset="UTF-8"'
@@ -264,15 +264,4 @@ def _flux_error(error: FluxError) -> Response:
     return json_response(body, error.status, headers)
 
 
-@bp.errorhandler(HTTPException)
-def _http_error(error: HTTPException) -> Response:
-    response = _flux_error(StatusError(error.code or 500))
-    if error.code == 405:
-        response.headers["Allow"] = ", ".join(getattr(error, "valid_methods", None) or [])
-    return response
-
-
-@bp.errorhandler(Exception)
-def _unexpected(_: Exception) -> Response:
-    log.exception("unexpected error while answering a request")
-    return _flux_error(FluxError("The server hit an unexpected error."))
+register_error_handlers(bp, render=_a1111_error)

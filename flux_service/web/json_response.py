@@ -1,13 +1,13 @@
 """JSON answers: the one builder every view answers through, and the error handlers, which
-answer every error, ours or Flask's, through it."""
+answer every error, ours or Flask's, through it (or through a door's own renderer)."""
 
 from __future__ import annotations
 
 import logging
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 
 import orjson
-from flask import Flask, Response, request
+from flask import Blueprint, Flask, Response, request
 from werkzeug.exceptions import HTTPException
 
 from ..errors import FluxError, StatusError, unknown_route
@@ -25,23 +25,27 @@ def error_response(error: FluxError) -> Response:
     return json_response(error.to_dict(), error.status, error.headers())
 
 
-def register_error_handlers(app: Flask) -> None:
-    """Answer every error, ours or Flask's, in the OpenAI shape."""
+def register_error_handlers(
+    target: Flask | Blueprint, render: Callable[[FluxError], Response] = error_response
+) -> None:
+    """Answer every error on `target`, ours or Flask's, through `render` (the OpenAI shape
+    unless a door speaks another)."""
 
-    @app.errorhandler(FluxError)
+    @target.errorhandler(FluxError)
     def handle_flux_error(error: FluxError) -> Response:
-        return error_response(error)
+        return render(error)
 
-    @app.errorhandler(HTTPException)
+    @target.errorhandler(HTTPException)
     def handle_http_error(error: HTTPException) -> Response:
+        # Flask's 404s come from routing, when no route matched: a blueprint never sees one.
         if error.code == 404:
-            return error_response(unknown_route(request.method, request.path))
-        response = error_response(StatusError(error.code or 500))
+            return render(unknown_route(request.method, request.path))
+        response = render(StatusError(error.code or 500))
         if error.code == 405:
             response.headers["Allow"] = ", ".join(getattr(error, "valid_methods", None) or [])
         return response
 
-    @app.errorhandler(Exception)
+    @target.errorhandler(Exception)
     def handle_unexpected(_error: Exception) -> Response:
         log.exception("unexpected error while answering a request")
-        return error_response(FluxError("The server hit an unexpected error."))
+        return render(FluxError("The server hit an unexpected error."))
