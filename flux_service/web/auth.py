@@ -32,30 +32,41 @@ _NO_PASSWORD = "undefined"
 def presented_key(headers: Headers | Mapping[str, str]) -> str | None:
     """The key a client sent: `Authorization: Bearer <key>`, HTTP Basic with the key as the
     password (AUTOMATIC1111's clients), or `X-Api-Key` (Cherry Studio)."""
-    return _bearer(headers) or _basic(headers) or headers.get("X-Api-Key", "").strip() or None
+    scheme, credentials = _authorization(headers)
+    key = None
+    if scheme == "bearer":
+        key = credentials or None
+    elif scheme == "basic":
+        key = _basic(credentials)
+    return key or headers.get("X-Api-Key", "").strip() or None
 
 
-def _basic(headers: Headers | Mapping[str, str]) -> str | None:
+def request_key() -> str | None:
+    """The key this request sent (`presented_key`), read once: the check, the client's
+    digest and an error's challenge all ask for it."""
+    if "presented_key" not in g:
+        g.presented_key = presented_key(request.headers)
+    key: str | None = g.presented_key
+    return key
+
+
+def _authorization(headers: Headers | Mapping[str, str]) -> tuple[str, str]:
+    """The Authorization header's scheme, in lower case, and its credentials."""
+    scheme, _, credentials = headers.get("Authorization", "").partition(" ")
+    return scheme.lower(), credentials.strip()
+
+
+def _basic(encoded: str) -> str | None:
     """The key in HTTP Basic credentials: the password, with any user name; the user name
     when there is no password (`key:` or `key`, as a setting of "user:pass" may be filled).
     Empty or unreadable credentials, or "undefined", are no key."""
-    scheme, _, encoded = headers.get("Authorization", "").partition(" ")
-    if scheme.lower() != "basic":
-        return None
     try:
-        decoded = pybase64.b64decode(encoded.strip(), validate=True).decode()
+        decoded = pybase64.b64decode(encoded, validate=True).decode()
     except (binascii.Error, ValueError):  # not base64, or not UTF-8
         return None
     user, _, password = decoded.partition(":")
     key = (password or user).strip()
     return key if key and key != _NO_PASSWORD else None
-
-
-def _bearer(headers: Headers | Mapping[str, str]) -> str | None:
-    scheme, _, token = headers.get("Authorization", "").partition(" ")
-    if scheme.lower() != "bearer":
-        return None
-    return token.strip() or None
 
 
 def is_api_key(key: str | None, allowed: tuple[str, ...]) -> bool:
@@ -109,7 +120,8 @@ def check_metrics_access(headers: Headers | Mapping[str, str], peer: str, token:
 
 def _check_token(headers: Headers | Mapping[str, str], token: str) -> None:
     """Raise AuthenticationError unless `headers` bear `token` (METRICS_TOKEN)."""
-    presented = _bearer(headers) or ""
+    scheme, credentials = _authorization(headers)
+    presented = credentials if scheme == "bearer" else ""
     if not hmac.compare_digest(presented.encode(), token.encode()):
         raise AuthenticationError(
             "The metrics need the METRICS_TOKEN: send it as `Authorization: Bearer <token>`.",
@@ -123,7 +135,7 @@ def current_client() -> str:
     still one client. Worked out once per request."""
     if "client" not in g:
         state = current_state()
-        key = presented_key(request.headers)
+        key = request_key()
         known = key if is_api_key(key, state.settings.api_keys) else None
         address = client_address(request.environ, state.proxies)
         g.client = client_id(known, address, state.settings.key_digest_secret)
@@ -142,7 +154,7 @@ def require_api_key(view: F) -> F:
 
     @wraps(view)
     def guarded(*args: object, **kwargs: object) -> object:
-        check_api_key(presented_key(request.headers), current_state().settings.api_keys)
+        check_api_key(request_key(), current_state().settings.api_keys)
         return view(*args, **kwargs)
 
     guarded.requires_key = True  # type: ignore[attr-defined]

@@ -54,7 +54,7 @@ from ..wire.mcp_protocol import (
 )
 from ..wire.mcp_tools import EDIT, GENERATE, MODELS, tools
 from ..wire.translations import kept_for
-from .auth import presented_key, require_api_key
+from .auth import request_key, require_api_key
 from .bodies import read_json
 from .json_response import json_response
 from .mcp_calls import call_tool, editor
@@ -226,7 +226,7 @@ def protocol_failure(error: FluxError) -> Response:
     headers = error.headers()
     if isinstance(error, AuthenticationError):
         # RFC 6750: no error code when no key came at all.
-        sent = presented_key(request.headers) is not None
+        sent = request_key() is not None
         headers["WWW-Authenticate"] = 'Bearer realm="Flux API"' + (
             ', error="invalid_token"' if sent else ""
         )
