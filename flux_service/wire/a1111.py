@@ -43,7 +43,6 @@ class SdRequest:
     checkpoint: str | None = None  # override_settings.sd_model_checkpoint
     mime: str | None = None  # override_settings.samples_format; None: the model's own
     send_images: bool = True
-    sampler_name: str | None = None
     styles: tuple[str, ...] = ()
     # img2img: the pictures as sent (base64, a data: URI or a URL), the mask (white: change
     # it; black with `mask_invert`), how far to move from the picture.
@@ -124,7 +123,6 @@ def _common(fields: dict) -> dict[str, Any]:
     overrides = overrides if isinstance(overrides, dict) else {}
     checkpoint = overrides.get("sd_model_checkpoint")
     sample_format = overrides.get("samples_format")
-    sampler = fields.get("sampler_name") or fields.get("sampler_index")
     styles = fields.get("styles")
     styles = styles if isinstance(styles, list) else []
     return {
@@ -136,7 +134,6 @@ def _common(fields: dict) -> dict[str, Any]:
         "checkpoint": checkpoint if isinstance(checkpoint, str) and checkpoint else None,
         "mime": IMAGE_FORMATS.get(sample_format) if isinstance(sample_format, str) else None,
         "send_images": optional(fields, "send_images", bool, default=True),
-        "sampler_name": sampler if isinstance(sampler, str) else None,
         "styles": tuple(style for style in styles if isinstance(style, str)),
         "fields": fields,
     }
