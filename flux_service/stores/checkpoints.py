@@ -14,8 +14,6 @@ from typing import Protocol
 class Checkpoints(Protocol):
     """The model each key chose."""
 
-    name: str  # for the log: memory or redis
-
     def chosen(self, who: str) -> str | None:
         """The model id `who` chose, if it chose one (and it can be read)."""
         ...
@@ -28,8 +26,6 @@ class Checkpoints(Protocol):
 
 class MemoryCheckpoints:
     """The choices in this process: every worker of an instance keeps its own."""
-
-    name = "memory"
 
     def __init__(self) -> None:
         # One entry per API key that chose, and only keys of API_KEY reach it: a few.

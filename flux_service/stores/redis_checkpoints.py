@@ -18,8 +18,6 @@ RETRY_AFTER = 5
 class RedisCheckpoints:
     """Each choice under `flux:checkpoint:<who>`, kept until the key chooses again."""
 
-    name = "redis"
-
     def __init__(self, client: redis.Redis) -> None:
         self._redis = client
 
