@@ -144,7 +144,7 @@ def info(
         "seed_resize_from_w": -1,
         "seed_resize_from_h": -1,
         "denoising_strength": plan.strength,
-        "extra_generation_params": notes(asked, plan, choice, stored),
+        "extra_generation_params": notes(asked, plan, choice, stored, steps),
         "index_of_first_image": 0,
         "infotexts": [infotext(plan, choice, s, steps) for s in stored],
         "styles": list(asked.styles),
@@ -155,9 +155,11 @@ def info(
     }
 
 
-def notes(asked: SdRequest, plan: Plan, choice: PromptChoice, stored: list[Stored]) -> dict:
+def notes(
+    asked: SdRequest, plan: Plan, choice: PromptChoice, stored: list[Stored], steps: int | None
+) -> dict:
     """What `info` adds to A1111's keys: the model's id, and each field asked for that was
-    dropped or changed, and why."""
+    dropped or changed, and why; `steps` is what the model runs (None: its fixed number)."""
     model, name = plan.model, plan.model.short_name
     found: dict[str, object] = {"Model id": model.id}
     if asked.negative_prompt.strip() and not plan.negative_prompt:
@@ -170,12 +172,11 @@ def notes(asked: SdRequest, plan: Plan, choice: PromptChoice, stored: list[Store
         )
     if asked.seed is not None and not model.seed:
         found["Seed"] = f"dropped: {name} takes no seed"
-    sent = model.steps_run(plan.steps)
-    if asked.steps is not None and sent != asked.steps:
+    if asked.steps is not None and steps != asked.steps:
         found["Steps"] = (
             f"{asked.steps} asked; {name} runs a fixed number"
-            if sent is None
-            else f"{asked.steps} asked; {sent} is the nearest {name} takes"
+            if steps is None
+            else f"{asked.steps} asked; {steps} is the nearest {name} takes"
         )
     if plan.scaled:
         found["Size"] = (
