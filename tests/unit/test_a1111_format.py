@@ -129,10 +129,9 @@ def test_other_names_are_no_checkpoint_of_ours(name: str) -> None:
 
 
 def test_a_title_is_a_short_name_and_a_stable_short_hash() -> None:
-    title = checkpoint_title(CATALOG[KLEIN])
-    assert title == checkpoint_title(CATALOG[KLEIN])
-    assert title.startswith("flux-2-klein-4b [")
-    assert len(title.split("[")[1].rstrip("]")) == 10
+    # The first 10 hex digits of the SHA-256 of the model's id: the same in every release,
+    # so a title a client saved keeps naming the model.
+    assert checkpoint_title(CATALOG[KLEIN]) == "flux-2-klein-4b [2dc7480b0b]"
 
 
 def test_parameters_repeat_a1111s_fields_never_the_clients_others() -> None:
