@@ -289,6 +289,9 @@ def test_denoising_strength_moves_sd_img2img_and_flux2_says_it_has_none(
     assert info["denoising_strength"] == 0.3
     sd.choose("flux-2-klein-4b")
     info = sd.draw("img2img", **body, denoising_strength=0.3)["info"]
+    flux2 = standin.received()[1]
+    assert flux2["model"] == KLEIN
+    assert "strength" not in flux2["inputs"]
     assert info["denoising_strength"] is None
     assert "Denoising strength" in info["extra_generation_params"]
 
