@@ -3,7 +3,8 @@ takes its images in.
 
 The images are read when the plan is made, before any answer starts, so a bad one is a 400
 that says which and why. A mask marks what to change the OpenAI way (transparent: change
-it). Stable Diffusion inpainting gets it as a white-on-black mask; a model that takes no
+it), or AUTOMATIC1111's (white, or black), turned into OpenAI's once decoded. Stable
+Diffusion inpainting gets it as a white-on-black mask; a model that takes no
 mask draws the whole image, and the mask is applied afterwards: outside it, the image is
 kept as it was.
 """
@@ -13,6 +14,7 @@ from __future__ import annotations
 import threading
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
+from typing import Literal
 
 from ..errors import InvalidRequestError
 from ..offload import off_the_event_loop
@@ -25,6 +27,7 @@ from .inputs import (
     fitted,
     jpeg_bytes,
     keep_outside,
+    mask_from_white,
     png_bytes,
     read_input_image,
     reference_jpeg,
@@ -37,6 +40,9 @@ _decoding = threading.BoundedSemaphore(DECODERS)
 # How far Stable Diffusion img2img moves from the image (0: not at all, 1: all the way).
 STRENGTH = 0.75
 Field = bytes | str | int | float | list[int]
+# What marks the area to change in a mask: transparency (OpenAI's way), or white, or black
+# (AUTOMATIC1111's, black with its `inpainting_mask_invert`).
+MaskMarks = Literal["transparent", "white", "black"]
 
 
 @dataclass(frozen=True)
@@ -85,17 +91,21 @@ def editor(models: ServedModels, name: str | None, edit_model: str, count: int) 
 
 
 def read_edit(
-    sources: Sequence[ImageSource], mask: ImageSource | None, model: ModelSpec, side: int
+    sources: Sequence[ImageSource],
+    mask: ImageSource | None,
+    model: ModelSpec,
+    side: int,
+    marks: MaskMarks = "transparent",
 ) -> Edit:
-    """The images of `sources` (and `mask`) read and checked, on a real thread, each kept at
-    no more pixels than needed: the model's own limit for references, else `side`, the
-    longest side of the output."""
+    """The images of `sources` (and `mask`, its area to change marked by `marks`) read and
+    checked, on a real thread, each kept at no more pixels than needed: the model's own
+    limit for references, else `side`, the longest side of the output."""
     inputs = model.inputs
     reference_side = inputs.max_side if inputs is not None and inputs.max_side else side
     # Outside a mask the first image is kept as it was: it is needed at the output's size.
     sides = [side if mask is not None else reference_side] + [reference_side] * len(sources)
     images = tuple(_read(source, f"Image {n}", sides[n - 1]) for n, source in enumerate(sources, 1))
-    read_mask = _read(mask, "The mask", side) if mask is not None else None
+    read_mask = _read_mask(mask, side, marks) if mask is not None else None
     use = None
     if read_mask is not None:
         use = "model" if model.inputs is not None and model.inputs.mask else "kept"
@@ -109,15 +119,30 @@ def read_edit(
     return Edit(images, tuple(source.origin for source in sources), read_mask, use)
 
 
-def _read(source: ImageSource, which: str, side: int) -> InputImage:
+def _read(
+    source: ImageSource,
+    which: str,
+    side: int,
+    param: str | None = None,
+    code: str = "invalid_image",
+) -> InputImage:
     data = source.load()
     try:
         with _decoding:
             return off_the_event_loop(read_input_image, data, side)
     except InputImageError as error:
         raise InvalidRequestError(
-            f"{which} cannot be used: {error}.", code="invalid_image"
+            f"{which} cannot be used: {error}.", param=param, code=code
         ) from None
+
+
+def _read_mask(source: ImageSource, side: int, marks: MaskMarks) -> InputImage:
+    """The mask, transparent where to change however it was marked."""
+    if marks == "transparent":
+        return _read(source, "The mask", side)
+    # AUTOMATIC1111's refusal has always named its `mask` field.
+    painted = _read(source, "The mask", side, param="mask", code="invalid_mask")
+    return off_the_event_loop(mask_from_white, painted, marks == "black")
 
 
 def shape_size(edit: Edit, longest: int) -> tuple[int, int]:

@@ -12,12 +12,11 @@ from __future__ import annotations
 
 import hashlib
 import io
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from PIL import Image, ImageOps
 
 MAX_PIXELS = 50_000_000  # more than any camera: past it, a decompression bomb or a mistake
-MASK_SIDE = 2048  # a mask is stretched to the output's size anyway: none is larger
 FORMATS = {"PNG": "PNG", "JPEG": "JPEG", "MPO": "JPEG", "WEBP": "WebP", "GIF": "GIF"}
 _FLATTEN_ON = (255, 255, 255)
 _ORIENTATION = 0x0112  # the EXIF tag a camera turns its photos with
@@ -154,12 +153,15 @@ def keep_outside(drawn: Image.Image, original: Image.Image, area: Image.Image) -
     return Image.composite(drawn.convert("RGB"), original.convert("RGB"), area)
 
 
-def mask_from_white(data: bytes, invert: bool = False, side: int = MASK_SIDE) -> bytes:
+def mask_from_white(white: InputImage, invert: bool = False) -> InputImage:
     """An AUTOMATIC1111 mask (white: paint here, black: keep; the other way round with
-    `invert`) as an OpenAI one: a PNG, transparent where to change, within `side` a side."""
-    gray = read_input_image(data, side).image.convert("L")  # as A1111 reads it: alpha ignored
+    `invert`) as an OpenAI one: transparent where to change."""
+    gray = white.image.convert("L")  # as A1111 reads it: alpha ignored
     if invert:
         gray = ImageOps.invert(gray)
     mask = Image.new("RGBA", gray.size, (0, 0, 0, 255))
     mask.putalpha(gray.point(lambda value: 0 if value >= 128 else 255))
-    return png_bytes(mask)
+    # The same file marks another area read the A1111 way, or inverted: a digest of its own,
+    # so that no request reuses a picture drawn for another.
+    marks = "black" if invert else "white"
+    return replace(white, image=mask, digest=f"{marks}:{white.digest}")

@@ -23,7 +23,7 @@ from ..upstream.costs import Cost, estimate
 from ..upstream.optimizer import OptimizerError, PromptOptimizer
 from ..upstream.workers_ai import request_size
 from .codec import fit_within
-from .editing import Edit, Field, editor, model_fields, read_edit, shape_size
+from .editing import Edit, Field, MaskMarks, editor, model_fields, read_edit, shape_size
 from .prompt import (
     DEFAULT_RATIO,
     RATIO_SIZES,
@@ -56,7 +56,8 @@ class Order:
     mime: str | None = None  # an image type asked for, else the model's own
     owner: str = ""  # who asks: a digest of the API key, for its share of slots and store
     images: tuple[ImageSource, ...] = ()  # images to work from, the first one leading
-    mask: ImageSource | None = None  # where to change the first one (transparent: change)
+    mask: ImageSource | None = None  # where to change the first one
+    mask_marks: MaskMarks = "transparent"  # what marks the area to change in `mask`
     # A chat follow-up: the image of ours the conversation showed last, and what drew it.
     earlier: ImageSource | None = None
     earlier_prompt: str = ""
@@ -158,7 +159,8 @@ class Planner:
         edit = None
         if order.images:
             longest = max(spec.width, spec.height) if spec.sized else EDIT_SIDE
-            edit = read_edit(order.images, order.mask, model, min(longest, model.max_side))
+            side = min(longest, model.max_side)
+            edit = read_edit(order.images, order.mask, model, side, order.mask_marks)
             if not spec.sized:
                 # An edit keeps the proportions of the image it works from.
                 spec = PromptSpec(spec.text, *shape_size(edit, EDIT_SIDE))

@@ -17,10 +17,7 @@ from flask import Blueprint, Flask, Response, current_app, g, request
 from werkzeug.exceptions import MethodNotAllowed
 
 from ..errors import FluxError, InvalidRequestError, NotFoundError
-from ..generation.inputs import InputImageError, mask_from_white
 from ..generation.plan import Order
-from ..generation.sources import ImageSource
-from ..offload import off_the_event_loop
 from ..stores.checkpoints import Checkpoints, MemoryCheckpoints
 from ..upstream.catalog import ModelSpec
 from ..wire.a1111 import SdRequest, find_checkpoint, parse_img2img, parse_txt2img
@@ -99,10 +96,7 @@ def _order(asked: SdRequest) -> Order:
         found.encoded(image, f"`init_images[{index}]`")
         for index, image in enumerate(asked.init_images)
     )
-    mask = None
-    if asked.mask is not None:
-        white, invert = found.encoded(asked.mask, "`mask`"), asked.mask_invert
-        mask = ImageSource(white.origin, lambda: _mask(white.load(), invert))
+    mask = found.encoded(asked.mask, "`mask`") if asked.mask is not None else None
     return Order(
         asked.prompt,
         _model(asked.checkpoint).id,
@@ -113,21 +107,12 @@ def _order(asked: SdRequest) -> Order:
         owner=current_client(),
         images=images,
         mask=mask,
+        mask_marks="black" if asked.mask_invert else "white",
         steps=asked.steps,
         negative_prompt=asked.negative_prompt,
         guidance=asked.cfg_scale,
         strength=asked.denoising_strength,
     )
-
-
-def _mask(white: bytes, invert: bool) -> bytes:
-    """An A1111 mask made the OpenAI one the pipeline reads; a 400 if it is no picture."""
-    try:
-        return off_the_event_loop(mask_from_white, white, invert)
-    except InputImageError as error:
-        raise InvalidRequestError(
-            f"The mask cannot be used: {error}.", param="mask", code="invalid_mask"
-        ) from None
 
 
 def _model(override: str | None = None) -> ModelSpec:

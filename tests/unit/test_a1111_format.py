@@ -184,7 +184,11 @@ def test_the_error_body_is_a1111s() -> None:
 def test_an_a1111_mask_becomes_transparent_where_to_paint(invert: bool, changed: str) -> None:
     white_left = Image.new("L", (100, 50), 0)
     white_left.paste(255, (0, 0, 50, 50))
-    mask = read_input_image(mask_from_white(encoded(white_left), invert), 100).image
+    read = read_input_image(encoded(white_left), 100)
+    converted = mask_from_white(read, invert)
+    mask = converted.image
     assert mask.mode == "RGBA"
     left, right = mask.getpixel((10, 10))[3], mask.getpixel((90, 10))[3]
     assert (left, right) == ((0, 255) if changed == "left" else (255, 0))
+    # Read A1111's way, or inverted, the file is another mask than read OpenAI's way.
+    assert converted.digest not in (read.digest, mask_from_white(read, not invert).digest)
