@@ -46,10 +46,17 @@ def connections(url: str, count: int, first: bytes = b"") -> Iterator[list[socke
     opened: list[socket.socket] = []
     try:
         for _ in range(count):
-            sock = socket.create_connection(address(url), timeout=10, source_address=(ATTACKER, 0))
+            sock = socket.socket()
+            opened.append(sock)
+            # The port is chosen at connect, not bind, so it need only differ from those of
+            # other connections to the same server: the thousands left in TIME_WAIT by earlier
+            # attacks would otherwise use up every port the attacker's address may bind.
+            sock.setsockopt(socket.IPPROTO_IP, socket.IP_BIND_ADDRESS_NO_PORT, 1)
+            sock.settimeout(10)
+            sock.bind((ATTACKER, 0))
+            sock.connect(address(url))
             if first:
                 sock.sendall(first)
-            opened.append(sock)
         yield opened
     finally:
         for sock in opened:
