@@ -10,7 +10,6 @@ from __future__ import annotations
 import contextlib
 import subprocess
 import threading
-import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -21,7 +20,7 @@ from tests.e2e.service import Service
 from tests.helpers import AUTH, FOX, image_url
 from tests.servers import Server, free_port, wait_until_up
 
-from .conftest import address, closed_within, connections, health_ms, worker
+from .conftest import address, closed_within, connections, health_ms, pause, worker
 
 ROOT = Path(__file__).resolve().parents[2]
 CONFIG = ROOT / "docs" / "nginx.conf"
@@ -103,7 +102,7 @@ def slowloris(url: str, count: int) -> Iterator[None]:
 def test_idle_connections_and_a_slowloris_leave_others_served(nginx: str, service: Service) -> None:
     before = worker(service).memory_info().rss
     with connections(nginx, 4000), slowloris(nginx, 200):
-        time.sleep(1)
+        pause(1, nginx)  # nginx takes the flood in
         probes = [health_ms(nginx) for _ in range(10)]
         answer = requests.post(f"{nginx}/v1/chat/completions", json={"messages": FOX}, headers=AUTH)
         grown = worker(service).memory_info().rss - before
