@@ -5,11 +5,11 @@ dead worker's counts stay; and the Redis store says why pictures left it."""
 from __future__ import annotations
 
 import signal
-import tempfile
 import time
 from collections.abc import Callable
 from pathlib import Path
 
+import psutil
 import pytest
 import requests
 from prometheus_client import REGISTRY
@@ -49,15 +49,21 @@ def requests_on(route: str, status: int) -> tuple[str, frozenset]:
 
 
 def metrics_folder(pid: int) -> Path:
-    """The folder of counts the worker `pid` writes to: its live gauge is there once it has
-    loaded the app (on a busy machine, a worker can still be loading it after others served)."""
-    pattern = f"flux-metrics-*/gauge_livesum_{pid}.db"
+    """The folder of counts the worker `pid` writes to: the one of the live gauge it holds open
+    once it has loaded the app (on a busy machine, a worker can still be loading it after others
+    served). Not found by name: a service killed outright leaves its folder behind, and a later
+    worker may be given the same pid."""
     deadline = time.monotonic() + 30
-    while not (gauges := list(Path(tempfile.gettempdir()).glob(pattern))):
+    while not (
+        gauges := [
+            Path(file.path)
+            for file in psutil.Process(pid).open_files()
+            if Path(file.path).name == f"gauge_livesum_{pid}.db"
+        ]
+    ):
         assert time.monotonic() < deadline, f"worker {pid} never loaded the app"
         time.sleep(0.1)
-    (gauge,) = gauges
-    return gauge.parent
+    return gauges[0].parent
 
 
 def live_gauges(folder: Path) -> set[int]:
