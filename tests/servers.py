@@ -143,6 +143,22 @@ def wait_until_up(server: Server, path: str, timeout: float = START_TIMEOUT) -> 
     raise RuntimeError(f"{server.url} did not come up within {timeout:g} s")
 
 
+def start_nginx(folder: Path, site: str, url: str, path: str = "/") -> Server:
+    """Debian's nginx serving `site` (its server blocks), its files in `folder`; up once `url`
+    answers `path` (with anything, an error too)."""
+    (folder / "site.conf").write_text(site)
+    (folder / "nginx.conf").write_text(
+        f"worker_processes 1; worker_rlimit_nofile 16384; pid {folder}/nginx.pid;\n"
+        f"error_log {folder}/error.log;\nevents {{ worker_connections 8192; }}\n"
+        f"http {{ access_log off; client_body_temp_path {folder}/body; "
+        f"proxy_temp_path {folder}/proxy;\n  include {folder}/site.conf; }}\n"
+    )
+    command = ["nginx", "-c", str(folder / "nginx.conf"), "-g", "daemon off; user root;"]
+    server = Server(subprocess.Popen(command), url)
+    wait_until_up(server, path)
+    return server
+
+
 def start_standin(
     latency: float = 0.0,
     token: str = DEFAULT_TOKEN,

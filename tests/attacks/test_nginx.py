@@ -8,7 +8,6 @@ and a slowloris hold nginx, and nothing the attacks send reaches the service's w
 from __future__ import annotations
 
 import contextlib
-import subprocess
 import threading
 from collections.abc import Iterator
 from pathlib import Path
@@ -18,7 +17,7 @@ import requests
 
 from tests.e2e.service import Service
 from tests.helpers import AUTH, FOX, image_url
-from tests.servers import Server, free_port, wait_until_up
+from tests.servers import free_port, start_nginx
 
 from .conftest import address, closed_within, connections, health_ms, pause, quick, worker
 
@@ -41,23 +40,8 @@ def nginx(service: Service, tmp_path: Path) -> Iterator[str]:
     site = site.replace(
         "server 127.0.0.1:8000;", f"server {':'.join(map(str, address(service.url)))};"
     )
-    (tmp_path / "flux-api.conf").write_text(site)
-    (tmp_path / "nginx.conf").write_text(
-        f"worker_processes 1; worker_rlimit_nofile 16384; pid {tmp_path}/nginx.pid;\n"
-        f"error_log {tmp_path}/error.log;\nevents {{ worker_connections 8192; }}\n"
-        f"http {{ access_log off; client_body_temp_path {tmp_path}/body; "
-        f"proxy_temp_path {tmp_path}/proxy;\n  include {tmp_path}/flux-api.conf; }}\n"
-    )
-    process = subprocess.Popen(
-        ["nginx", "-c", str(tmp_path / "nginx.conf"), "-g", "daemon off; user root;"]
-    )
-    server = Server(process, f"http://127.0.0.1:{port}")
-    try:
-        wait_until_up(server, "/healthz")
+    with start_nginx(tmp_path, site, f"http://127.0.0.1:{port}", "/healthz") as server:
         yield server.url
-    finally:
-        process.terminate()
-        process.wait(timeout=10)
 
 
 def test_the_service_answers_through_nginx(nginx: str) -> None:
