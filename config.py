@@ -170,6 +170,7 @@ class Settings:
     aws_access_key_id: str = field(default="", repr=False)
     aws_secret_access_key: str = field(default="", repr=False)
     aws_region: str = DEFAULT_S3_REGION
+    s3_ca_bundle: str = ""  # "": REQUESTS_CA_BUNDLE's, else certifi's
     image_public_base_url: str = ""  # a public bucket or its custom domain: answers link there
     image_store_max_bytes: int = DEFAULT_IMAGE_STORE_MAX_BYTES
     web_concurrency: int = 1
@@ -442,6 +443,10 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("AWS_REGION", region,
             "the bucket's region: `auto` for R2, the bucket's own for AWS S3",
             aliases=("AWS_DEFAULT_REGION",)),
+    Setting("AWS_CA_BUNDLE", optional_file,
+            "a CA bundle file the S3 endpoint's certificate is checked with, for a store on a "
+            "private CA (MinIO, SeaweedFS); it applies to writes and reads alike",
+            shown="`REQUESTS_CA_BUNDLE`'s, else the usual public CAs", field_name="s3_ca_bundle"),
     Setting("IMAGE_PUBLIC_BASE_URL", optional_url,
             "with `s3://…`: where anyone reads the bucket (a public R2 bucket's `r2.dev` address "
             "or its custom domain); answers then link to "
@@ -568,12 +573,14 @@ SETTINGS: tuple[Setting, ...] = (
             "comma-separated, or `*`",
             default=_trusted_proxies, shown="`127.0.0.1,::1` (`*` on Heroku and Render)"),
     Setting("HTTPS_PROXY", str,
-            "a proxy for the calls to Workers AI and the optimizer, and the hosts that bypass it",
+            "a proxy for the calls to Workers AI, the optimizer and the S3 store, and the hosts "
+            "that bypass it",
             aliases=("https_proxy",)),
     Setting("HTTP_PROXY", str, ABOVE, aliases=("http_proxy",)),
     Setting("NO_PROXY", str, ABOVE, aliases=("no_proxy",)),
     Setting("REQUESTS_CA_BUNDLE", optional_file,
-            "a CA bundle file for those calls, for proxies that inspect TLS",
+            "a CA bundle file for those calls, for proxies that inspect TLS (the S3 store's "
+            "too, unless `AWS_CA_BUNDLE` is set)",
             field_name="ca_bundle"),
     Setting("PORT", between(1, 65535), "listen port (Heroku and Render set it)"),
     Setting("METRICS_TOKEN", str,

@@ -10,11 +10,11 @@ and no credential.
 from __future__ import annotations
 
 import re
+from functools import partial
 from typing import Any
 from urllib.parse import quote
 
 import boto3
-import certifi
 import urllib3
 from botocore.auth import S3SigV4Auth
 from botocore.awsrequest import AWSRequest
@@ -23,6 +23,8 @@ from botocore.credentials import Credentials
 from botocore.exceptions import BotoCoreError, ClientError
 
 from config import Settings
+
+from ..proxies import proxies_for, s3_ca_bundle
 
 # A store this slow counts as down: the generation is refused before anything is drawn.
 CONNECT_TIMEOUT = 2.0
@@ -33,6 +35,9 @@ ATTEMPTS = 1
 # Connections kept open to the store: each image being read holds one; past this many,
 # one is opened for the read and closed after it.
 POOL_CONNECTIONS = 64
+# Where boto3 reaches AWS S3 itself when no S3_ENDPOINT_URL is set: what NO_PROXY is matched
+# against.
+AWS_ENDPOINT = "https://s3.amazonaws.com"
 S3_ERRORS = (ClientError, BotoCoreError, urllib3.exceptions.HTTPError)
 
 # What an error code says to the operator. HEAD answers have no body: only their status.
@@ -54,8 +59,11 @@ _ERROR_CODE = re.compile(rb"<Code>([^<]{1,64})</Code>")
 
 def new_client(settings: Settings) -> Any:
     """boto3's S3 client for the store the settings name (boto3 builds its clients at run
-    time: there is no class to name)."""
+    time: there is no class to name), with the proxy and CA bundle the settings give: left to
+    itself, boto3 would read its own from the environment, and the reads could differ."""
+    endpoint = settings.s3_endpoint_url or AWS_ENDPOINT
     config = Config(
+        proxies=proxies_for(endpoint, settings),
         connect_timeout=CONNECT_TIMEOUT,
         read_timeout=READ_TIMEOUT,
         retries={"total_max_attempts": ATTEMPTS},
@@ -74,6 +82,7 @@ def new_client(settings: Settings) -> Any:
         aws_secret_access_key=settings.aws_secret_access_key,
         region_name=settings.aws_region,
         config=config,
+        verify=s3_ca_bundle(settings),
     )
 
 
@@ -92,11 +101,13 @@ class Reader:
         # bucket's own on AWS), read once from the URL it would sign for one.
         signed = client.generate_presigned_url("get_object", Params={"Bucket": bucket, "Key": "k"})
         self._objects = signed.split("?", 1)[0].removesuffix("k")
-        self._http = urllib3.PoolManager(
+        proxy = next(iter(proxies_for(self._objects, settings).values()), None)
+        manager = partial(urllib3.ProxyManager, proxy) if proxy else urllib3.PoolManager
+        self._http: urllib3.PoolManager = manager(
             maxsize=POOL_CONNECTIONS,
             timeout=urllib3.Timeout(connect=CONNECT_TIMEOUT, read=READ_TIMEOUT),
             retries=False,
-            ca_certs=certifi.where(),  # the CA bundle boto3 uses too
+            ca_certs=s3_ca_bundle(settings),  # as the client's writes are checked
         )
 
     def url(self, name: str) -> str:

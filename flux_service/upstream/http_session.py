@@ -1,12 +1,10 @@
-"""HTTP to the upstreams: one pooled session, with proxies and CA bundle from the settings.
+"""HTTP to the upstreams: one pooled session, with the CA bundle from the settings.
 
 Left to itself, requests looks up proxies and netrc files in the environment on every call,
 about a third of a millisecond each time; the settings already hold what it needs.
 """
 
 from __future__ import annotations
-
-from urllib.parse import urlsplit
 
 import requests
 from requests.adapters import HTTPAdapter
@@ -29,19 +27,3 @@ def http_session(settings: Settings) -> requests.Session:
     session.mount("http://", adapter)
     session.mount("https://", adapter)
     return session
-
-
-def proxies_for(url: str, settings: Settings) -> dict[str, str]:
-    """The proxy to reach `url` through: HTTPS_PROXY or HTTP_PROXY unless NO_PROXY names it."""
-    parts = urlsplit(url)
-    proxy = settings.https_proxy if parts.scheme == "https" else settings.http_proxy
-    if not proxy or _bypassed(parts.hostname or "", settings.no_proxy):
-        return {}
-    return {parts.scheme: proxy}
-
-
-def _bypassed(host: str, no_proxy: str) -> bool:
-    for entry in (e.strip().lower().lstrip(".") for e in no_proxy.split(",")):
-        if entry == "*" or (entry and (host == entry or host.endswith("." + entry))):
-            return True
-    return False

@@ -19,10 +19,11 @@ import requests
 from config import Settings
 
 from ..errors import AccountLimitError, RateLimitError
+from ..proxies import proxies_for
 from .accounts import AccountPool
 from .costs import Cost
 from .error_table import upstream_error
-from .http_session import CONNECT_TIMEOUT, proxies_for
+from .http_session import CONNECT_TIMEOUT
 from .text_models import estimate_tokens, text_cost
 from .workers_ai import first_error
 

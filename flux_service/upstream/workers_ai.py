@@ -24,10 +24,11 @@ from config import Settings
 
 from .. import metrics
 from ..errors import AccountLimitError, InvalidRequestError, UpstreamError, UpstreamTimeoutError
+from ..proxies import proxies_for
 from .accounts import AccountPool
 from .catalog import ModelSpec
 from .error_table import timed_out, transport_error, upstream_error
-from .http_session import CONNECT_TIMEOUT, proxies_for
+from .http_session import CONNECT_TIMEOUT
 
 RETRY_BASE = 0.5  # seconds; the pause before try n is up to RETRY_BASE * 2**n, at random
 RETRY_CAP = 8.0

@@ -82,7 +82,7 @@ def test_gunicorns_master_loads_nothing_the_worker_patches(late: str) -> None:
 # The layers of flux_service/, lowest first: a module imports its own layer and those below
 # it, never one above. The stand-in and the launcher stand apart.
 LAYERS = ("core", "stores", "upstream", "generation", "wire", "web")
-CORE = {"errors", "metrics", "logs", "clock", "offload", "setting_parsers"}
+CORE = {"errors", "metrics", "logs", "clock", "offload", "proxies", "setting_parsers"}
 APART = {"__init__", "launcher", "standin"}
 
 

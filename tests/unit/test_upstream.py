@@ -1,9 +1,11 @@
-"""Proxies for upstream calls, from the settings alone."""
+"""Proxies and CA bundles for outgoing calls, from the settings alone."""
 
+import certifi
 import pytest
 
 from config import Settings
-from flux_service.upstream.http_session import http_session, proxies_for
+from flux_service.proxies import proxies_for, s3_ca_bundle
+from flux_service.upstream.http_session import http_session
 
 PROXIED = Settings(
     cf_account_id="a",
@@ -45,3 +47,13 @@ def test_the_session_never_reads_the_environment(monkeypatch: pytest.MonkeyPatch
     )
     assert settings["proxies"] == {}
     assert settings["verify"] is True
+
+
+def test_the_s3_store_is_checked_with_aws_ca_bundle_then_requests_ca_bundle() -> None:
+    plain = Settings(cf_account_id="a", cf_api_token="t")
+    assert s3_ca_bundle(plain) == certifi.where()
+    assert s3_ca_bundle(Settings(cf_account_id="a", cf_api_token="t", ca_bundle="/r.pem")) == (
+        "/r.pem"
+    )
+    both = Settings(cf_account_id="a", cf_api_token="t", ca_bundle="/r.pem", s3_ca_bundle="/s.pem")
+    assert s3_ca_bundle(both) == "/s.pem"

@@ -1,0 +1,35 @@
+"""Which proxy reaches a URL, and which CA bundle checks it: from the settings alone.
+
+Every outgoing call (Workers AI, the optimizer, the S3 store's writes and reads) asks here,
+so that one setting reaches all of them alike.
+"""
+
+from __future__ import annotations
+
+from urllib.parse import urlsplit
+
+import certifi
+
+from config import Settings
+
+
+def proxies_for(url: str, settings: Settings) -> dict[str, str]:
+    """The proxy to reach `url` through: HTTPS_PROXY or HTTP_PROXY unless NO_PROXY names it."""
+    parts = urlsplit(url)
+    proxy = settings.https_proxy if parts.scheme == "https" else settings.http_proxy
+    if not proxy or _bypassed(parts.hostname or "", settings.no_proxy):
+        return {}
+    return {parts.scheme: proxy}
+
+
+def s3_ca_bundle(settings: Settings) -> str:
+    """The CA bundle the S3 store is checked with: AWS_CA_BUNDLE, else REQUESTS_CA_BUNDLE,
+    else certifi's (boto3's own order)."""
+    return settings.s3_ca_bundle or settings.ca_bundle or certifi.where()
+
+
+def _bypassed(host: str, no_proxy: str) -> bool:
+    for entry in (e.strip().lower().lstrip(".") for e in no_proxy.split(",")):
+        if entry == "*" or (entry and (host == entry or host.endswith("." + entry))):
+            return True
+    return False
