@@ -252,6 +252,15 @@ class RedisServer:
             self.process.terminate()
             self.process.wait(timeout=STOP_TIMEOUT)
 
+    def hang(self) -> None:
+        """Stop Redis answering, as a hung server does: its port still takes connections."""
+        assert self.process is not None
+        self.process.send_signal(signal.SIGSTOP)
+
+    def resume(self) -> None:
+        assert self.process is not None
+        self.process.send_signal(signal.SIGCONT)
+
     def client(self) -> redis.Redis:
         return redis.Redis(port=self.port)
 

@@ -14,6 +14,7 @@ import psutil
 import pytest
 import requests
 
+from flux_service.stores.redis_client import QUIET_SECONDS, REDIS_TIMEOUT
 from tests.e2e.service import Service
 from tests.helpers import (
     AUTH,
@@ -189,6 +190,37 @@ def test_redis_stopping_during_a_generation_is_a_clear_503(
     standin.configure(latency=0.0)
     fetch_image(image_url(ask(service.client(), stream)))
     assert workers(service) == pids
+
+
+def test_a_hung_redis_costs_a_timeout_now_and_then_not_one_a_call(
+    make_service: Callable[..., Service], redis_store: RedisServer
+) -> None:
+    # Redis holds the rate limits, the day's spending and the accounts' rests; the images
+    # stay in this process, so generations go on while Redis is away.
+    service = make_service(
+        "hung redis", REDIS_URL=redis_store.url, RATE_LIMIT="1000/minute",
+        DAILY_NEURON_BUDGET="100000",
+    )  # fmt: skip
+    client = service.client()
+    redis_store.hang()
+    try:
+        took = []
+        for _ in range(6):
+            started = time.monotonic()
+            fetch_image(image_url(ask(client, stream=False)))
+            took.append(time.monotonic() - started)
+    finally:
+        redis_store.resume()
+    # The first waits out REDIS_TIMEOUT (2 s) twice: a call on the connection it had, then
+    # making a new one. For QUIET_SECONDS after, Redis is asked nothing. (Each took 12 s.)
+    assert took[0] < 2 * REDIS_TIMEOUT + 1.5, took
+    assert max(took[1:]) < 1, took
+    # Once the quiet seconds are over, Redis is asked again: the day's spending lands there.
+    deadline = time.monotonic() + QUIET_SECONDS + REDIS_TIMEOUT + 3
+    while not redis_store.client().keys("flux:spend:*"):
+        assert time.monotonic() < deadline, "Redis was not asked again"
+        ask(client, stream=False)
+        time.sleep(0.2)
 
 
 def resources(pid: int) -> tuple[int, int]:
