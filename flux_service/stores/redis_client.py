@@ -46,8 +46,9 @@ class _Pool(redis.ConnectionPool):
         if now < self._quiet_until:
             raise redis.TimeoutError("Redis did not answer in time moments ago")
         if self._quiet_until:
-            # The first call after the pause tries alone; the others fail at once meanwhile.
-            self._quiet_until = now + REDIS_TIMEOUT
+            # The first call after the pause tries alone (connecting, then Redis's first
+            # answer: a timeout each at most); the others fail at once meanwhile.
+            self._quiet_until = now + 2 * REDIS_TIMEOUT
         try:
             connection = super().get_connection(*args, **kwargs)
         except redis.TimeoutError:
