@@ -1,7 +1,8 @@
-"""Which proxy reaches a URL, and which CA bundle checks it: from the settings alone.
+"""Which proxy reaches a URL, and which CA bundle checks the S3 store: from the settings alone.
 
-Every outgoing call (Workers AI, the optimizer, the S3 store's writes and reads) asks here,
-so that one setting reaches all of them alike.
+The calls to Workers AI, the optimizer and the S3 store (its writes and its reads alike) take
+their proxy from here, so that one setting reaches them all. Pictures fetched from a user's URL
+go direct, to the very address the fetch guard checked.
 """
 
 from __future__ import annotations

@@ -98,7 +98,7 @@ class _OldestFirst(TTLCache):
 
     TTLCache would drop the least recently *read* one; every image has the same TTL, so the
     first to expire is the oldest, and reading it does not make it younger. That relies on
-    TTLCache iterating in order of expiry, which `test_store.py` pins down.
+    TTLCache iterating in order of expiry, which `tests/unit/test_memory_store.py` pins down.
 
     Every image that leaves it is counted, by why: expired, or dropped when full.
     """
