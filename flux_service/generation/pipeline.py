@@ -171,8 +171,7 @@ class Pipeline:
                 drawing = self._workers_ai.run(plan.model, inputs)
         upstream_seconds = time.monotonic() - started
         # Drawn is paid for, whatever becomes of the image now.
-        key_spent = self._spending.count(plan.owner, plan.cost.neurons)
-        metrics.spent(plan.model.id, plan.owner, plan.cost.neurons, plan.cost.dollars)
+        key_spent = self._spending.charge(plan.owner, plan.model.id, plan.cost, images=1)
         try:
             image = read_image(drawing.data)
             if (image.width, image.height) != (plan.width, plan.height) or plan.mime:

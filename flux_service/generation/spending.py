@@ -121,12 +121,15 @@ class Spending:
         counts = self.counts.add(_day(self.now()), amounts)
         return None if counts is None else counts[2] / MILLI
 
-    def charge(self, owner: str, model: str, cost: Cost) -> None:
-        """Count what a call of the chat `model` cost `owner` (the optimizer's, on Workers AI),
-        in the day's spending and the metrics; no image was drawn."""
-        if cost.neurons:
-            self.count(owner, cost.neurons, images=0)
-            metrics.spent(model, owner, cost.neurons, cost.dollars)
+    def charge(self, owner: str, model: str, cost: Cost, images: int = 0) -> float | None:
+        """Count what a call of `model` cost `owner`, and the `images` it drew (none for the
+        optimizer's chat calls), in the day's spending and the metrics; the neurons that key
+        has spent today, or None when the counts are out of reach or nothing was counted."""
+        if not cost.neurons and not images:
+            return None
+        key_spent = self.count(owner, cost.neurons, images)
+        metrics.spent(model, owner, cost.neurons, cost.dollars)
+        return key_spent
 
     def today(self) -> Day | None:
         """The whole service's images and spending today; None when out of reach."""
