@@ -14,13 +14,18 @@ import certifi
 from config import Settings
 
 
-def proxies_for(url: str, settings: Settings) -> dict[str, str]:
-    """The proxy to reach `url` through: HTTPS_PROXY or HTTP_PROXY unless NO_PROXY names it."""
+def proxy_for(url: str, settings: Settings) -> str:
+    """The proxy to reach `url` through: HTTPS_PROXY or HTTP_PROXY unless NO_PROXY names it;
+    "" to go direct."""
     parts = urlsplit(url)
     proxy = settings.https_proxy if parts.scheme == "https" else settings.http_proxy
-    if not proxy or _bypassed(parts.hostname or "", settings.no_proxy):
-        return {}
-    return {parts.scheme: proxy}
+    return "" if _bypassed(parts.hostname or "", settings.no_proxy) else proxy
+
+
+def proxies_for(url: str, settings: Settings) -> dict[str, str]:
+    """The same, as requests and botocore take it: by scheme, empty to go direct."""
+    proxy = proxy_for(url, settings)
+    return {urlsplit(url).scheme: proxy} if proxy else {}
 
 
 def s3_ca_bundle(settings: Settings) -> str:

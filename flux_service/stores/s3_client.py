@@ -24,7 +24,7 @@ from botocore.exceptions import BotoCoreError, ClientError
 
 from config import Settings
 
-from ..proxies import proxies_for, s3_ca_bundle
+from ..proxies import proxies_for, proxy_for, s3_ca_bundle
 
 # A store this slow counts as down: the generation is refused before anything is drawn.
 CONNECT_TIMEOUT = 2.0
@@ -101,7 +101,7 @@ class Reader:
         # bucket's own on AWS), read once from the URL it would sign for one.
         signed = client.generate_presigned_url("get_object", Params={"Bucket": bucket, "Key": "k"})
         self._objects = signed.split("?", 1)[0].removesuffix("k")
-        proxy = next(iter(proxies_for(self._objects, settings).values()), None)
+        proxy = proxy_for(self._objects, settings)
         manager = partial(urllib3.ProxyManager, proxy) if proxy else urllib3.PoolManager
         self._http: urllib3.PoolManager = manager(
             maxsize=POOL_CONNECTIONS,
