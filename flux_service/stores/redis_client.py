@@ -49,15 +49,13 @@ class _Pool(redis.ConnectionPool):
             # The first call after the pause tries alone (connecting, then Redis's first
             # answer: a timeout each at most); the others fail at once meanwhile.
             self._quiet_until = now + 2 * REDIS_TIMEOUT
+        quiet_until = 0.0  # anything but a timeout: Redis answered, or refused at once
         try:
-            connection = super().get_connection(*args, **kwargs)
+            return super().get_connection(*args, **kwargs)
         except redis.TimeoutError:
-            self._quiet_until = time.monotonic() + QUIET_SECONDS
+            quiet_until = time.monotonic() + QUIET_SECONDS
             # Connections made before would each wait out a timeout of their own when used.
             self.disconnect(inuse_connections=False)
             raise
-        except redis.RedisError:
-            self._quiet_until = 0.0
-            raise
-        self._quiet_until = 0.0
-        return connection
+        finally:
+            self._quiet_until = quiet_until
