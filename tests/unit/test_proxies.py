@@ -49,11 +49,16 @@ def test_the_session_never_reads_the_environment(monkeypatch: pytest.MonkeyPatch
     assert settings["verify"] is True
 
 
-def test_the_s3_store_is_checked_with_aws_ca_bundle_then_requests_ca_bundle() -> None:
-    plain = Settings(cf_account_id="a", cf_api_token="t")
-    assert s3_ca_bundle(plain) == certifi.where()
-    assert s3_ca_bundle(Settings(cf_account_id="a", cf_api_token="t", ca_bundle="/r.pem")) == (
-        "/r.pem"
-    )
-    both = Settings(cf_account_id="a", cf_api_token="t", ca_bundle="/r.pem", s3_ca_bundle="/s.pem")
-    assert s3_ca_bundle(both) == "/s.pem"
+@pytest.mark.parametrize(
+    ("bundles", "chosen"),
+    [
+        ({}, certifi.where()),
+        ({"ca_bundle": "/r.pem"}, "/r.pem"),
+        ({"ca_bundle": "/r.pem", "s3_ca_bundle": "/s.pem"}, "/s.pem"),
+    ],
+    ids=["neither", "REQUESTS_CA_BUNDLE", "AWS_CA_BUNDLE first"],
+)
+def test_the_s3_store_is_checked_with_aws_ca_bundle_then_requests_ca_bundle(
+    bundles: dict[str, str], chosen: str
+) -> None:
+    assert s3_ca_bundle(Settings(cf_account_id="a", cf_api_token="t", **bundles)) == chosen
